@@ -1,0 +1,23 @@
+// Package version holds the identity of this build: the project version, the
+// appc spec version it implements, and the optional features compiled in.
+//
+// Invariant: these are the only version strings the binary reports; the
+// build sets Version (and, when it differs, Features) with
+//
+//	-ldflags "-X github.com/rkt/rkt/common/version.Version=1.31.0"
+//
+// and nothing changes them at run time.
+package version
+
+// Version is the project version. Builds without ldflags report the
+// development marker.
+var Version = "0.0.0+git"
+
+// AppcVersion is the version of the appc spec the images, manifests and
+// discovery follow.
+const AppcVersion = "0.8.11"
+
+// Features lists the optional build features, each prefixed with + (built
+// in) or - (left out), in rkt's wording: TPM measurement and the systemd
+// journal reader of the API service.
+var Features = "-TPM -SDJOURNAL"
