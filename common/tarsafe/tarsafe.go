@@ -1,0 +1,494 @@
+// Package tarsafe checks and extracts ACI tar streams without ever writing
+// outside the destination.
+//
+// An ACI is a tar whose top level holds exactly a regular file "manifest"
+// and a directory "rootfs"; everything else lives under "rootfs/". The rules
+// enforced on every entry, in both Check and Extract:
+//
+//   - the name must be local (filepath.IsLocal) and, once cleaned, be
+//     "manifest", "rootfs" or "rootfs/...";
+//   - "manifest" is a single regular file of at most MaxManifestSize bytes,
+//     "rootfs" is a directory;
+//   - symlink targets may be absolute or relative (they are interpreted
+//     inside the image), but no later entry may be written through a
+//     symlink whose target is absolute or leaves rootfs/;
+//   - a hardlink must name an earlier regular file of the same archive;
+//   - only regular files, directories, symlinks, hardlinks, character and
+//     block devices and FIFOs are accepted; whiteout names are not special.
+//
+// Every refusal is an *EntryError. Extract writes rootfs entries through an
+// os.Root opened on <dest>/rootfs, so even an entry that the checks above
+// let through (for example, when layering an image over a tree holding
+// another image's symlinks) cannot reach outside it. Mode, mtime and, when
+// running as root, ownership and "SCHILY.xattr." extended attributes are
+// preserved; device nodes need root and are skipped (and counted) otherwise.
+//
+// Extract does not fsync: the caller makes the tree durable (e.g. syncfs)
+// before marking it complete.
+package tarsafe
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// ManifestName is the image manifest's entry name.
+	ManifestName = "manifest"
+	// RootfsName is the directory that holds the image's files.
+	RootfsName = "rootfs"
+	// MaxManifestSize bounds the manifest kept in memory.
+	MaxManifestSize = 16 << 20
+
+	maxSymlinkHops = 40
+	copyBufferSize = 1 << 20
+)
+
+// Result describes a checked or extracted archive.
+type Result struct {
+	Manifest       []byte // the manifest entry's content; nil when absent
+	Entries        int    // entries accepted
+	Size           int64  // total size of regular files under rootfs/
+	SkippedDevices int    // device nodes not created for lack of privilege
+}
+
+// Options adjust Extract.
+type Options struct {
+	// SkipManifest leaves <dest>/manifest unwritten; the manifest is still
+	// read and returned in the Result. Used when layering dependencies.
+	SkipManifest bool
+}
+
+// Check reads an ACI tar from r up to its end-of-archive marker and
+// applies every rule without writing anything.
+func Check(r io.Reader) (*Result, error) {
+	return run(r, nil)
+}
+
+// Extract reads an ACI tar from r and writes it into dest, an existing
+// directory: the manifest to <dest>/manifest and the files under
+// <dest>/rootfs. Existing non-directory entries at the same path are
+// replaced, so images can be layered into one tree. Bytes after the
+// end-of-archive marker are left unread.
+func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, fmt.Errorf("extracting into %s: %w", dest, err)
+	}
+	defer root.Close()
+	x := &extractor{
+		root:    root,
+		opts:    opts,
+		asRoot:  os.Geteuid() == 0,
+		buf:     make([]byte, copyBufferSize),
+		dirMeta: map[string]*tar.Header{},
+	}
+	defer x.close()
+	res, err := run(r, x)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.finishDirs(); err != nil {
+		return nil, err
+	}
+	res.SkippedDevices = x.skipped
+	return res, nil
+}
+
+func run(r io.Reader, x *extractor) (*Result, error) {
+	tr := tar.NewReader(r)
+	c := &checker{symlinks: map[string]string{}, regs: map[string]bool{}}
+	res := &Result{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return res, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading tar: %w", err)
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		name, err := c.check(h)
+		if err != nil {
+			return nil, err
+		}
+		res.Entries++
+		if name == ManifestName {
+			if h.Size > MaxManifestSize {
+				return nil, refuse(h.Name, fmt.Sprintf("manifest is larger than %d bytes", MaxManifestSize), nil)
+			}
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, fmt.Errorf("reading tar entry %q: %w", h.Name, err)
+			}
+			res.Manifest = b
+			if x != nil && !x.opts.SkipManifest {
+				if err := x.root.WriteFile(ManifestName, b, 0o644); err != nil {
+					return nil, refuse(h.Name, "writing manifest", err)
+				}
+			}
+			continue
+		}
+		if isReg(h.Typeflag) {
+			res.Size += h.Size
+		}
+		if x != nil {
+			if err := x.entry(h, name, tr); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func isReg(t byte) bool { return t == tar.TypeReg || t == tar.TypeRegA }
+
+// checker applies the archive-level rules. It remembers the symlinks and
+// regular files seen so far, so that writes through symlinks and hardlinks
+// to unknown files are refused before anything touches the disk.
+type checker struct {
+	symlinks    map[string]string // cleaned entry name -> link target
+	regs        map[string]bool   // cleaned names of regular files under rootfs/
+	sawManifest bool
+}
+
+func (c *checker) check(h *tar.Header) (string, error) {
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
+		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return "", refuse(h.Name, fmt.Sprintf("unsupported entry type %q", h.Typeflag), nil)
+	}
+	if !filepath.IsLocal(h.Name) {
+		return "", refuse(h.Name, "name is not local to the image", nil)
+	}
+	name := path.Clean(h.Name)
+	switch {
+	case name == ManifestName:
+		if !isReg(h.Typeflag) {
+			return "", refuse(h.Name, "manifest is not a regular file", nil)
+		}
+		if c.sawManifest {
+			return "", refuse(h.Name, "second manifest in the image", nil)
+		}
+		c.sawManifest = true
+		return name, nil
+	case name == RootfsName:
+		if h.Typeflag != tar.TypeDir {
+			return "", refuse(h.Name, "rootfs is not a directory", nil)
+		}
+		return name, nil
+	case strings.HasPrefix(name, RootfsName+"/"):
+	default:
+		return "", refuse(h.Name, "entry outside rootfs/ (only manifest and rootfs/ may be at the top)", nil)
+	}
+	if err := c.resolveParent(h.Name, name); err != nil {
+		return "", err
+	}
+	delete(c.symlinks, name)
+	delete(c.regs, name)
+	switch h.Typeflag {
+	case tar.TypeSymlink:
+		if h.Linkname == "" {
+			return "", refuse(h.Name, "symlink with an empty target", nil)
+		}
+		c.symlinks[name] = h.Linkname
+	case tar.TypeLink:
+		if !filepath.IsLocal(h.Linkname) {
+			return "", refuse(h.Name, fmt.Sprintf("hardlink target %q leaves the image", h.Linkname), nil)
+		}
+		if !c.regs[path.Clean(h.Linkname)] {
+			return "", refuse(h.Name, fmt.Sprintf("hardlink target %q is not an earlier regular file of the image", h.Linkname), nil)
+		}
+		c.regs[name] = true
+	case tar.TypeReg, tar.TypeRegA:
+		c.regs[name] = true
+	}
+	return name, nil
+}
+
+// resolveParent follows, lexically, the symlinks of this archive that the
+// entry's parent path passes through, and refuses the entry if one of them
+// is absolute or leads outside rootfs/.
+func (c *checker) resolveParent(raw, name string) error {
+	if len(c.symlinks) == 0 {
+		return nil
+	}
+	parts := strings.Split(path.Dir(name), "/")
+	hops := 0
+	cur := ""
+	for i := 0; i < len(parts); i++ {
+		if cur == "" {
+			cur = parts[i]
+		} else {
+			cur += "/" + parts[i]
+		}
+		target, ok := c.symlinks[cur]
+		if !ok {
+			continue
+		}
+		if hops++; hops > maxSymlinkHops {
+			return refuse(raw, "too many levels of symlinks", nil)
+		}
+		if path.IsAbs(target) {
+			return refuse(raw, fmt.Sprintf("written through symlink %q with the absolute target %q", cur, target), nil)
+		}
+		next := path.Clean(path.Join(path.Dir(cur), target))
+		if next != RootfsName && !strings.HasPrefix(next, RootfsName+"/") {
+			return refuse(raw, fmt.Sprintf("written through symlink %q that leaves the image (target %q)", cur, target), nil)
+		}
+		parts = append(strings.Split(next, "/"), parts[i+1:]...)
+		cur, i = "", -1
+	}
+	return nil
+}
+
+// extractor writes accepted entries under <dest>/rootfs through an os.Root.
+type extractor struct {
+	root    *os.Root
+	rootfs  *os.Root
+	opts    Options
+	asRoot  bool
+	buf     []byte
+	dirs    []string               // directories in creation order
+	dirMeta map[string]*tar.Header // their headers, applied last
+	skipped int
+}
+
+func (x *extractor) close() {
+	if x.rootfs != nil {
+		x.rootfs.Close()
+	}
+}
+
+func (x *extractor) openRootfs() error {
+	if x.rootfs != nil {
+		return nil
+	}
+	if err := x.root.Mkdir(RootfsName, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := x.root.Lstat(RootfsName)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", RootfsName)
+	}
+	r, err := x.root.OpenRoot(RootfsName)
+	if err != nil {
+		return err
+	}
+	x.rootfs = r
+	return nil
+}
+
+func (x *extractor) entry(h *tar.Header, name string, body io.Reader) error {
+	if err := x.openRootfs(); err != nil {
+		return refuse(h.Name, "creating rootfs", err)
+	}
+	rel := "."
+	if name != RootfsName {
+		rel = strings.TrimPrefix(name, RootfsName+"/")
+	}
+	if err := x.write(h, rel, body); err != nil {
+		var ee *EntryError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return refuse(h.Name, "extracting", err)
+	}
+	return nil
+}
+
+func (x *extractor) write(h *tar.Header, rel string, body io.Reader) error {
+	if dir := path.Dir(rel); dir != "." {
+		if err := x.rootfs.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	isDir := h.Typeflag == tar.TypeDir
+	if err := x.clear(rel, isDir); err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		if err := x.rootfs.Mkdir(rel, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if _, seen := x.dirMeta[rel]; !seen {
+			x.dirs = append(x.dirs, rel)
+		}
+		x.dirMeta[rel] = h
+		return nil
+	case tar.TypeReg, tar.TypeRegA:
+		return x.regular(h, rel, body)
+	case tar.TypeSymlink:
+		if err := x.rootfs.Symlink(h.Linkname, rel); err != nil {
+			return err
+		}
+		return x.nodeMeta(h, rel, false)
+	case tar.TypeLink:
+		return x.rootfs.Link(strings.TrimPrefix(path.Clean(h.Linkname), RootfsName+"/"), rel)
+	default: // char, block, fifo
+		return x.device(h, rel)
+	}
+}
+
+// clear removes what stands at rel unless it is a directory that a
+// directory entry may reuse.
+func (x *extractor) clear(rel string, isDir bool) error {
+	if rel == "." {
+		return nil
+	}
+	fi, err := x.rootfs.Lstat(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		if isDir {
+			return nil
+		}
+		return x.rootfs.RemoveAll(rel)
+	}
+	return x.rootfs.Remove(rel)
+}
+
+func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
+	f, err := x.rootfs.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.CopyBuffer(f, body, x.buf); err != nil {
+		return err
+	}
+	if err := x.fileMeta(f, h); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// fileMeta applies ownership, mode, xattrs and mtime to an open file or
+// directory.
+func (x *extractor) fileMeta(f *os.File, h *tar.Header) error {
+	if x.asRoot {
+		if err := f.Chown(h.Uid, h.Gid); err != nil {
+			return err
+		}
+		for k, v := range h.PAXRecords {
+			if attr, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+				if err := unix.Fsetxattr(int(f.Fd()), attr, []byte(v), 0); err != nil {
+					return fmt.Errorf("setting xattr %s: %w", attr, err)
+				}
+			}
+		}
+	}
+	if err := f.Chmod(h.FileInfo().Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
+		return err
+	}
+	return unix.Futimes(int(f.Fd()), []unix.Timeval{unix.NsecToTimeval(mtime(h).UnixNano()), unix.NsecToTimeval(mtime(h).UnixNano())})
+}
+
+func mtime(h *tar.Header) time.Time {
+	if h.ModTime.IsZero() {
+		return time.Unix(0, 0)
+	}
+	return h.ModTime
+}
+
+// parent opens the directory holding rel, for the *at system calls that
+// os.Root does not offer.
+func (x *extractor) parent(rel string) (*os.File, string, error) {
+	d, err := x.rootfs.Open(path.Dir(rel))
+	if err != nil {
+		return nil, "", err
+	}
+	return d, path.Base(rel), nil
+}
+
+// nodeMeta sets ownership and mtime on a symlink or device node without
+// following it, and the mode when chmod is set.
+func (x *extractor) nodeMeta(h *tar.Header, rel string, chmod bool) error {
+	d, base, err := x.parent(rel)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd := int(d.Fd())
+	if x.asRoot {
+		if err := unix.Fchownat(fd, base, h.Uid, h.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+	}
+	if chmod {
+		if err := unix.Fchmodat(fd, base, uint32(h.Mode&0o7777), 0); err != nil {
+			return err
+		}
+	}
+	ts := unix.NsecToTimespec(mtime(h).UnixNano())
+	return unix.UtimesNanoAt(fd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (x *extractor) device(h *tar.Header, rel string) error {
+	var kind uint32
+	switch h.Typeflag {
+	case tar.TypeChar:
+		kind = unix.S_IFCHR
+	case tar.TypeBlock:
+		kind = unix.S_IFBLK
+	default:
+		kind = unix.S_IFIFO
+	}
+	d, base, err := x.parent(rel)
+	if err != nil {
+		return err
+	}
+	err = unix.Mknodat(int(d.Fd()), base, kind|uint32(h.Mode&0o777), int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))))
+	d.Close()
+	if errors.Is(err, unix.EPERM) && kind != unix.S_IFIFO && !x.asRoot {
+		x.skipped++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return x.nodeMeta(h, rel, true)
+}
+
+// finishDirs applies directory metadata last (children change mtimes, and
+// a read-only mode would stop children being written), deepest first.
+func (x *extractor) finishDirs() error {
+	for i := len(x.dirs) - 1; i >= 0; i-- {
+		rel := x.dirs[i]
+		h := x.dirMeta[rel]
+		fi, err := x.rootfs.Lstat(rel)
+		if err != nil || !fi.IsDir() {
+			continue // replaced by a later entry
+		}
+		f, err := x.rootfs.Open(rel)
+		if err != nil {
+			return refuse(h.Name, "extracting", err)
+		}
+		err = x.fileMeta(f, h)
+		f.Close()
+		if err != nil {
+			return refuse(h.Name, "extracting", err)
+		}
+	}
+	return nil
+}
