@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rkt/rkt/common/version"
 	"github.com/rkt/rkt/stage0/insecure"
 )
 
@@ -36,7 +37,8 @@ type Options struct {
 	// Auth maps a domain (a host name, or host:port) to the headers sent to
 	// it, typically an Authorization header built from auth.d.
 	Auth map[string]http.Header
-	// Version is the project version put in the User-Agent.
+	// Version is the project version put in the User-Agent; empty means
+	// common/version.Version.
 	Version string
 	// RootCAs, when set, replaces the system roots (tests, private CAs).
 	RootCAs *x509.CertPool
@@ -73,7 +75,7 @@ func New(opts Options) *http.Client {
 		base.TLSClientConfig.InsecureSkipVerify = true
 		log.Warn("TLS certificate verification has been disabled (--insecure-options=tls)")
 	}
-	ua := "rkt"
+	ua := "rkt/" + version.Version
 	if opts.Version != "" {
 		ua = "rkt/" + opts.Version
 	}
