@@ -20,7 +20,8 @@
 #   BENCH_TMPFS       use this existing tmpfs directory instead of mounting
 #   BENCH_KEEP_OUT    directory for the results file (default bench/out)
 #
-# Needs: bash, coreutils, GNU tar, gzip, gpg, /usr/bin/time; root to mount.
+# Needs: bash, coreutils, GNU tar, gzip, gpg, python3, /usr/bin/time; root to
+# mount the tmpfs.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +35,7 @@ want_gzip=${BENCH_GZIP:-1}
 outdir=${BENCH_KEEP_OUT:-$here/out}
 name=bench.example.com/fetch
 
-for tool in gpg tar gzip sha512sum /usr/bin/time; do
+for tool in gpg tar gzip sha512sum python3 /usr/bin/time; do
 	command -v "$tool" >/dev/null || bench_die "missing $tool"
 done
 ((aci_mb > big_mb)) || bench_die "BENCH_ACI_MB must be larger than BENCH_BIG_MB"
@@ -46,29 +47,38 @@ bench_log "working on tmpfs $work"
 # --- the image -----------------------------------------------------------
 
 # make_aci writes $work/bench.aci: a manifest plus a rootfs holding one
-# big_mb MiB random file and small random files of 1-64 KiB, spread over
-# directories of 500, until the tar is about aci_mb MiB.
+# big_mb MiB random file and small random files of 1-64 KiB, in directories
+# of 500, until the tar is about aci_mb MiB. File sizes come from a seeded
+# generator, so every run (and every machine) gets the same tree shape; the
+# contents are fresh random bytes, so nothing compresses.
 make_aci() {
-	local gen=$work/gen small=0 total=0 budget sz dir
+	local gen=$work/gen budget
 	mkdir -p "$gen/rootfs/data"
 	cat >"$gen/manifest" <<EOF
 {"acKind":"ImageManifest","acVersion":"0.8.11","name":"$name","labels":[{"name":"version","value":"1.0.0"},{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],"annotations":[{"name":"description","value":"rkt fetch benchmark image"}]}
 EOF
 	head -c "$((big_mb * 1024 * 1024))" /dev/urandom >"$gen/rootfs/data/big.bin"
 	budget=$(((aci_mb - big_mb) * 1024 * 1024))
-	while ((total < budget)); do
-		sz=$(((RANDOM * 32768 + RANDOM) % (63 * 1024 + 1) + 1024))
-		dir=$gen/rootfs/data/d$((small / 500))
-		((small % 500)) || mkdir -p "$dir"
-		head -c "$sz" /dev/urandom >"$dir/f$small"
-		total=$((total + sz))
-		small=$((small + 1))
-	done
+	read -r small_files small_bytes < <(python3 -c '
+import os, random, sys
+root, budget = sys.argv[1], int(sys.argv[2])
+rng = random.Random(1)
+n = total = 0
+while total < budget:
+    size = rng.randint(1024, 64 * 1024)
+    d = os.path.join(root, "d%d" % (n // 500))
+    if n % 500 == 0:
+        os.mkdir(d)
+    with open(os.path.join(d, "f%d" % n), "wb") as f:
+        f.write(os.urandom(size))
+    n += 1
+    total += size
+print(n, total)
+' "$gen/rootfs/data" "$budget")
+	[[ -n ${small_files:-} ]] || bench_die "generating the small files"
 	tar --sort=name --owner=0 --group=0 --numeric-owner \
 		-C "$gen" -cf "$work/bench.aci" manifest rootfs
 	rm -rf "$gen"
-	small_files=$small
-	small_bytes=$total
 }
 
 # make_key creates a throwaway keyring on the tmpfs with one signing key,
