@@ -1,0 +1,211 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/spf13/cobra"
+)
+
+// Fields of `image list`.
+const (
+	fieldID         = "id"
+	fieldName       = "name"
+	fieldImportTime = "importtime"
+	fieldLastUsed   = "lastused"
+	fieldSize       = "size"
+	fieldLatest     = "latest"
+)
+
+var imageFieldHeaders = map[string]string{
+	fieldID:         "ID",
+	fieldName:       "NAME",
+	fieldImportTime: "IMPORT TIME",
+	fieldLastUsed:   "LAST USED",
+	fieldSize:       "SIZE",
+	fieldLatest:     "LATEST",
+}
+
+const defaultImageFields = "id,name,size,importtime,lastused"
+
+// imageRow is one image as `image list` shows it.
+type imageRow struct {
+	v1.ImageListEntry
+	Latest bool
+}
+
+type imageListOptions struct {
+	fields   []string
+	sortBy   []string
+	desc     bool
+	full     bool
+	noLegend bool
+	format   string
+}
+
+func newImageListCmd(g *globalFlags) *cobra.Command {
+	var (
+		fields, sortBy, order, format string
+		opts                          imageListOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List images in the local store",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opts.fields, err = parseFieldList("--fields", fields, false); err != nil {
+				return err
+			}
+			if opts.sortBy, err = parseFieldList("--sort", sortBy, true); err != nil {
+				return err
+			}
+			switch order {
+			case "asc":
+			case "desc":
+				opts.desc = true
+			default:
+				return usagef("invalid --order %q (want asc or desc)", order)
+			}
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			opts.format = format
+			rows, err := g.listImages(cmd)
+			if err != nil {
+				return err
+			}
+			return printImageList(g.stdout, rows, opts, time.Now())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fields, "fields", defaultImageFields, "comma-separated list of fields to display: id, name, importtime, lastused, size, latest")
+	f.StringVar(&sortBy, "sort", fieldImportTime, "comma-separated list of fields to sort by: id, name, importtime, lastused, size")
+	f.StringVar(&order, "order", "asc", "sort order: asc or desc")
+	f.BoolVar(&opts.full, "full", false, "use long output format")
+	f.BoolVar(&opts.noLegend, "no-legend", false, "suppress a legend with the list")
+	f.StringVar(&format, "format", "", "output format: plain, json or json-pretty")
+	return cmd
+}
+
+func parseFieldList(flag, value string, sorting bool) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(value, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if _, ok := imageFieldHeaders[f]; !ok || (sorting && f == fieldLatest) {
+			return nil, usagef("invalid %s field %q", flag, f)
+		}
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil, usagef("%s needs at least one field", flag)
+	}
+	return out, nil
+}
+
+func sortImageRows(rows []imageRow, by []string, desc bool) {
+	less := func(a, b imageRow, field string) int {
+		switch field {
+		case fieldID:
+			return strings.Compare(a.ID, b.ID)
+		case fieldName:
+			return strings.Compare(a.Name, b.Name)
+		case fieldImportTime:
+			return a.ImportTime.Compare(b.ImportTime)
+		case fieldLastUsed:
+			return a.LastUsed.Compare(b.LastUsed)
+		case fieldSize:
+			switch {
+			case a.Size < b.Size:
+				return -1
+			case a.Size > b.Size:
+				return 1
+			}
+		}
+		return 0
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, f := range by {
+			c := less(rows[i], rows[j], f)
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+}
+
+// shortID is the image ID as printed without --full: sha512- and 12 hex.
+func shortID(id string) string {
+	const n = len("sha512-") + 12
+	if len(id) > n {
+		return id[:n]
+	}
+	return id
+}
+
+func printImageList(w io.Writer, rows []imageRow, opts imageListOptions, now time.Time) error {
+	sortImageRows(rows, opts.sortBy, opts.desc)
+	if opts.format == formatJSON || opts.format == formatJSONPretty {
+		entries := make([]v1.ImageListEntry, len(rows))
+		for i, r := range rows {
+			entries[i] = r.ImageListEntry
+		}
+		return printJSON(w, entries, opts.format == formatJSONPretty)
+	}
+	t := newTable(w)
+	if !opts.noLegend {
+		hs := make([]string, len(opts.fields))
+		for i, f := range opts.fields {
+			hs[i] = imageFieldHeaders[f]
+		}
+		fmt.Fprintln(t, strings.Join(hs, "\t"))
+	}
+	cells := make([]string, len(opts.fields))
+	for _, r := range rows {
+		for i, f := range opts.fields {
+			cells[i] = imageCell(r, f, opts.full, now)
+		}
+		fmt.Fprintln(t, strings.Join(cells, "\t"))
+	}
+	return t.Flush()
+}
+
+func imageCell(r imageRow, field string, full bool, now time.Time) string {
+	switch field {
+	case fieldID:
+		if full {
+			return r.ID
+		}
+		return shortID(r.ID)
+	case fieldName:
+		return r.Name
+	case fieldImportTime, fieldLastUsed:
+		t := r.ImportTime
+		if field == fieldLastUsed {
+			t = r.LastUsed
+		}
+		if full {
+			return t.Format(timeLayout)
+		}
+		return relTime(t, now)
+	case fieldSize:
+		if full {
+			return fmt.Sprint(r.Size)
+		}
+		return humanSize(r.Size)
+	case fieldLatest:
+		return fmt.Sprint(r.Latest)
+	}
+	return ""
+}

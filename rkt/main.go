@@ -1,0 +1,36 @@
+// Command rkt is the command line of the container runtime: it parses flags,
+// calls one library function per command and prints the result.
+//
+// Invariants: results go to stdout, diagnostics to stderr; every error is
+// printed once, as "<command>: <message>", by run; the exit code comes from
+// exitCode alone (0 success, 2 bad usage, 254 any other failure). Nothing
+// below main calls os.Exit.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// run executes the command line args and prints the error, if any, on
+// stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	g := &globalFlags{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		printError(stderr, cmd, err)
+	}
+	return err
+}
