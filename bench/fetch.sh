@@ -19,6 +19,9 @@
 #   BENCH_TMPFS_SIZE  size of the tmpfs mounted for the run (default 2G)
 #   BENCH_TMPFS       use this existing tmpfs directory instead of mounting
 #   BENCH_KEEP_OUT    directory for the results file (default bench/out)
+#   BENCH_PERF        1: after the timed runs, fetch once more under
+#                     `perf record -g` and write the flat and cumulative
+#                     profiles next to the results (fetch-<date>-perf.txt)
 #
 # Needs: bash, coreutils, GNU tar, gzip, gpg, python3, /usr/bin/time; root to
 # mount the tmpfs.
@@ -229,7 +232,34 @@ report() {
 	fi
 }
 
+# profile records one more uncompressed fetch under perf and writes where
+# the CPU time went: self time by symbol, then time including callees.
+profile() {
+	local data=$work/data
+	rm -rf "$data"
+	perf record -q -F 1999 -g -o "$work/perf.data" -- \
+		"$RKT" --dir "$data" --local-config "$work/conf" --system-config "$work/sysconf" \
+		fetch "$work/bench.aci" >/dev/null 2>"$work/perf.err" ||
+		{ cat "$work/perf.err" >&2; return 1; }
+	echo "perf profile of one rkt fetch (uncompressed, $aci_bytes bytes)"
+	echo
+	echo "== self time by symbol"
+	perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol -g none \
+		--percent-limit 0.5 2>/dev/null | grep -v '^#' | sed -e '/^$/d' -e 's/ *- *- *$//'
+	echo
+	echo "== time including callees"
+	perf report -i "$work/perf.data" --stdio --children --sort symbol -g none \
+		--percent-limit 2 2>/dev/null | grep -v '^#' | sed -e '/^$/d' -e 's/ *- *- *$//'
+	rm -rf "$data"
+}
+
 mkdir -p "$outdir"
-result=$outdir/fetch-$(date +%Y%m%d-%H%M%S).txt
+stamp=$(date +%Y%m%d-%H%M%S)
+result=$outdir/fetch-$stamp.txt
 report | tee "$result"
 bench_log "results written to $result"
+if [[ ${BENCH_PERF:-0} == 1 && ${#rkt_ms[@]} -gt 0 ]]; then
+	command -v perf >/dev/null || bench_die "BENCH_PERF=1 needs perf"
+	profile >"$outdir/fetch-$stamp-perf.txt"
+	bench_log "profile written to $outdir/fetch-$stamp-perf.txt"
+fi
