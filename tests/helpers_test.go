@@ -459,3 +459,8 @@ func assertMentions(t *testing.T, what, msg string, words ...string) {
 		}
 	}
 }
+
+// fileOf is a regular file of an image, path relative to rootfs/.
+func fileOf(name, body string) storetest.File {
+	return storetest.File{Name: name, Body: []byte(body), Mode: 0o644}
+}
