@@ -25,12 +25,16 @@ func main() {
 // run executes the command line args and prints the error, if any, on
 // stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	g := &globalFlags{stdin: stdin, stdout: stdout, stderr: stderr}
+	return runWith(ctx, &globalFlags{stdin: stdin, stdout: stdout, stderr: stderr}, args)
+}
+
+// runWith is run with the streams (and test overrides) already in g.
+func runWith(ctx context.Context, g *globalFlags, args []string) error {
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
-		printError(stderr, cmd, err)
+		printError(g.stderr, cmd, err)
 	}
 	return err
 }

@@ -38,9 +38,16 @@ type result struct {
 // rkt runs the command line in-process with e's directories.
 func (e env) rkt(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return e.rktTTY(t, nil, stdin, args...)
+}
+
+// rktTTY is rkt with stdin's terminal detection overridden when tty is set.
+func (e env) rktTTY(t *testing.T, tty *bool, stdin string, args ...string) result {
+	t.Helper()
 	full := append([]string{"--dir", e.dir, "--local-config", e.local, "--system-config", e.system}, args...)
 	var out, errb bytes.Buffer
-	err := run(context.Background(), full, strings.NewReader(stdin), &out, &errb)
+	g := &globalFlags{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, stdinTTY: tty}
+	err := runWith(context.Background(), g, full)
 	return result{stdout: out.String(), stderr: errb.String(), code: exitCode(err), err: err}
 }
 

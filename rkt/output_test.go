@@ -35,14 +35,14 @@ func TestRelTime(t *testing.T) {
 
 func TestHumanSize(t *testing.T) {
 	for n, want := range map[int64]string{
-		0:                    "0B",
-		1023:                 "1023B",
-		1024:                 "1.0KiB",
-		1536:                 "1.5KiB",
-		12 << 20:             "12MiB",
-		187<<20 + 1<<19:      "188MiB",
-		3<<30 + 300<<20:      "3.3GiB",
-		int64(5) << 40 /**/ : "5.0TiB",
+		0:               "0B",
+		1023:            "1023B",
+		1024:            "1.0KiB",
+		1536:            "1.5KiB",
+		12 << 20:        "12MiB",
+		187<<20 + 1<<19: "188MiB",
+		3<<30 + 300<<20: "3.3GiB",
+		int64(5) << 40:  "5.0TiB",
 	} {
 		if got := humanSize(n); got != want {
 			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)

@@ -98,6 +98,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newVersionCmd(g),
 		newConfigCmd(g),
 		newImageCmd(g),
+		newTrustCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/rkt/rkt/stage0/discovery"
+	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/transport"
+	"github.com/rkt/rkt/stage0/trust"
+	"github.com/spf13/cobra"
+)
+
+// maxKeySize bounds a public key read from a file or URL.
+const maxKeySize = 1 << 20
+
+type trustOptions struct {
+	prefix                string
+	root                  bool
+	skipFingerprintReview bool
+	insecureAllowHTTP     bool
+	list                  bool
+	remove                bool
+	format                string
+	noLegend              bool
+}
+
+func newTrustCmd(g *globalFlags) *cobra.Command {
+	var o trustOptions
+	cmd := &cobra.Command{
+		Use:   "trust [--prefix=PREFIX | --root] [PUBKEY...]",
+		Short: "Trust a key for image verification",
+		Long: `Adds keys to the local keystore for use in verifying signed images.
+PUBKEY may be a local file or an https URL. Without PUBKEY, the keys of
+--prefix are discovered through appc meta discovery (ac-discovery-pubkeys).
+
+With --list, prints the trusted keys; with --remove FINGERPRINT, removes a
+key (a system key is masked by an empty file in the local configuration).`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.root && o.prefix != "" {
+				return usagef("--root and --prefix are mutually exclusive")
+			}
+			if o.list && o.remove {
+				return usagef("--list and --remove are mutually exclusive")
+			}
+			if o.prefix != "" {
+				p, err := trust.NormalizePrefix(o.prefix)
+				if err != nil {
+					return &usageError{err}
+				}
+				o.prefix = p
+			}
+			ks := trust.New(g.systemConfig, g.localConfig)
+			switch {
+			case o.list:
+				if len(args) > 0 {
+					return usagef("--list takes no arguments")
+				}
+				if err := checkFormat(o.format); err != nil {
+					return err
+				}
+				return runTrustList(g, ks, o)
+			case o.remove:
+				if len(args) != 1 {
+					return usagef("--remove takes exactly one fingerprint")
+				}
+				return runTrustRemove(g, ks, o, args[0])
+			}
+			if o.prefix == "" && !o.root {
+				if len(args) > 0 {
+					return usagef("--root is required for keys without a prefix")
+				}
+				return usagef("--prefix or --root is required")
+			}
+			if o.root && len(args) == 0 {
+				return usagef("--root needs a key file or URL (keys are never discovered for root)")
+			}
+			return runTrustAdd(cmd.Context(), g, ks, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.prefix, "prefix", "", "prefix to limit trust to")
+	f.BoolVar(&o.root, "root", false, "add a root key from a file or URL, trusted for every image")
+	f.BoolVar(&o.skipFingerprintReview, "skip-fingerprint-review", false, "accept the keys without asking to review their fingerprints")
+	f.BoolVar(&o.insecureAllowHTTP, "insecure-allow-http", false, "allow keys and key discovery over plain http")
+	f.BoolVar(&o.list, "list", false, "list the trusted keys")
+	f.BoolVar(&o.remove, "remove", false, "remove the key with the given fingerprint")
+	f.StringVar(&o.format, "format", "", "output format of --list: plain, json or json-pretty")
+	f.BoolVar(&o.noLegend, "no-legend", false, "suppress the legend of --list")
+	return cmd
+}
+
+func runTrustList(g *globalFlags, ks *trust.Keystore, o trustOptions) error {
+	infos, err := ks.List()
+	if err != nil {
+		return fmt.Errorf("listing keys: %w", err)
+	}
+	keys := make([]v1.TrustedKey, 0, len(infos))
+	for _, k := range infos {
+		if (o.prefix != "" && k.Prefix != o.prefix) || (o.root && k.Prefix != "") {
+			continue
+		}
+		keys = append(keys, trustedKeyEntry(k))
+	}
+	return printTrustList(g.stdout, keys, o.format, o.noLegend)
+}
+
+func trustedKeyEntry(k trust.KeyInfo) v1.TrustedKey {
+	uids := k.UserIDs
+	if uids == nil {
+		uids = []string{}
+	}
+	return v1.TrustedKey{
+		Prefix:      k.Prefix,
+		Root:        k.Prefix == "",
+		Fingerprint: k.Fingerprint,
+		UserIDs:     uids,
+		Created:     k.Created,
+		Expires:     k.Expires,
+		Scope:       k.Scope,
+		Path:        k.Path,
+	}
+}
+
+func runTrustRemove(g *globalFlags, ks *trust.Keystore, o trustOptions, fingerprint string) error {
+	fp, err := trust.NormalizeFingerprint(fingerprint)
+	if err != nil {
+		return fmt.Errorf("removing key: %w", err)
+	}
+	infos, err := ks.List()
+	if err != nil {
+		return fmt.Errorf("listing keys: %w", err)
+	}
+	var targets []trust.KeyInfo
+	for _, k := range infos {
+		if k.Fingerprint != fp {
+			continue
+		}
+		if (o.prefix != "" && k.Prefix != o.prefix) || (o.root && k.Prefix != "") {
+			continue
+		}
+		targets = append(targets, k)
+	}
+	if len(targets) == 0 {
+		where := "any prefix"
+		switch {
+		case o.root:
+			where = "root"
+		case o.prefix != "":
+			where = fmt.Sprintf("prefix %q", o.prefix)
+		}
+		return fmt.Errorf("removing key %s: no key with this fingerprint is trusted for %s (see rkt trust --list)", fp, where)
+	}
+	for _, k := range targets {
+		path, err := ks.Remove(k.Prefix, k.Fingerprint)
+		if err != nil {
+			return fmt.Errorf("removing key %s for %s: %w", fp, describePrefix(k.Prefix), err)
+		}
+		if k.Scope == v1.ScopeSystem {
+			fmt.Fprintf(g.stderr, "Masked system key %s for %s with %q\n", fp, describePrefix(k.Prefix), path)
+		} else {
+			fmt.Fprintf(g.stderr, "Removed key %s for %s from %q\n", fp, describePrefix(k.Prefix), path)
+		}
+	}
+	return nil
+}
+
+func describePrefix(prefix string) string {
+	if prefix == "" {
+		return "root"
+	}
+	return fmt.Sprintf("prefix %q", prefix)
+}
+
+// runTrustAdd reads, reviews and stores each key.
+func runTrustAdd(ctx context.Context, g *globalFlags, ks *trust.Keystore, o trustOptions, sources []string) error {
+	set := g.insecure
+	if o.insecureAllowHTTP {
+		set |= insecure.HTTP
+	} else {
+		// Only the trust-specific flag allows http here, as in rkt.
+		set &^= insecure.HTTP
+	}
+	conf, err := g.config()
+	if err != nil {
+		return err
+	}
+	client := transport.New(transport.Options{Insecure: set, Auth: conf.AuthHeaders(), Log: g.log})
+
+	if len(sources) == 0 {
+		sources, err = discovery.DiscoverPublicKeys(ctx, discovery.Options{Client: client, Insecure: set}, o.prefix)
+		if err != nil {
+			return fmt.Errorf("determining key location: %w", err)
+		}
+	}
+	prefix := o.prefix
+	if o.root {
+		prefix = ""
+	}
+	for _, src := range sources {
+		if err := addKey(ctx, g, ks, client, prefix, src, o.skipFingerprintReview); err != nil {
+			return fmt.Errorf("adding key %q: %w", src, err)
+		}
+	}
+	return nil
+}
+
+func addKey(ctx context.Context, g *globalFlags, ks *trust.Keystore, client *http.Client, prefix, src string, skipReview bool) error {
+	data, err := readKey(ctx, client, src)
+	if err != nil {
+		return err
+	}
+	k, err := trust.ParseKey(data)
+	if err != nil {
+		return err
+	}
+	if skipReview {
+		if prefix == "" {
+			fmt.Fprintf(g.stderr, "Trusting %q as a root key without fingerprint review.\n", src)
+		} else {
+			fmt.Fprintf(g.stderr, "Trusting %q for prefix %q without fingerprint review.\n", src, prefix)
+		}
+	} else {
+		ok, err := reviewKey(g, prefix, src, k)
+		if err != nil {
+			return fmt.Errorf("reviewing key: %w", err)
+		}
+		if !ok {
+			fmt.Fprintf(g.stderr, "Not trusting %q.\n", src)
+			return nil
+		}
+	}
+	path, already, err := ks.Add(prefix, k)
+	if err != nil {
+		return err
+	}
+	switch {
+	case already && prefix == "":
+		fmt.Fprintf(g.stderr, "Root key is already trusted at %q\n", path)
+	case already:
+		fmt.Fprintf(g.stderr, "Key for prefix %q is already trusted at %q\n", prefix, path)
+	case prefix == "":
+		fmt.Fprintf(g.stderr, "Added root key at %q\n", path)
+	default:
+		fmt.Fprintf(g.stderr, "Added key for prefix %q at %q\n", prefix, path)
+	}
+	return nil
+}
+
+// readKey reads a key from a file or an http(s) URL through client, which
+// enforces the http and TLS policy.
+func readKey(ctx context.Context, client *http.Client, src string) ([]byte, error) {
+	var r io.Reader
+	if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+		if err != nil {
+			return nil, fmt.Errorf("downloading key: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("downloading key: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("downloading key: %s", resp.Status)
+		}
+		r = resp.Body
+	} else {
+		f, err := os.Open(strings.TrimPrefix(src, "file://"))
+		if err != nil {
+			return nil, fmt.Errorf("reading key: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxKeySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading key: %w", err)
+	}
+	if len(data) > maxKeySize {
+		return nil, fmt.Errorf("reading key: %w", errKeyTooLarge)
+	}
+	return data, nil
+}
+
+var (
+	errKeyTooLarge = fmt.Errorf("key is larger than %d bytes", maxKeySize)
+	errNoTTY       = errors.New("unable to ask for a fingerprint review without a terminal; check the fingerprint, then rerun with --skip-fingerprint-review")
+)
+
+// reviewKey shows the key's fingerprint and asks on stderr whether to trust
+// it; the answer is read from stdin, which must be a terminal.
+func reviewKey(g *globalFlags, prefix, src string, k *trust.Key) (bool, error) {
+	if !g.stdinIsTTY() {
+		return false, errNoTTY
+	}
+	shown := prefix
+	if prefix == "" {
+		shown = rootPrefix
+	}
+	fmt.Fprintf(g.stderr, "pubkey: prefix: %q\nkey: %q\n%s", shown, src, trust.FingerprintReview(k))
+	fmt.Fprint(g.stderr, "Are you sure you want to trust this key (yes/no)?\n")
+	answer, err := bufio.NewReader(g.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("reading the answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
