@@ -206,14 +206,18 @@ func runTrustAdd(ctx context.Context, g *globalFlags, ks *trust.Keystore, o trus
 		prefix = ""
 	}
 	for _, src := range sources {
-		if err := addKey(ctx, g, ks, client, prefix, src, o.skipFingerprintReview); err != nil {
+		if err := addKey(ctx, g, ks, client, prefix, src, o); err != nil {
 			return fmt.Errorf("adding key %q: %w", src, err)
 		}
 	}
 	return nil
 }
 
-func addKey(ctx context.Context, g *globalFlags, ks *trust.Keystore, client *http.Client, prefix, src string, skipReview bool) error {
+func addKey(ctx context.Context, g *globalFlags, ks *trust.Keystore, client *http.Client, prefix, src string, o trustOptions) error {
+	if strings.HasPrefix(src, "http://") && !o.insecureAllowHTTP {
+		return errKeyOverHTTP
+	}
+	skipReview := o.skipFingerprintReview
 	data, err := readKey(ctx, client, src)
 	if err != nil {
 		return err
@@ -292,6 +296,7 @@ func readKey(ctx context.Context, client *http.Client, src string) ([]byte, erro
 }
 
 var (
+	errKeyOverHTTP = errors.New("refusing to download a key over plain http; rerun with --insecure-allow-http to allow it")
 	errKeyTooLarge = fmt.Errorf("key is larger than %d bytes", maxKeySize)
 	errNoTTY       = errors.New("unable to ask for a fingerprint review without a terminal; check the fingerprint, then rerun with --skip-fingerprint-review")
 )

@@ -129,8 +129,8 @@ func TestTrustFromHTTPS(t *testing.T) {
 	}
 	// Plain http needs --insecure-allow-http, even with --insecure-options=http.
 	r = e.rkt(t, "", "--insecure-options=http", "trust", "--prefix", "example.com/web", "--skip-fingerprint-review", plain.URL+"/key.asc")
-	if r.code != 254 {
-		t.Fatalf("plain http without --insecure-allow-http: rc %d, stderr %q; want 254", r.code, r.stderr)
+	if r.code != 254 || !strings.Contains(r.stderr, "--insecure-allow-http") {
+		t.Fatalf("plain http without --insecure-allow-http: rc %d, stderr %q; want 254 naming the flag", r.code, r.stderr)
 	}
 	r = e.rkt(t, "", "trust", "--prefix", "example.com/web", "--insecure-allow-http", "--skip-fingerprint-review", plain.URL+"/key.asc")
 	if r.code != 0 {
