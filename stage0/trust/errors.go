@@ -1,0 +1,129 @@
+package trust
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Refusals of a key or a signature. Callers test them with errors.Is; the
+// error returned carries the details (image name, key, prefix).
+var (
+	// ErrKeyExpired: the key (or the signing subkey) was past its expiry at
+	// the time of the check.
+	ErrKeyExpired = errors.New("key expired")
+	// ErrKeyRevoked: the key (or the signing subkey) carries a revocation.
+	ErrKeyRevoked = errors.New("key revoked")
+	// ErrSignatureExpired: the signature's own lifetime was over.
+	ErrSignatureExpired = errors.New("signature expired")
+	// ErrSignatureInFuture: the signature is dated later than now plus
+	// MaxClockSkew.
+	ErrSignatureInFuture = errors.New("signature created in the future")
+	// ErrWeakDigest: the signature uses MD5, SHA-1, RIPEMD-160 or SHA-224.
+	ErrWeakDigest = errors.New("signature uses a weak digest algorithm")
+	// ErrBadSignature: the signature does not match the signed bytes, or the
+	// key that made it may not sign.
+	ErrBadSignature = errors.New("bad signature")
+	// ErrGarbageSignature: the data is not an OpenPGP detached signature.
+	ErrGarbageSignature = errors.New("not an OpenPGP detached signature")
+)
+
+// Problems with keys and keystore arguments.
+var (
+	// ErrInvalidPrefix: a prefix that is not an app container name (lower
+	// case letters, digits and -._~ separated by single slashes).
+	ErrInvalidPrefix = errors.New("invalid prefix")
+	// ErrInvalidName: an image name that is not an app container name.
+	ErrInvalidName = errors.New("invalid image name")
+	// ErrInvalidFingerprint: not the hex form of a v4 (40 digits) or
+	// v5/v6 (64 digits) fingerprint.
+	ErrInvalidFingerprint = errors.New("invalid fingerprint")
+	// ErrKeyNotFound: no trusted key with that fingerprint for that prefix.
+	ErrKeyNotFound = errors.New("key not found")
+	// ErrNotOneKey: key data that holds no key or several keys.
+	ErrNotOneKey = errors.New("key data must hold exactly one public key")
+	// ErrPrivateKey: key data holding secret key material.
+	ErrPrivateKey = errors.New("key data holds a private key")
+	// ErrNoLocalDir: a change was asked of a keystore without a local dir.
+	ErrNoLocalDir = errors.New("keystore has no local directory")
+)
+
+// KeyFileError reports a file in a keystore directory that cannot be read
+// or does not hold a usable public key.
+type KeyFileError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyFileError) Error() string {
+	return fmt.Sprintf("reading trusted key %s: %v", e.Path, e.Err)
+}
+
+func (e *KeyFileError) Unwrap() error { return e.Err }
+
+// UnknownSignerError reports a signature made by a key that is not in the
+// keyring for the image name.
+type UnknownSignerError struct {
+	Name        string   // the image name being verified
+	KeyID       string   // the issuer key ID, 16 lowercase hex digits
+	Fingerprint string   // the issuer fingerprint when the signature names it
+	Searched    []string // the prefixes whose keys were tried; "" is root.d
+	// TrustedFor lists the prefixes for which the signer's key is trusted
+	// in this keystore, none of which covers Name.
+	TrustedFor []string
+	// TrustedPath is a file holding the signer's key, when TrustedFor is
+	// not empty.
+	TrustedPath string
+}
+
+func (e *UnknownSignerError) Error() string {
+	var b strings.Builder
+	signer := e.KeyID
+	if e.Fingerprint != "" {
+		signer = e.Fingerprint
+	}
+	fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
+		e.Name, signer, prefixList(e.Searched))
+	if len(e.TrustedFor) > 0 {
+		fmt.Fprintf(&b, "; the key is trusted for %s only", prefixList(e.TrustedFor))
+		fmt.Fprintf(&b, "; if you expected the signing key to change, run: rkt trust --prefix %s %s", e.Name, e.TrustedPath)
+	} else {
+		fmt.Fprintf(&b, "; if you expected the signing key to change, run: rkt trust --prefix %s", e.Name)
+	}
+	return b.String()
+}
+
+func prefixList(ps []string) string {
+	if len(ps) == 0 {
+		return "no prefixes"
+	}
+	q := make([]string, len(ps))
+	for i, p := range ps {
+		if p == "" {
+			q[i] = "root"
+		} else {
+			q[i] = fmt.Sprintf("prefix %q", p)
+		}
+	}
+	return strings.Join(q, ", ")
+}
+
+// SignatureError reports a signature refused although its signer is in the
+// keyring for the image name. Err wraps one of the sentinels above.
+type SignatureError struct {
+	Name        string // the image name being verified
+	Fingerprint string // the trusted primary key
+	Prefix      string // the prefix the key is trusted for; "" is root.d
+	KeyPath     string
+	Err         error
+}
+
+func (e *SignatureError) Error() string {
+	scope := "root"
+	if e.Prefix != "" {
+		scope = fmt.Sprintf("prefix %q", e.Prefix)
+	}
+	return fmt.Sprintf("image %q: key %s (trusted for %s at %s): %v", e.Name, e.Fingerprint, scope, e.KeyPath, e.Err)
+}
+
+func (e *SignatureError) Unwrap() error { return e.Err }
