@@ -1,0 +1,261 @@
+package store
+
+import (
+	"bufio"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/appc/spec/schema"
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/rkt/rkt/store/index"
+	"github.com/rkt/rkt/store/tree"
+)
+
+// Ingest is one image being written into the store. The caller writes the
+// uncompressed tar; each Write feeds the sha512, a temp blob file and (via
+// a pipe) the tar checker-extractor goroutine, which builds a temp tree as
+// the bytes arrive:
+//
+//	Write ──┬─ sha512
+//	        ├─ tmp/.tmp-store-X/blob
+//	        └─ pipe ─> tarsafe.Extract ─> tmp/.tmp-store-X/tree/{manifest,rootfs/}
+//
+// Finish ends the stream and validates the manifest; Commit moves
+// everything into place; Abort (always safe to defer) removes the temps.
+type Ingest struct {
+	s    *Store
+	area *tempArea
+	blob *os.File
+	bw   *bufio.Writer
+	sum  hash.Hash
+	pw   *io.PipeWriter
+	size int64
+
+	done   chan struct{}
+	res    *tarsafe.Result
+	extErr error
+
+	pending  *Pending
+	manifest []byte
+	finished bool
+	closed   bool // committed or aborted
+	err      error
+}
+
+// Pending is an ingested image, checked but not yet visible.
+type Pending struct {
+	Key      string // sha512-<64 hex> of the uncompressed tar
+	Manifest *schema.ImageManifest
+	Size     int64
+	Digest   hash.Hash // the sha512 state over the tar, before Sum (BinaryMarshaler)
+}
+
+// ImportMeta is what Commit records beside the image.
+type ImportMeta struct {
+	Latest bool          // imported by name without a version: wins FindByName
+	Remote *index.Remote // optional HTTP cache row; BlobKey is set by Commit
+}
+
+const bufSize = 1 << 20
+
+// NewIngest starts an ingest in a fresh temp area.
+func (s *Store) NewIngest() (*Ingest, error) {
+	area, err := newTempArea(s.tmpDir)
+	if err != nil {
+		return nil, fmt.Errorf("starting ingest: %w", err)
+	}
+	blob, err := os.Create(filepath.Join(area.dir, "blob"))
+	if err != nil {
+		area.remove()
+		return nil, fmt.Errorf("starting ingest: %w", err)
+	}
+	treeDir := filepath.Join(area.dir, "tree")
+	if err := os.Mkdir(treeDir, 0o755); err != nil {
+		blob.Close()
+		area.remove()
+		return nil, fmt.Errorf("starting ingest: %w", err)
+	}
+	pr, pw := io.Pipe()
+	in := &Ingest{
+		s:    s,
+		area: area,
+		blob: blob,
+		bw:   bufio.NewWriterSize(blob, bufSize),
+		sum:  sha512.New(),
+		pw:   pw,
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(in.done)
+		br := bufio.NewReaderSize(pr, bufSize)
+		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{})
+		if err == nil {
+			// Padding after the end-of-archive marker still belongs to
+			// the blob: keep reading until the writer closes.
+			_, err = io.Copy(io.Discard, br)
+		}
+		in.res, in.extErr = res, err
+		pr.CloseWithError(err)
+	}()
+	return in, nil
+}
+
+// Write feeds the next bytes of the uncompressed tar.
+func (in *Ingest) Write(p []byte) (int, error) {
+	if in.finished || in.closed {
+		return 0, ErrIngestDone
+	}
+	if in.err != nil {
+		return 0, in.err
+	}
+	in.sum.Write(p)
+	if _, err := in.bw.Write(p); err != nil {
+		in.err = fmt.Errorf("ingesting image: writing temp blob: %w", err)
+		return 0, in.err
+	}
+	if _, err := in.pw.Write(p); err != nil {
+		<-in.done
+		if in.extErr != nil {
+			err = in.extErr
+		}
+		in.err = fmt.Errorf("ingesting image: %w", err)
+		return 0, in.err
+	}
+	in.size += int64(len(p))
+	return len(p), nil
+}
+
+// Finish ends the stream: it waits for the extractor, makes the temp blob
+// durable and validates the manifest.
+func (in *Ingest) Finish() (*Pending, error) {
+	if in.finished || in.closed {
+		return nil, ErrIngestDone
+	}
+	in.finished = true
+	in.pw.Close()
+	<-in.done
+	if in.err != nil {
+		return nil, in.err
+	}
+	if in.extErr != nil {
+		in.err = fmt.Errorf("ingesting image: %w", in.extErr)
+		return nil, in.err
+	}
+	if err := in.bw.Flush(); err != nil {
+		return nil, fmt.Errorf("ingesting image: writing temp blob: %w", err)
+	}
+	if err := in.blob.Sync(); err != nil {
+		return nil, fmt.Errorf("ingesting image: syncing temp blob: %w", err)
+	}
+	if err := in.blob.Close(); err != nil {
+		return nil, fmt.Errorf("ingesting image: closing temp blob: %w", err)
+	}
+	if in.res.Manifest == nil {
+		return nil, fmt.Errorf("ingesting image: %w", ErrNoManifest)
+	}
+	var im schema.ImageManifest
+	if err := im.UnmarshalJSON(in.res.Manifest); err != nil {
+		return nil, fmt.Errorf("ingesting image: %w: %v", ErrInvalidManifest, err)
+	}
+	full := in.sum.Sum(nil)
+	in.manifest = in.res.Manifest
+	in.pending = &Pending{
+		Key:      "sha512-" + hex.EncodeToString(full[:32]),
+		Manifest: &im,
+		Size:     in.size,
+		Digest:   in.sum,
+	}
+	return in.pending, nil
+}
+
+// Commit makes the finished, verified image visible: blob and manifest
+// into place, tree installed (images without dependencies; the others are
+// rendered by Render), index row written last. The temps are removed.
+func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
+	if in.closed {
+		return "", ErrIngestDone
+	}
+	if in.pending == nil {
+		return "", fmt.Errorf("committing image: %w", errors.New("ingest not finished"))
+	}
+	defer in.Abort()
+	s, p := in.s, in.pending
+	l, err := s.lockImage(p.Key, true)
+	if err != nil {
+		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+	}
+	defer l.Close()
+	if err := s.cas.PutManifest(p.Key, in.manifest); err != nil {
+		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+	}
+	if err := s.cas.CommitBlob(filepath.Join(in.area.dir, "blob"), p.Key); err != nil {
+		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+	}
+	var treeSize int64
+	if len(p.Manifest.Dependencies) == 0 {
+		id := tree.ID(p.Key)
+		tl, err := s.trees.Lock(id, flock.Exclusive, true)
+		if err != nil {
+			return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+		}
+		treeSize, err = s.trees.Install(filepath.Join(in.area.dir, "tree"), id, p.Key)
+		tl.Close()
+		if err != nil {
+			return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+		}
+	}
+	now := s.now()
+	img := index.Image{
+		Key:           p.Key,
+		Name:          p.Manifest.Name.String(),
+		Labels:        map[string]string{},
+		ImportTime:    now,
+		LastUsed:      now,
+		Latest:        meta.Latest,
+		Size:          p.Size,
+		TreeStoreSize: treeSize,
+	}
+	for _, lb := range p.Manifest.Labels {
+		img.Labels[lb.Name.String()] = lb.Value
+	}
+	if old, err := s.idx.Image(p.Key); err == nil && treeSize == 0 {
+		img.TreeStoreSize = old.TreeStoreSize
+	}
+	if err := s.idx.PutImage(img); err != nil {
+		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+	}
+	if meta.Remote != nil {
+		r := *meta.Remote
+		r.BlobKey = p.Key
+		if err := s.idx.PutRemote(r); err != nil {
+			return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+		}
+	}
+	in.closed = true
+	in.cleanup()
+	return p.Key, nil
+}
+
+// Abort stops the ingest and removes its temps; it is a no-op after
+// Commit or a previous Abort.
+func (in *Ingest) Abort() {
+	if in.closed {
+		return
+	}
+	in.closed = true
+	in.pw.CloseWithError(errors.New("ingest aborted"))
+	<-in.done
+	in.cleanup()
+}
+
+func (in *Ingest) cleanup() {
+	in.blob.Close()
+	in.area.remove()
+}

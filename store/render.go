@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/store/index"
+	"github.com/rkt/rkt/store/tree"
+)
+
+// maxDependencyDepth bounds dependency chains (and catches cycles).
+const maxDependencyDepth = 64
+
+// chain resolves key's dependencies, depth first: each dependency's own
+// dependencies come before it, dependencies in manifest order, the image
+// itself last; an image appearing twice is kept at its first place. The
+// top image's manifest is returned too.
+func (s *Store) chain(key string) ([]string, *schema.ImageManifest, error) {
+	var order []string
+	seen := map[string]bool{}
+	var top *schema.ImageManifest
+	var walk func(key string, depth int) error
+	walk = func(key string, depth int) error {
+		if depth > maxDependencyDepth {
+			return fmt.Errorf("dependencies of %s nest deeper than %d (a cycle?)", key, maxDependencyDepth)
+		}
+		im, _, err := s.Manifest(key)
+		if err != nil {
+			return err
+		}
+		if depth == 0 {
+			top = im
+		}
+		for _, d := range im.Dependencies {
+			dk, err := s.resolveDependency(d.ImageName.String(), d.ImageID, d.Labels.ToMap())
+			if err != nil {
+				return fmt.Errorf("dependency %q of %s: %w", d.ImageName, key, err)
+			}
+			if err := walk(dk, depth+1); err != nil {
+				return err
+			}
+		}
+		if !seen[key] {
+			seen[key] = true
+			order = append(order, key)
+		}
+		return nil
+	}
+	if err := walk(key, 0); err != nil {
+		return nil, nil, err
+	}
+	return order, top, nil
+}
+
+func (s *Store) resolveDependency(name string, id *types.Hash, labels map[types.ACIdentifier]string) (string, error) {
+	if id != nil && !id.Empty() {
+		key, err := s.ResolveKey(id.String())
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrMissingDependency, err)
+		}
+		return key, nil
+	}
+	want := map[string]string{}
+	for k, v := range labels {
+		want[k.String()] = v
+	}
+	key, err := s.FindByName(name, want)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrMissingDependency, err)
+	}
+	return key, nil
+}
+
+// Render builds the tree of key with its dependencies and pathWhitelist
+// applied, unless it is already complete, and returns its ID.
+func (s *Store) Render(ctx context.Context, key string) (string, error) {
+	return s.render(ctx, key, false)
+}
+
+// RepairTree rebuilds key's tree from the blobs, whatever its state.
+func (s *Store) RepairTree(ctx context.Context, key string) (string, error) {
+	return s.render(ctx, key, true)
+}
+
+func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, error) {
+	keys, top, err := s.chain(key)
+	if err != nil {
+		return "", fmt.Errorf("rendering image %s: %w", key, err)
+	}
+	id := tree.ID(keys...)
+	if !rebuild && s.trees.IsRendered(id) {
+		return id, nil
+	}
+	l, err := s.trees.Lock(id, flock.Exclusive, true)
+	if err != nil {
+		return "", fmt.Errorf("rendering image %s: %w", key, err)
+	}
+	defer l.Close()
+	if rebuild {
+		if err := s.trees.Remove(id); err != nil {
+			return "", fmt.Errorf("rendering image %s: %w", key, err)
+		}
+	} else if s.trees.IsRendered(id) {
+		return id, nil
+	}
+	area, err := newTempArea(s.tmpDir)
+	if err != nil {
+		return "", fmt.Errorf("rendering image %s: %w", key, err)
+	}
+	defer area.remove()
+	stage := filepath.Join(area.dir, "tree")
+	if err := os.Mkdir(stage, 0o755); err != nil {
+		return "", fmt.Errorf("rendering image %s: %w", key, err)
+	}
+	layers := make([]tree.Layer, len(keys))
+	for i, k := range keys {
+		layers[i] = tree.Layer{Key: k, Open: func() (io.ReadCloser, error) { return s.cas.OpenBlob(k) }}
+	}
+	if err := tree.Build(ctx, stage, layers, top.PathWhitelist); err != nil {
+		return "", fmt.Errorf("rendering image %s: %w", key, err)
+	}
+	size, err := s.trees.Install(stage, id, key)
+	if err != nil {
+		return "", fmt.Errorf("rendering image %s: %w", key, err)
+	}
+	// The row may be gone (removed meanwhile); the tree is then an orphan
+	// for GC.
+	s.idx.UpdateImage(key, func(img *index.Image) { img.TreeStoreSize = size })
+	return id, nil
+}
+
+// TreePath is the directory of a tree (rootfs/ and manifest inside).
+func (s *Store) TreePath(treeID string) string { return s.trees.Path(treeID) }
+
+// VerifyTree re-hashes a rendered tree; ErrTreeCorrupt when it changed.
+func (s *Store) VerifyTree(treeID string) error {
+	l, err := s.trees.Lock(treeID, flock.Shared, true)
+	if err != nil {
+		return fmt.Errorf("verifying tree %s: %w", treeID, err)
+	}
+	defer l.Close()
+	return s.trees.Verify(treeID)
+}

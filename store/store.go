@@ -1,0 +1,421 @@
+// Package store is the image store: blobs and manifests (store/cas), their
+// metadata (store/index) and rendered trees (store/tree) under one data
+// directory, with the locks that make it safe for many processes at once.
+//
+//	<dir>/cas/blob/...           blobs (diskv)           store/cas
+//	<dir>/cas/imageManifest/...  cached manifests        store/cas
+//	<dir>/cas/db/index.db        image and remote rows   store/index
+//	<dir>/cas/tree/deps-...      rendered trees          store/tree
+//	<dir>/cas/imagelocks/<key>   per-image flock
+//	<dir>/cas/treestorelocks/<id> per-tree flock
+//	<dir>/cas/.lock              shared by every open Store
+//	<dir>/tmp/.tmp-store-*       temp areas of live ingests and renders
+//
+// Invariants:
+//   - An image exists for users exactly when its index row exists. The row
+//     is written last on import (after the blob, manifest and, for images
+//     without dependencies, the tree are durable under their final names)
+//     and removed first on removal. Blobs, manifests and trees without a
+//     row are orphans that GC removes.
+//   - A process killed at any instant leaves only temp areas (swept by the
+//     next Open), orphans (removed by GC), or a tree without "rendered"
+//     (invisible, rebuilt by the next Render).
+//   - Commit, Remove and GC hold the image's lock exclusively, so GC never
+//     removes an image being committed, and two committers of one image
+//     take turns (the second finds the blob in place and drops its copy).
+//   - Ingest never holds an image in memory: the tar streams through the
+//     hash, a temp blob file and the extractor.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/appc/spec/schema"
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/store/cas"
+	"github.com/rkt/rkt/store/index"
+	"github.com/rkt/rkt/store/tree"
+)
+
+// Store is an open image store.
+type Store struct {
+	dir     string
+	casDir  string
+	tmpDir  string
+	cas     *cas.CAS
+	idx     *index.Index
+	trees   *tree.Store
+	casLock *flock.Lock
+	now     func() time.Time
+}
+
+// Open creates the layout under dataDir when missing, takes the shared
+// store lock and sweeps temp areas left by dead processes.
+func Open(dataDir string) (_ *Store, retErr error) {
+	s := &Store{
+		dir:    dataDir,
+		casDir: filepath.Join(dataDir, "cas"),
+		tmpDir: filepath.Join(dataDir, "tmp"),
+		now:    time.Now,
+	}
+	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks")} {
+		if err := os.MkdirAll(d, 0o2770); err != nil {
+			return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
+		}
+	}
+	l, err := flock.LockPath(filepath.Join(s.casDir, ".lock"), flock.Shared, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
+	}
+	s.casLock = l
+	defer func() {
+		if retErr != nil {
+			l.Close()
+		}
+	}()
+	if s.cas, err = cas.Open(s.casDir); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
+	}
+	if s.idx, err = index.Open(filepath.Join(s.casDir, "db", "index.db")); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
+	}
+	if s.trees, err = tree.New(filepath.Join(s.casDir, "tree"), filepath.Join(s.casDir, "treestorelocks")); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
+	}
+	if err := sweepTmp(s.tmpDir); err != nil {
+		return nil, fmt.Errorf("opening store %s: sweeping temp files: %w", dataDir, err)
+	}
+	return s, nil
+}
+
+// Close releases the store lock.
+func (s *Store) Close() error { return s.casLock.Close() }
+
+func (s *Store) lockImage(key string, wait bool) (*flock.Lock, error) {
+	if !cas.ValidKey(key) {
+		return nil, fmt.Errorf("locking image %q: %w", key, ErrInvalidKey)
+	}
+	return flock.LockPath(filepath.Join(s.casDir, "imagelocks", key), flock.Exclusive, wait, true)
+}
+
+// ResolveKey expands a full or short image ID ("sha512-" optional, at
+// least two hex digits) to the key of the one image it names.
+func (s *Store) ResolveKey(prefix string) (string, error) {
+	hexPart := strings.TrimPrefix(prefix, cas.KeyPrefix)
+	if len(hexPart) > cas.KeyHexLen {
+		hexPart = hexPart[:cas.KeyHexLen] // a full sha512 names the same image
+	}
+	if len(hexPart) < 2 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("resolving image ID %q: %w", prefix, ErrInvalidKey)
+	}
+	full := cas.KeyPrefix + hexPart
+	imgs, err := s.idx.Images()
+	if err != nil {
+		return "", fmt.Errorf("resolving image ID %q: %w", prefix, err)
+	}
+	var found []string
+	for _, img := range imgs {
+		if strings.HasPrefix(img.Key, full) {
+			found = append(found, img.Key)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("resolving image ID %q: %w", prefix, ErrNotFound)
+	case 1:
+		return found[0], nil
+	default:
+		return "", fmt.Errorf("resolving image ID %q: %d images match: %w", prefix, len(found), ErrAmbiguous)
+	}
+}
+
+// FindByName returns the image named name whose labels include labels,
+// following rkt: without a "version" label, images imported as "latest"
+// win; among the remaining candidates the newest import wins.
+func (s *Store) FindByName(name string, labels map[string]string) (string, error) {
+	imgs, err := s.idx.Images()
+	if err != nil {
+		return "", fmt.Errorf("finding image %q: %w", name, err)
+	}
+	var cands []index.Image
+	for _, img := range imgs {
+		if img.Name == name && hasLabels(img.Labels, labels) {
+			cands = append(cands, img)
+		}
+	}
+	if _, versioned := labels["version"]; !versioned {
+		var latest []index.Image
+		for _, c := range cands {
+			if c.Latest {
+				latest = append(latest, c)
+			}
+		}
+		if len(latest) > 0 {
+			cands = latest
+		}
+	}
+	if len(cands) == 0 {
+		return "", fmt.Errorf("finding image %q: %w", name, ErrNotFound)
+	}
+	best := cands[0]
+	for _, c := range cands[1:] {
+		if c.ImportTime.After(best.ImportTime) {
+			best = c
+		}
+	}
+	return best.Key, nil
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Image returns key's index row.
+func (s *Store) Image(key string) (index.Image, error) {
+	img, err := s.idx.Image(key)
+	if errors.Is(err, index.ErrNotFound) {
+		return index.Image{}, fmt.Errorf("reading image %s: %w", key, ErrNotFound)
+	}
+	return img, err
+}
+
+// Images returns every image row.
+func (s *Store) Images() ([]index.Image, error) { return s.idx.Images() }
+
+// Manifest returns key's parsed manifest and its JSON.
+func (s *Store) Manifest(key string) (*schema.ImageManifest, []byte, error) {
+	if _, err := s.Image(key); err != nil {
+		return nil, nil, err
+	}
+	b, err := s.cas.Manifest(key)
+	if errors.Is(err, cas.ErrNotFound) {
+		return nil, nil, fmt.Errorf("reading manifest of %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var im schema.ImageManifest
+	if err := im.UnmarshalJSON(b); err != nil {
+		return nil, nil, fmt.Errorf("reading manifest of %s: %w: %v", key, ErrInvalidManifest, err)
+	}
+	return &im, b, nil
+}
+
+// OpenBlob opens key's uncompressed ACI.
+func (s *Store) OpenBlob(key string) (io.ReadCloser, error) {
+	if _, err := s.Image(key); err != nil {
+		return nil, err
+	}
+	rc, err := s.cas.OpenBlob(key)
+	if errors.Is(err, cas.ErrNotFound) {
+		return nil, fmt.Errorf("opening image %s: %w", key, ErrNotFound)
+	}
+	return rc, err
+}
+
+// Remote returns the HTTP cache row of aciURL, or nil and no error.
+func (s *Store) Remote(aciURL string) (*index.Remote, error) { return s.idx.Remote(aciURL) }
+
+// PutRemote writes an HTTP cache row.
+func (s *Store) PutRemote(r index.Remote) error { return s.idx.PutRemote(r) }
+
+// Touch sets key's lastused time to now.
+func (s *Store) Touch(key string) error {
+	err := s.idx.UpdateImage(key, func(img *index.Image) { img.LastUsed = s.now() })
+	if errors.Is(err, index.ErrNotFound) {
+		return fmt.Errorf("touching image %s: %w", key, ErrNotFound)
+	}
+	return err
+}
+
+// Remove deletes an image: its row first (it disappears for users), then
+// its trees, manifest and blob.
+func (s *Store) Remove(key string) error {
+	l, err := s.lockImage(key, true)
+	if err != nil {
+		return fmt.Errorf("removing image %s: %w", key, err)
+	}
+	defer l.Close()
+	if _, err := s.Image(key); err != nil {
+		return fmt.Errorf("removing image %s: %w", key, ErrNotFound)
+	}
+	if err := s.idx.RemoveImage(key); err != nil {
+		return fmt.Errorf("removing image %s: %w", key, err)
+	}
+	return s.removeFiles(key)
+}
+
+// removeFiles deletes what an image left on disk; its lock is held.
+func (s *Store) removeFiles(key string) error {
+	ids, err := s.trees.IDs()
+	if err != nil {
+		return fmt.Errorf("removing image %s: %w", key, err)
+	}
+	for _, id := range ids {
+		if top, err := s.trees.ImageKey(id); (err == nil && top == key) || id == tree.ID(key) {
+			if err := s.removeTree(id, true); err != nil {
+				return fmt.Errorf("removing image %s: %w", key, err)
+			}
+		}
+	}
+	if err := s.cas.RemoveManifest(key); err != nil {
+		return fmt.Errorf("removing image %s: %w", key, err)
+	}
+	if err := s.cas.RemoveBlob(key); err != nil {
+		return fmt.Errorf("removing image %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) removeTree(id string, wait bool) error {
+	l, err := s.trees.Lock(id, flock.Exclusive, wait)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	return s.trees.Remove(id)
+}
+
+// GC removes images not used (nor imported) within gracePeriod, then
+// orphan blobs, manifests and trees. Images whose lock is held (being
+// committed or removed) are skipped. It returns the removed image keys.
+func (s *Store) GC(gracePeriod time.Duration) ([]string, error) {
+	imgs, err := s.idx.Images()
+	if err != nil {
+		return nil, fmt.Errorf("collecting images: %w", err)
+	}
+	cutoff := s.now().Add(-gracePeriod)
+	var removed []string
+	for _, img := range imgs {
+		if !lastTouched(img).Before(cutoff) {
+			continue
+		}
+		ok, err := s.gcImage(img.Key, cutoff)
+		if err != nil {
+			return removed, fmt.Errorf("collecting images: %w", err)
+		}
+		if ok {
+			removed = append(removed, img.Key)
+		}
+	}
+	if err := s.gcOrphans(); err != nil {
+		return removed, fmt.Errorf("collecting images: %w", err)
+	}
+	return removed, nil
+}
+
+func lastTouched(img index.Image) time.Time {
+	if img.LastUsed.After(img.ImportTime) {
+		return img.LastUsed
+	}
+	return img.ImportTime
+}
+
+func (s *Store) gcImage(key string, cutoff time.Time) (bool, error) {
+	l, err := s.lockImage(key, false)
+	if errors.Is(err, flock.ErrLocked) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer l.Close()
+	img, err := s.idx.Image(key) // re-read: a commit may have just renewed it
+	if errors.Is(err, index.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !lastTouched(img).Before(cutoff) {
+		return false, nil
+	}
+	if err := s.idx.RemoveImage(key); err != nil {
+		return false, err
+	}
+	return true, s.removeFiles(key)
+}
+
+func (s *Store) gcOrphans() error {
+	rows := map[string]bool{}
+	imgs, err := s.idx.Images()
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		rows[img.Key] = true
+	}
+	keys := map[string]bool{}
+	for _, k := range s.cas.BlobKeys() {
+		keys[k] = true
+	}
+	for _, k := range s.cas.ManifestKeys() {
+		keys[k] = true
+	}
+	for k := range keys {
+		if rows[k] {
+			continue
+		}
+		l, err := s.lockImage(k, false)
+		if errors.Is(err, flock.ErrLocked) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := s.idx.Image(k); errors.Is(err, index.ErrNotFound) {
+			err = s.removeFiles(k)
+		}
+		l.Close()
+		if err != nil {
+			return err
+		}
+	}
+	ids, err := s.trees.IDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		top, err := s.trees.ImageKey(id)
+		if err == nil && rows[top] && s.trees.IsRendered(id) {
+			continue
+		}
+		if err := s.gcTree(id, top); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gcTree removes a tree whose image has no row or which is incomplete,
+// unless its image is being committed or the tree is being rendered.
+func (s *Store) gcTree(id, top string) error {
+	if cas.ValidKey(top) {
+		l, err := s.lockImage(top, false)
+		if errors.Is(err, flock.ErrLocked) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		if _, err := s.idx.Image(top); err == nil && s.trees.IsRendered(id) {
+			return nil
+		}
+	}
+	if err := s.removeTree(id, false); err != nil && !errors.Is(err, flock.ErrLocked) {
+		return err
+	}
+	return nil
+}
