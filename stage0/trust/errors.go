@@ -71,9 +71,10 @@ type UnknownSignerError struct {
 	// TrustedFor lists the prefixes for which the signer's key is trusted
 	// in this keystore, none of which covers Name.
 	TrustedFor []string
-	// TrustedPath is a file holding the signer's key, when TrustedFor is
-	// not empty.
+	// TrustedPath is a file holding the signer's key and TrustedKey its
+	// primary fingerprint, when TrustedFor is not empty.
 	TrustedPath string
+	TrustedKey  string
 }
 
 func (e *UnknownSignerError) Error() string {
@@ -85,8 +86,8 @@ func (e *UnknownSignerError) Error() string {
 	fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
 		e.Name, signer, prefixList(e.Searched))
 	if len(e.TrustedFor) > 0 {
-		fmt.Fprintf(&b, "; the key is trusted for %s only", prefixList(e.TrustedFor))
-		fmt.Fprintf(&b, "; if you expected the signing key to change, run: rkt trust --prefix %s %s", e.Name, e.TrustedPath)
+		fmt.Fprintf(&b, "; it belongs to key %s, trusted for %s only", e.TrustedKey, prefixList(e.TrustedFor))
+		fmt.Fprintf(&b, "; to trust that key for this image too, run: rkt trust --prefix %s %s", e.Name, e.TrustedPath)
 	} else {
 		fmt.Fprintf(&b, "; if you expected the signing key to change, run: rkt trust --prefix %s", e.Name)
 	}

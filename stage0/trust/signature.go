@@ -405,6 +405,7 @@ func (ks *Keystore) unknownSigner(name string, sig *Signature, searched []string
 				e.TrustedFor = append(e.TrustedFor, tk.prefix)
 				if e.TrustedPath == "" {
 					e.TrustedPath = tk.path
+					e.TrustedKey = tk.key.Fingerprint
 				}
 			}
 		}

@@ -85,6 +85,9 @@ func TestPrefixScoping(t *testing.T) {
 				if !strings.Contains(err.Error(), tt.image) {
 					t.Errorf("message does not name the image: %v", err)
 				}
+				if u.TrustedKey != tt.key.Fingerprint {
+					t.Errorf("TrustedKey = %s, want %s", u.TrustedKey, tt.key.Fingerprint)
+				}
 				if len(u.TrustedFor) == 0 || u.TrustedPath == "" {
 					t.Errorf("TrustedFor = %v, path %q: the key is trusted elsewhere", u.TrustedFor, u.TrustedPath)
 				}
@@ -514,5 +517,38 @@ func TestFingerprintReview(t *testing.T) {
 	want := "gpg key fingerprint is: F572 EDDB 0DBB 8A1B 8E0F  3E3F 0443 5D81 1541 3671\n\tCoreOS ACI Builder <release@coreos.com>\n"
 	if got := FingerprintReview(k); got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestSameKeyInSeveralPlaces(t *testing.T) {
+	d := newDirs(t)
+	k := trusttest.NewKey(t, "Everywhere")
+	trusttest.WriteKeyring(t, d.system, "", k)
+	trusttest.WriteKeyring(t, d.system, "example.com", k)
+	want := trusttest.WriteKeyring(t, d.local, "example.com", k)
+	v, err := verify(t, d.ks, "example.com/app", k.Sign(t, image), image, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Prefix != "example.com" || v.KeyPath != want {
+		t.Errorf("verdict %+v: want the most specific prefix, local copy %s", v, want)
+	}
+}
+
+func TestHashOfTheWrongKind(t *testing.T) {
+	d := newDirs(t)
+	k := trusttest.NewKey(t, "K")
+	trusttest.WriteKeyring(t, d.local, "", k)
+	s, err := ParseSignature(k.Sign(t, image)) // SHA-512
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Hash() != crypto.SHA512 {
+		t.Fatalf("Hash() = %v", s.Hash())
+	}
+	h := crypto.SHA256.New()
+	h.Write(image)
+	if _, err := d.ks.Verify("example.com/app", s, h, time.Now()); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("err = %v, want ErrBadSignature", err)
 	}
 }
