@@ -13,6 +13,14 @@ func newImageCmd(g *globalFlags) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newImageListCmd(g),
+		newImageFetchCmd(g),
+		newImageRmCmd(g),
+		newImageGCCmd(g),
+		newImageCatManifestCmd(g),
+		newImageExportCmd(g),
+		newImageExtractCmd(g),
+		newImageRenderCmd(g),
+		newImageVerifyCmd(g),
 	)
 	return cmd
 }

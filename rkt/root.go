@@ -99,6 +99,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newConfigCmd(g),
 		newImageCmd(g),
 		newTrustCmd(g),
+		newFetchCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/rkt/rkt/stage0/fetch"
+	"github.com/rkt/rkt/stage0/transport"
+	"github.com/spf13/cobra"
+)
+
+func newFetchCmd(g *globalFlags) *cobra.Command {
+	var (
+		signatures         []string
+		full               bool
+		pullPolicy         string
+		noStore, storeOnly bool
+	)
+	cmd := &cobra.Command{
+		Use:   "fetch IMAGE...",
+		Short: "Fetch images into the local store, verifying their signatures",
+		Long: `IMAGE is a file path (signature in <file>.asc or --signature), an http(s)
+URL (signature at <url>.asc), an image name such as example.com/app:1.0
+found through appc meta discovery, or the ID of an image already in the store.
+One image ID per image is printed on stdout.`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(signatures) > len(args) {
+				return usagef("%d --signature flags for %d images", len(signatures), len(args))
+			}
+			if noStore && storeOnly {
+				return usagef("--no-store and --store-only are mutually exclusive")
+			}
+			policy, err := parsePullPolicy(pullPolicy)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("pull-policy") && (noStore || storeOnly) {
+				return usagef("--pull-policy cannot be combined with the deprecated --no-store or --store-only")
+			}
+			switch {
+			case noStore:
+				policy = fetch.PullUpdate
+			case storeOnly:
+				policy = fetch.PullNever
+			}
+			f, closeStore, err := g.newFetcher(cmd, policy)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			for i, ref := range args {
+				sig := ""
+				if i < len(signatures) {
+					sig = signatures[i]
+				}
+				key, err := f.Fetch(cmd.Context(), ref, sig)
+				if err != nil {
+					return err
+				}
+				if !full {
+					key = shortKey(key)
+				}
+				fmt.Fprintln(g.stdout, key)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&signatures, "signature", nil, "local signature file of the image in the same position (repeat once per image)")
+	fl.BoolVar(&full, "full", false, "print the full image hash")
+	fl.StringVar(&pullPolicy, "pull-policy", fetch.PullUpdate.String(), "when to go to the network: new (only if missing), update (check the remote), never (store only)")
+	fl.BoolVar(&noStore, "no-store", false, "fetch images, ignoring the local store (same as --pull-policy=update)")
+	fl.BoolVar(&storeOnly, "store-only", false, "use only the local store (same as --pull-policy=never)")
+	fl.MarkDeprecated("no-store", "use --pull-policy=update")
+	fl.MarkDeprecated("store-only", "use --pull-policy=never")
+	return cmd
+}
+
+func parsePullPolicy(s string) (fetch.PullPolicy, error) {
+	p, err := fetch.ParsePullPolicy(s)
+	if err != nil {
+		return 0, &usageError{fmt.Errorf("invalid --pull-policy: %w", err)}
+	}
+	return p, nil
+}
+
+// shortKey is an image ID as fetch prints it without --full: sha512- and
+// 32 hex digits.
+func shortKey(key string) string {
+	const n = len("sha512-") + 32
+	if len(key) > n {
+		return key[:n]
+	}
+	return key
+}
+
+// newFetcher opens the store and builds the fetcher the global flags ask
+// for; the returned func closes the store.
+func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*fetch.Fetcher, func(), error) {
+	conf, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := g.openStore(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := &fetch.Fetcher{
+		Store:              st,
+		Keystore:           g.keystore(),
+		Client:             transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log}),
+		Insecure:           g.insecure,
+		PullPolicy:         policy,
+		TrustKeysFromHTTPS: g.trustKeysFromHTTPS,
+		Progress:           g.stderr,
+		Log:                g.log,
+	}
+	return f, func() { st.Close() }, nil
+}
+
+// imageFetchCmd is `rkt image fetch`, a hidden alias of `rkt fetch`.
+func newImageFetchCmd(g *globalFlags) *cobra.Command {
+	cmd := newFetchCmd(g)
+	cmd.Hidden = true
+	return cmd
+}

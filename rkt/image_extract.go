@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/spf13/cobra"
+)
+
+func newImageExtractCmd(g *globalFlags) *cobra.Command {
+	var rootfsOnly, overwrite bool
+	cmd := &cobra.Command{
+		Use:   "extract IMAGE OUTPUT_DIR",
+		Short: "Extract an image (without its dependencies) to a directory",
+		Args:  usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dst := args[1]
+			if !overwrite {
+				if err := checkAbsent(dst); err != nil {
+					return err
+				}
+			}
+			st, err := g.openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			key, err := resolveImage(st, args[0])
+			if err != nil {
+				return err
+			}
+			return placeDir(dst, rootfsOnly, overwrite, func(tmp string) error {
+				blob, err := st.OpenBlob(key)
+				if err != nil {
+					return err
+				}
+				defer blob.Close()
+				if _, err := tarsafe.Extract(blob, tmp, tarsafe.Options{}); err != nil {
+					return fmt.Errorf("extracting %s: %w", key, err)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&rootfsOnly, "rootfs-only", false, "write only the rootfs, not the manifest")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace the output directory if it exists")
+	return cmd
+}
+
+// placeDir has fill write an image tree (manifest and rootfs/) into a temp
+// directory beside dst, then moves it (or, with rootfsOnly, its rootfs) to
+// dst, replacing dst only with overwrite.
+func placeDir(dst string, rootfsOnly, overwrite bool, fill func(tmp string) error) error {
+	dst = filepath.Clean(dst)
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
+	if err != nil {
+		return fmt.Errorf("creating temp directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	src := tmp
+	if rootfsOnly {
+		src = filepath.Join(tmp, tarsafe.RootfsName)
+	}
+	if overwrite {
+		if err := os.RemoveAll(dst); err != nil {
+			return fmt.Errorf("removing %s: %w", dst, err)
+		}
+	} else if err := checkAbsent(dst); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("moving the tree to %s: %w", dst, err)
+	}
+	return nil
+}
