@@ -1,0 +1,467 @@
+package store
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/appc/spec/schema/types"
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/rkt/rkt/store/storetest"
+	"github.com/rkt/rkt/store/tree"
+)
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// ingest streams aci in small writes, as a download would.
+func ingest(s *Store, aci []byte, meta ImportMeta) (string, error) {
+	in, err := s.NewIngest()
+	if err != nil {
+		return "", err
+	}
+	defer in.Abort()
+	if _, err := io.CopyBuffer(in, bytes.NewReader(aci), make([]byte, 4096)); err != nil {
+		return "", err
+	}
+	if _, err := in.Finish(); err != nil {
+		return "", err
+	}
+	return in.Commit(meta)
+}
+
+func mustIngest(t *testing.T, s *Store, aci []byte, meta ImportMeta) string {
+	t.Helper()
+	key, err := ingest(s, aci, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// assertEmpty checks that the store shows and holds nothing.
+func assertEmpty(t *testing.T, s *Store) {
+	t.Helper()
+	if imgs, _ := s.Images(); len(imgs) != 0 {
+		t.Errorf("index rows left: %v", imgs)
+	}
+	if ks := s.cas.BlobKeys(); len(ks) != 0 {
+		t.Errorf("blobs left: %v", ks)
+	}
+	if ks := s.cas.ManifestKeys(); len(ks) != 0 {
+		t.Errorf("manifests left: %v", ks)
+	}
+	if ids, _ := s.trees.IDs(); len(ids) != 0 {
+		t.Errorf("trees left: %v", ids)
+	}
+	assertTmpEmpty(t, s.dir)
+}
+
+func assertTmpEmpty(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	for _, e := range ents {
+		t.Errorf("temp file left: tmp/%s", e.Name())
+	}
+}
+
+func TestIngestCommitLookup(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	aci := storetest.BuildACI(t, "example.com/app", map[string]string{"version": "1.0", "os": "linux"},
+		storetest.File{Name: "bin/app", Body: []byte("app"), Mode: 0o755})
+	in, err := s.NewIngest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Write(aci)
+	p, err := in.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Key != storetest.ImageID(aci) || p.Size != int64(len(aci)) || p.Manifest.Name != "example.com/app" {
+		t.Fatalf("pending %+v", p)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cas", "blob", "sha512", p.Key[7:9], p.Key)); err == nil {
+		t.Fatalf("blob visible before Commit")
+	}
+	if _, err := s.Image(p.Key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("row visible before Commit: %v", err)
+	}
+	key, err := in.Commit(ImportMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Abort() // no-op after Commit
+	assertTmpEmpty(t, dir)
+	img, err := s.Image(key)
+	if err != nil || img.Name != "example.com/app" || img.Labels["version"] != "1.0" || img.Size != int64(len(aci)) {
+		t.Fatalf("row %+v %v", img, err)
+	}
+	rc, err := s.OpenBlob(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, aci) {
+		t.Fatal("blob differs from the ingested tar")
+	}
+	id := tree.ID(key)
+	if got, err := os.ReadFile(filepath.Join(s.TreePath(id), "rootfs/bin/app")); err != nil || string(got) != "app" {
+		t.Fatalf("tree not installed on commit: %v", err)
+	}
+	if err := s.VerifyTree(id); err != nil {
+		t.Fatal(err)
+	}
+	if rid, err := s.Render(context.Background(), key); err != nil || rid != id {
+		t.Fatalf("render of a committed image: %s %v", rid, err)
+	}
+	if _, raw, err := s.Manifest(key); err != nil || !bytes.Contains(raw, []byte("example.com/app")) {
+		t.Fatalf("manifest %s %v", raw, err)
+	}
+	if k, err := s.ResolveKey(key[:12]); err != nil || k != key {
+		t.Fatalf("resolve short key: %s %v", k, err)
+	}
+	if _, err := s.ResolveKey("sha512-"); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("resolve empty prefix: %v", err)
+	}
+}
+
+func TestFindByNameRules(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	clock := time.Unix(1700000000, 0)
+	s.now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+	v1 := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", map[string]string{"version": "1"}), ImportMeta{Latest: true})
+	v2 := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", map[string]string{"version": "2"}), ImportMeta{})
+	other := mustIngest(t, s, storetest.BuildACI(t, "example.com/other", nil), ImportMeta{})
+	cases := []struct {
+		name   string
+		labels map[string]string
+		want   string
+		err    error
+	}{
+		{"example.com/app", nil, v1, nil}, // latest wins without a version
+		{"example.com/app", map[string]string{"version": "2"}, v2, nil},
+		{"example.com/app", map[string]string{"version": "1"}, v1, nil},
+		{"example.com/app", map[string]string{"version": "3"}, "", ErrNotFound},
+		{"example.com/other", nil, other, nil},
+		{"example.com/none", nil, "", ErrNotFound},
+	}
+	for _, c := range cases {
+		got, err := s.FindByName(c.name, c.labels)
+		if !errors.Is(err, c.err) || got != c.want {
+			t.Errorf("FindByName(%s, %v) = %s, %v; want %s, %v", c.name, c.labels, got, err, c.want, c.err)
+		}
+	}
+	// Without latest rows, the newest import wins.
+	v3 := mustIngest(t, s, storetest.BuildACI(t, "example.com/new", map[string]string{"version": "3"}), ImportMeta{})
+	mustIngest(t, s, storetest.BuildACI(t, "example.com/new", map[string]string{"version": "2"}), ImportMeta{})
+	if got, _ := s.FindByName("example.com/new", nil); got == v3 {
+		t.Errorf("older import chosen")
+	}
+}
+
+func TestResolveKeyAmbiguous(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	seen := map[string]string{} // first two hex digits -> key
+	for i := 0; ; i++ {
+		key := mustIngest(t, s, storetest.BuildACI(t, "example.com/a", map[string]string{"n": fmt.Sprint(i)}), ImportMeta{})
+		if prev, ok := seen[key[:9]]; ok {
+			if _, err := s.ResolveKey(key[:9]); !errors.Is(err, ErrAmbiguous) {
+				t.Fatalf("prefix %s shared by %s and %s: %v", key[:9], prev, key, err)
+			}
+			if k, err := s.ResolveKey(key); err != nil || k != key {
+				t.Fatalf("full key: %s %v", k, err)
+			}
+			return
+		}
+		seen[key[:9]] = key
+	}
+}
+
+func TestHostileImagesLeaveNothing(t *testing.T) {
+	for _, hc := range storetest.HostileCases() {
+		t.Run(hc.Name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			_, err := ingest(s, storetest.RawTar(t, hc.Entries...), ImportMeta{})
+			var ee *tarsafe.EntryError
+			if !errors.As(err, &ee) {
+				t.Fatalf("got %v, want *tarsafe.EntryError", err)
+			}
+			assertEmpty(t, s)
+		})
+	}
+	t.Run("invalid-manifest", func(t *testing.T) {
+		s := openStore(t, t.TempDir())
+		_, err := ingest(s, storetest.BuildACIWithManifest(t, []byte(`{"acKind":"ImageManifest"}`)), ImportMeta{})
+		if !errors.Is(err, ErrInvalidManifest) {
+			t.Fatalf("got %v", err)
+		}
+		assertEmpty(t, s)
+	})
+	t.Run("no-manifest", func(t *testing.T) {
+		s := openStore(t, t.TempDir())
+		_, err := ingest(s, storetest.RawTar(t, storetest.File{Name: "rootfs", Typeflag: tar.TypeDir}), ImportMeta{})
+		if !errors.Is(err, ErrNoManifest) {
+			t.Fatalf("got %v", err)
+		}
+		assertEmpty(t, s)
+	})
+}
+
+func TestDroppedIngestIsSweptOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	aci := storetest.BuildACI(t, "example.com/app", nil, storetest.File{Name: "big", Body: bytes.Repeat([]byte("x"), 1<<20)})
+	live, err := s.NewIngest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Write(aci[:len(aci)/2])
+	dropped, err := s.NewIngest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped.Write(aci[:len(aci)/2])
+	// The owner of "dropped" dies: its descriptors (and so its lock) go.
+	dropped.area.lock.Close()
+	dropped.blob.Close()
+
+	s2 := openStore(t, dir)
+	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	if len(ents) != 2 { // the live ingest's area and lock only
+		t.Fatalf("tmp after sweep has %d entries, want the live ingest's 2", len(ents))
+	}
+	if _, err := os.Stat(live.area.dir); err != nil {
+		t.Fatalf("live ingest swept: %v", err)
+	}
+	live.Write(aci[len(aci)/2:])
+	if _, err := live.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	key, err := live.Commit(ImportMeta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Image(key); err != nil {
+		t.Fatal(err)
+	}
+	dropped.pw.Close()
+	assertTmpEmpty(t, dir)
+}
+
+func TestConcurrentIngestSameImage(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	aci := storetest.BuildACI(t, "example.com/app", nil, storetest.File{Name: "f", Body: bytes.Repeat([]byte("y"), 3<<20)})
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			_, err := ingest(s, aci, ImportMeta{})
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	imgs, _ := s.Images()
+	if len(imgs) != 1 {
+		t.Fatalf("%d rows, want 1", len(imgs))
+	}
+	if err := s.VerifyTree(tree.ID(imgs[0].Key)); err != nil {
+		t.Fatal(err)
+	}
+	assertTmpEmpty(t, dir)
+}
+
+func TestGCSparesImageBeingCommittedAndRemovesOrphans(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	past := time.Now().Add(-48 * time.Hour)
+	s.now = func() time.Time { return past }
+	old := mustIngest(t, s, storetest.BuildACI(t, "example.com/old", nil), ImportMeta{})
+	held := mustIngest(t, s, storetest.BuildACI(t, "example.com/held", nil), ImportMeta{})
+	s.now = time.Now
+	fresh := mustIngest(t, s, storetest.BuildACI(t, "example.com/fresh", nil), ImportMeta{})
+
+	// An orphan blob and manifest (a commit killed before its row).
+	orphanACI := storetest.BuildACI(t, "example.com/orphan", nil)
+	orphan := storetest.ImageID(orphanACI)
+	tmp := filepath.Join(dir, "orphan")
+	os.WriteFile(tmp, orphanACI, 0o600)
+	s.cas.CommitBlob(tmp, orphan)
+	s.cas.PutManifest(orphan, []byte("{}"))
+
+	// A commit of "held" is in progress in another process.
+	l, err := flock.LockPath(filepath.Join(dir, "cas", "imagelocks", held), flock.Exclusive, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := s.GC(24 * time.Hour)
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != old {
+		t.Fatalf("removed %v, want only %s", removed, old)
+	}
+	for key, want := range map[string]bool{old: false, held: true, fresh: true} {
+		if _, err := s.Image(key); (err == nil) != want {
+			t.Errorf("image %s present=%v, want %v", key, err == nil, want)
+		}
+		if s.trees.IsRendered(tree.ID(key)) != want {
+			t.Errorf("tree of %s present=%v, want %v", key, !want, want)
+		}
+		if s.cas.HasBlob(key) != want {
+			t.Errorf("blob of %s present=%v, want %v", key, !want, want)
+		}
+	}
+	if s.cas.HasBlob(orphan) {
+		t.Errorf("orphan blob not collected")
+	}
+	if _, err := s.cas.Manifest(orphan); err == nil {
+		t.Errorf("orphan manifest not collected")
+	}
+	if removed, _ := s.GC(24 * time.Hour); len(removed) != 1 || removed[0] != held {
+		t.Fatalf("second GC removed %v, want %s", removed, held)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	if err := s.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, s)
+	if err := s.Remove(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second remove: %v", err)
+	}
+}
+
+func TestRenderWithDependencyAndWhitelist(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	base := mustIngest(t, s, storetest.BuildACI(t, "example.com/base", map[string]string{"version": "1"},
+		storetest.File{Name: "etc/os-release", Body: []byte("base")},
+		storetest.File{Name: "bin/sh", Body: []byte("sh"), Mode: 0o755},
+		storetest.File{Name: "dropped", Body: []byte("not whitelisted")},
+		storetest.File{Name: "shared", Body: []byte("from base")},
+	), ImportMeta{})
+	baseHash, _ := types.NewHash(base)
+	manifest := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/top",` +
+		`"dependencies":[{"imageName":"example.com/base","labels":[{"name":"version","value":"1"}]}],` +
+		`"pathWhitelist":["/etc/os-release","/bin/sh","/shared","/top"]}`)
+	topACI := storetest.BuildACIWithManifest(t, manifest,
+		storetest.File{Name: "top", Body: []byte("top")},
+		storetest.File{Name: "shared", Body: []byte("from top")},
+	)
+	top := mustIngest(t, s, topACI, ImportMeta{})
+	id, err := s.Render(context.Background(), top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != tree.ID(base, top) {
+		t.Fatalf("tree ID %s, want the chain's %s", id, tree.ID(base, top))
+	}
+	rootfs := filepath.Join(s.TreePath(id), "rootfs")
+	for p, want := range map[string]string{"etc/os-release": "base", "bin/sh": "sh", "top": "top", "shared": "from top"} {
+		if b, err := os.ReadFile(filepath.Join(rootfs, p)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, "dropped")); err == nil {
+		t.Errorf("file outside pathWhitelist kept")
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.TreePath(id), "manifest")); !bytes.Equal(b, manifest) {
+		t.Errorf("tree manifest is not the top image's")
+	}
+	if img, _ := s.Image(top); img.TreeStoreSize == 0 {
+		t.Errorf("tree size not recorded")
+	}
+	// By image ID too, and a missing dependency is reported as such.
+	byID := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/byid",` +
+		`"dependencies":[{"imageName":"example.com/base","imageID":"` + baseHash.String() + `"}]}`)
+	k := mustIngest(t, s, storetest.BuildACIWithManifest(t, byID), ImportMeta{})
+	if _, err := s.Render(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	missing := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/lonely",` +
+		`"dependencies":[{"imageName":"example.com/absent"}]}`)
+	k = mustIngest(t, s, storetest.BuildACIWithManifest(t, missing), ImportMeta{})
+	if _, err := s.Render(context.Background(), k); !errors.Is(err, ErrMissingDependency) {
+		t.Fatalf("render with a missing dependency: %v", err)
+	}
+}
+
+func TestVerifyDetectsChangeAndRepairFixes(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil,
+		storetest.File{Name: "etc/conf", Body: []byte("original")}), ImportMeta{})
+	id := tree.ID(key)
+	conf := filepath.Join(s.TreePath(id), "rootfs/etc/conf")
+	if err := os.WriteFile(conf, []byte("tampered"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyTree(id); !errors.Is(err, ErrTreeCorrupt) {
+		t.Fatalf("verify after tampering: %v", err)
+	}
+	rid, err := s.RepairTree(context.Background(), key)
+	if err != nil || rid != id {
+		t.Fatalf("repair: %s %v", rid, err)
+	}
+	if err := s.VerifyTree(id); err != nil {
+		t.Fatalf("verify after repair: %v", err)
+	}
+	if b, _ := os.ReadFile(conf); string(b) != "original" {
+		t.Fatalf("repaired file = %q", b)
+	}
+	// A tree without "rendered" (killed render) is invisible and rebuilt.
+	os.Remove(filepath.Join(s.TreePath(id), "rendered"))
+	if err := s.VerifyTree(id); !errors.Is(err, tree.ErrNotRendered) {
+		t.Fatalf("verify of an incomplete tree: %v", err)
+	}
+	if _, err := s.Render(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyTree(id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestImagesWithThousandRows(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	for i := 0; i < 1000; i++ {
+		key := "sha512-" + string(bytes.Repeat([]byte{"0123456789abcdef"[i%16]}, 61)) + string([]byte{"0123456789abcdef"[i/256], "0123456789abcdef"[i/16%16], "0123456789abcdef"[i%16]})
+		if err := s.idx.PutImage(indexImage(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	imgs, err := s.Images()
+	d := time.Since(start)
+	if err != nil || len(imgs) != 1000 {
+		t.Fatalf("%d images, %v", len(imgs), err)
+	}
+	t.Logf("Images() with 1000 rows took %v", d)
+	if d > 500*time.Millisecond {
+		t.Errorf("Images() took %v for 1000 rows", d)
+	}
+}
