@@ -21,6 +21,7 @@ func newImageCmd(g *globalFlags) *cobra.Command {
 		newImageExtractCmd(g),
 		newImageRenderCmd(g),
 		newImageVerifyCmd(g),
+		newImageCheckSignatureCmd(g),
 	)
 	return cmd
 }
