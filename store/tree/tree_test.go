@@ -23,7 +23,10 @@ func TestHashSeesContentModeAndLinks(t *testing.T) {
 	}{
 		{"content", func() { os.WriteFile(f, []byte("b"), 0o644) }, func() { os.WriteFile(f, []byte("a"), 0o644) }},
 		{"mode", func() { os.Chmod(f, 0o600) }, func() { os.Chmod(f, 0o644) }},
-		{"symlink", func() { os.Remove(filepath.Join(dir, "rootfs/l")); os.Symlink("/etc/f", filepath.Join(dir, "rootfs/l")) },
+		{"symlink", func() {
+			os.Remove(filepath.Join(dir, "rootfs/l"))
+			os.Symlink("/etc/f", filepath.Join(dir, "rootfs/l"))
+		},
 			func() { os.Remove(filepath.Join(dir, "rootfs/l")); os.Symlink("etc/f", filepath.Join(dir, "rootfs/l")) }},
 		{"new file", func() { os.WriteFile(filepath.Join(dir, "rootfs/n"), nil, 0o644) }, func() { os.Remove(filepath.Join(dir, "rootfs/n")) }},
 		{"manifest", func() { os.WriteFile(filepath.Join(dir, "manifest"), []byte("[]"), 0o644) }, func() { os.WriteFile(filepath.Join(dir, "manifest"), []byte("{}"), 0o644) }},
