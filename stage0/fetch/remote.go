@@ -1,0 +1,388 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha512"
+	"encoding"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rkt/rkt/stage0/discovery"
+	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/trust"
+	"github.com/rkt/rkt/store"
+	"github.com/rkt/rkt/store/index"
+)
+
+// remoteSpec is one ACI URL to fetch.
+type remoteSpec struct {
+	ref        string           // what the user asked for, for messages
+	aciURL     string           // the image
+	sigURL     string           // its signature; "" means aciURL + ".asc"
+	want       *discovery.Image // name and labels the manifest must carry
+	latest     bool             // discovered without a version label
+	discovered bool             // from an appc name: key discovery allowed
+}
+
+var errHTTPNotFound = errors.New("not found (HTTP 404)")
+
+// cacheControl is what the fetcher honours of Cache-Control.
+type cacheControl struct {
+	maxAge  time.Duration
+	noStore bool
+}
+
+func parseCacheControl(h http.Header) cacheControl {
+	var cc cacheControl
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			switch {
+			case d == "no-store":
+				cc.noStore = true
+			case d == "no-cache":
+				cc.maxAge = 0
+			case strings.HasPrefix(d, "max-age="):
+				if n, err := strconv.ParseInt(strings.TrimPrefix(d, "max-age="), 10, 64); err == nil && n > 0 {
+					cc.maxAge = time.Duration(n) * time.Second
+				}
+			}
+		}
+	}
+	return cc
+}
+
+// cached returns the stored key of a remote row when its image is still in
+// the store.
+func (f *Fetcher) cached(aciURL string) (*index.Remote, string) {
+	row, err := f.Store.Remote(aciURL)
+	if err != nil || row == nil || row.BlobKey == "" {
+		return nil, ""
+	}
+	key, err := f.Store.ResolveKey(row.BlobKey)
+	if err != nil {
+		return nil, ""
+	}
+	return row, key
+}
+
+func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, error) {
+	if spec.sigURL == "" {
+		spec.sigURL = spec.aciURL + ".asc"
+	}
+	row, have := f.cached(spec.aciURL)
+	if have != "" {
+		switch {
+		case f.PullPolicy != PullUpdate:
+			return have, nil
+		case row.CacheMaxAge > 0 && time.Since(row.DownloadTime) < row.CacheMaxAge:
+			f.log().Debug("using cached image", "url", spec.aciURL, "key", have)
+			return have, nil
+		}
+	} else if f.PullPolicy == PullNever {
+		return "", fmt.Errorf("fetching %q: %w (pull policy %q forbids downloading %s)", spec.ref, ErrNotInStore, f.PullPolicy, spec.aciURL)
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.aciURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
+	}
+	if have != "" && row.ETag != "" {
+		req.Header.Set("If-None-Match", row.ETag)
+	}
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: downloading %s: %w", spec.ref, spec.aciURL, err)
+	}
+	defer resp.Body.Close()
+	cc := parseCacheControl(resp.Header)
+
+	if resp.StatusCode == http.StatusNotModified && have != "" {
+		if !cc.noStore {
+			r := *row
+			r.DownloadTime = time.Now()
+			r.CacheMaxAge = cc.maxAge
+			if etag := resp.Header.Get("ETag"); etag != "" {
+				r.ETag = etag
+			}
+			if err := f.Store.PutRemote(r); err != nil {
+				return "", fmt.Errorf("fetching %q: recording the cache entry of %s: %w", spec.ref, spec.aciURL, err)
+			}
+		}
+		f.log().Debug("image not modified", "url", spec.aciURL, "key", have)
+		return have, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("fetching %q: downloading %s: %w", spec.ref, spec.aciURL, statusError(resp))
+	}
+
+	// The response headers are in; the signature is read before any byte
+	// of the body.
+	var sig *trust.Signature
+	if f.Insecure.Has(insecure.Image) {
+		f.warnNoVerification(spec.ref)
+	} else {
+		sig, err = f.readSignature(ctx, spec.sigURL)
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
+		}
+	}
+	meta := store.ImportMeta{Latest: spec.latest}
+	if !cc.noStore {
+		meta.Remote = &index.Remote{
+			ACIURL:       spec.aciURL,
+			SigURL:       spec.sigURL,
+			ETag:         resp.Header.Get("ETag"),
+			CacheMaxAge:  cc.maxAge,
+			DownloadTime: time.Now(),
+		}
+	}
+	src := source{ref: spec.ref, label: "Downloading ACI", body: resp.Body, size: resp.ContentLength}
+	v := verifyOpts{want: spec.want, discoverKeys: spec.discovered}
+	return f.ingest(ctx, src, sig, &v, meta)
+}
+
+func statusError(resp *http.Response) error {
+	if resp.StatusCode == http.StatusNotFound {
+		return errHTTPNotFound
+	}
+	return fmt.Errorf("unexpected HTTP status %s", resp.Status)
+}
+
+// download reads a small resource (signature, key) whole, refusing more than
+// limit bytes.
+func (f *Fetcher) download(ctx context.Context, url string, limit int64) ([]byte, error) {
+	return download(ctx, f.Client, url, limit)
+}
+
+func download(ctx context.Context, c *http.Client, url string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w (more than %d bytes)", url, ErrTooLarge, limit)
+	}
+	return data, nil
+}
+
+// source is one opened image body.
+type source struct {
+	ref   string // for messages
+	label string // for the progress bar
+	body  io.Reader
+	size  int64 // -1 when unknown
+}
+
+// verifyOpts are the checks beyond the signature.
+type verifyOpts struct {
+	want         *discovery.Image
+	discoverKeys bool
+}
+
+// ingest runs the streaming pass into the store and commits only a
+// verified image. sig is nil only when signature checks are disabled.
+func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, v *verifyOpts, meta store.ImportMeta) (key string, retErr error) {
+	if v == nil {
+		v = &verifyOpts{}
+	}
+	in, err := f.Store.NewIngest()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: starting ingest: %w", src.ref, err)
+	}
+	defer func() {
+		if retErr != nil {
+			in.Abort()
+		}
+	}()
+
+	body, done := f.progress(src)
+	var sigHash hash.Hash
+	handOver := false
+	choose := func(fm format) hash.Hash {
+		if sig == nil {
+			return nil
+		}
+		sigHash = sig.NewHash()
+		if fm == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash) {
+			handOver = true
+			return nil
+		}
+		return sigHash
+	}
+	var written int64
+	consume := func(r io.Reader) error {
+		n, err := io.CopyBuffer(in, r, make([]byte, copyBuf))
+		written += n
+		if err != nil {
+			return fmt.Errorf("storing: %w", err)
+		}
+		return nil
+	}
+	_, err = pump(ctx, body, choose, consume)
+	done()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	pending, err := in.Finish()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	name := pending.Manifest.Name.String()
+	if v.want != nil {
+		if err := matches(pending.Manifest, v.want); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	if sig != nil {
+		if handOver {
+			if err := copyState(sigHash, pending, written); err != nil {
+				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
+			}
+		}
+		verdict, err := f.verify(ctx, name, sig, sigHash, v.discoverKeys)
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
+		}
+		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
+	}
+	key, err = in.Commit(meta)
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: storing %s: %w", src.ref, pending.Key, err)
+	}
+	return key, nil
+}
+
+// isFreshSHA512 reports whether h is a sha512 state with nothing written
+// yet (a v6 signature's hash starts with its salt: it is not), which the
+// store's state can then replace.
+func isFreshSHA512(h hash.Hash) bool {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if _, ok2 := h.(encoding.BinaryUnmarshaler); !ok || !ok2 {
+		return false
+	}
+	got, err := m.MarshalBinary()
+	if err != nil {
+		return false
+	}
+	want, err := sha512.New().(encoding.BinaryMarshaler).MarshalBinary()
+	return err == nil && bytes.Equal(got, want)
+}
+
+// copyState moves the store's sha512 state over the tar into the signature
+// hash, which was not fed while streaming.
+func copyState(dst hash.Hash, p *store.Pending, written int64) error {
+	if p.Size != written {
+		return fmt.Errorf("the store hashed %d bytes of %d read", p.Size, written)
+	}
+	m, ok := p.Digest.(encoding.BinaryMarshaler)
+	if !ok {
+		return errors.New("the store's image hash cannot be copied")
+	}
+	state, err := m.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("copying the image hash: %w", err)
+	}
+	if err := dst.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("copying the image hash: %w", err)
+	}
+	return nil
+}
+
+// verify checks sig over h for name. With TrustKeysFromHTTPS and an appc
+// name, an unknown signer leads to key discovery for name over https; the
+// keys found are trusted for name, with a warning, and the check runs again.
+func (f *Fetcher) verify(ctx context.Context, name string, sig *trust.Signature, h hash.Hash, discoverKeys bool) (*trust.Verdict, error) {
+	var snapshot []byte
+	if f.TrustKeysFromHTTPS && discoverKeys {
+		if m, ok := h.(encoding.BinaryMarshaler); ok {
+			snapshot, _ = m.MarshalBinary()
+		}
+	}
+	verdict, err := f.Keystore.Verify(name, sig, h, time.Now())
+	var unknown *trust.UnknownSignerError
+	if err == nil || !errors.As(err, &unknown) || snapshot == nil {
+		return verdict, err
+	}
+	if terr := f.trustDiscoveredKeys(ctx, name); terr != nil {
+		return nil, fmt.Errorf("%w; trusting keys discovered for %q: %w", err, name, terr)
+	}
+	h2 := sig.NewHash()
+	u, ok := h2.(encoding.BinaryUnmarshaler)
+	if !ok {
+		return nil, err
+	}
+	if uerr := u.UnmarshalBinary(snapshot); uerr != nil {
+		return nil, err
+	}
+	return f.Keystore.Verify(name, sig, h2, time.Now())
+}
+
+// trustDiscoveredKeys discovers the keys of name and trusts them for name.
+// Keys must come over verified https unless the insecure set has PubKey.
+func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
+	adder, ok := f.Keystore.(keyAdder)
+	if !ok {
+		return errors.New("the keystore cannot add keys")
+	}
+	pubkeyInsecure := f.Insecure.Has(insecure.PubKey)
+	opts := discovery.Options{Client: f.Client, Port: f.DiscoveryPort}
+	if pubkeyInsecure {
+		opts.Insecure = insecure.HTTP
+	}
+	urls, err := discovery.DiscoverPublicKeys(ctx, opts, name)
+	if err != nil {
+		return err
+	}
+	added := 0
+	var errs []error
+	for _, u := range urls {
+		if !strings.HasPrefix(u, "https://") && !pubkeyInsecure {
+			errs = append(errs, fmt.Errorf("key %s: not https (allow with --insecure-options=pubkey)", u))
+			continue
+		}
+		data, err := f.download(ctx, u, maxKeySize)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("downloading key %s: %w", u, err))
+			continue
+		}
+		k, err := trust.ParseKey(data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("key %s: %w", u, err))
+			continue
+		}
+		path, _, err := adder.Add(name, k)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("trusting key %s: %w", u, err))
+			continue
+		}
+		f.log().Warn("trusting a key discovered over https (--trust-keys-from-https)",
+			"prefix", name, "fingerprint", k.Fingerprint, "userIDs", strings.Join(k.UserIDs, "; "), "url", u, "path", path)
+		added++
+	}
+	if added == 0 {
+		errs = append(errs, errors.New("no usable key found"))
+		return errors.Join(errs...)
+	}
+	return nil
+}
