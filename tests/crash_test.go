@@ -98,17 +98,21 @@ func TestFetchKilledMidDownload(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	select {
 	case <-mid:
+	case err := <-done:
+		t.Fatalf("fetch ended (%v) before it could be killed; stderr:\n%s", err, stderr.String())
 	case <-time.After(time.Minute):
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-done
 		t.Fatalf("the download never reached 10 MB; stderr:\n%s", stderr.String())
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	<-done
 
 	e.assertStore()
 	if trees := e.entries("cas/tree"); len(trees) != 0 {
@@ -226,6 +230,9 @@ func TestFetchDuringImageGC(t *testing.T) {
 	stop := make(chan struct{})
 	var gcRuns, gcFailures atomic.Int32
 	var wg sync.WaitGroup
+	// Stop the loop before the test ends, also when it fails early.
+	stopGC := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopGC()
 	wg.Go(func() {
 		for {
 			select {
@@ -246,8 +253,7 @@ func TestFetchDuringImageGC(t *testing.T) {
 			t.Errorf("fetch during gc printed %s", got)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stopGC()
 	if gcRuns.Load() == 0 {
 		t.Fatal("image gc never ran")
 	}

@@ -117,7 +117,7 @@ func rkt(t *testing.T, e *env, args ...string) (stdout, stderr string, exit int)
 	exit = exitCode(t, err)
 	t.Logf("rkt %s\n-> exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), exit, out.String(), errb.String())
 	if ctx.Err() != nil {
-		t.Fatalf("rkt %s: timed out after %v", strings.Join(args, " "), commandTimeout)
+		t.Errorf("rkt %s: timed out after %v", strings.Join(args, " "), commandTimeout)
 	}
 	return out.String(), errb.String(), exit
 }
@@ -133,7 +133,8 @@ func exitCode(t *testing.T, err error) int {
 		}
 		return ee.ExitCode()
 	}
-	t.Fatalf("running rkt: %v", err)
+	// Errorf, not Fatalf: rkt may run on a helper goroutine.
+	t.Errorf("running rkt: %v", err)
 	return -1
 }
 

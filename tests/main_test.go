@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,9 +155,18 @@ func startServers(dir string) (string, *server, error) {
 
 	s := &server{handlers: map[string]http.Handler{}}
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{leaf}}
-	ln, err := tls.Listen("tcp", "127.0.0.1:443", tlsConf)
-	if err != nil {
-		return "", nil, fmt.Errorf("listening on 127.0.0.1:443 for appc discovery (is another suite running?): %w", err)
+	// Port 443 is needed because discovery always talks to https://<host>/.
+	// Another run of this suite may hold it for a while: wait for it.
+	var ln net.Listener
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		ln, err = tls.Listen("tcp", "127.0.0.1:443", tlsConf)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return "", nil, fmt.Errorf("listening on 127.0.0.1:443 for appc discovery: %w", err)
+		}
+		time.Sleep(2 * time.Second)
 	}
 	serve(s, ln)
 	if ln6, err := tls.Listen("tcp", "[::1]:443", tlsConf); err == nil {
