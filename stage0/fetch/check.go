@@ -64,7 +64,7 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 	}
 	if isURL {
 		if opts.Client == nil {
-			return errors.New("no HTTP client to download with")
+			return errNoClient
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref, nil)
 		if err != nil {

@@ -32,7 +32,10 @@ type remoteSpec struct {
 	discovered bool             // from an appc name: key discovery allowed
 }
 
-var errHTTPNotFound = errors.New("not found (HTTP 404)")
+var (
+	errHTTPNotFound = errors.New("not found (HTTP 404)")
+	errNoClient     = errors.New("no HTTP client configured")
+)
 
 // cacheControl is what the fetcher honours of Cache-Control.
 type cacheControl struct {
@@ -91,6 +94,9 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 		return "", fmt.Errorf("fetching %q: %w (pull policy %q forbids downloading %s)", spec.ref, ErrNotInStore, f.PullPolicy, spec.aciURL)
 	}
 
+	if f.Client == nil {
+		return "", fmt.Errorf("fetching %q: %w", spec.ref, errNoClient)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.aciURL, nil)
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
@@ -164,6 +170,9 @@ func (f *Fetcher) download(ctx context.Context, url string, limit int64) ([]byte
 }
 
 func download(ctx context.Context, c *http.Client, url string, limit int64) ([]byte, error) {
+	if c == nil {
+		return nil, errNoClient
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -346,6 +355,9 @@ func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
 		return errors.New("the keystore cannot add keys")
 	}
 	pubkeyInsecure := f.Insecure.Has(insecure.PubKey)
+	if f.Insecure.Has(insecure.TLS) && !pubkeyInsecure {
+		return errors.New("TLS verification is off (--insecure-options=tls): keys are not trusted over unverified TLS unless --insecure-options=pubkey is given too")
+	}
 	opts := discovery.Options{Client: f.Client, Port: f.DiscoveryPort}
 	if pubkeyInsecure {
 		opts.Insecure = insecure.HTTP
