@@ -2,12 +2,14 @@ package fetch
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -554,4 +556,43 @@ func TestStreamingMemory(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/3 {
 		t.Fatalf("fetching a %d MiB image allocated %d MiB", size>>20, alloc>>20)
 	}
+}
+
+// TestInterruptedDownloadLeavesNothing: a cancelled or truncated download is
+// an error and nothing of it becomes visible.
+func TestInterruptedDownloadLeavesNothing(t *testing.T) {
+	key := trusttest.NewKey(t, "Hello Signer")
+	aci := storetest.BuildACI(t, "example.com/hello", nil, storetest.File{Name: "big", Body: bytes.Repeat([]byte("0123456789"), 100000)})
+	srv := newServer(t)
+	srv.put("/hello.aci.asc", resource{body: key.Sign(t, aci)})
+	started := make(chan struct{}, 1)
+	srv.put("/hello.aci", resource{handler: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(aci)))
+		w.Write(aci[:len(aci)/2])
+		w.(http.Flusher).Flush()
+		started <- struct{}{}
+		<-r.Context().Done()
+	}})
+	srv.put("/short.aci.asc", resource{body: key.Sign(t, aci)})
+	srv.put("/short.aci", resource{handler: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(aci)))
+		w.Write(aci[:len(aci)/2])
+	}})
+	e := newEnv(t)
+	e.trust("example.com/hello", key)
+	f := e.fetcher(srv.client(0, nil), PullUpdate)
+
+	ctx, cancel := context.WithCancel(bg())
+	go func() {
+		<-started
+		cancel()
+	}()
+	if _, err := f.Fetch(ctx, srv.URL+"/hello.aci", ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled fetch: err = %v, want context.Canceled", err)
+	}
+	e.assertEmpty()
+	if _, err := f.Fetch(bg(), srv.URL+"/short.aci", ""); err == nil {
+		t.Fatal("truncated download accepted")
+	}
+	e.assertEmpty()
 }
