@@ -39,8 +39,10 @@ One image ID per image is printed on stdout.`,
 			}
 			switch {
 			case noStore:
+				fmt.Fprintln(g.stderr, "fetch: --no-store is deprecated, use --pull-policy=update")
 				policy = fetch.PullUpdate
 			case storeOnly:
+				fmt.Fprintln(g.stderr, "fetch: --store-only is deprecated, use --pull-policy=never")
 				policy = fetch.PullNever
 			}
 			f, closeStore, err := g.newFetcher(cmd, policy)
@@ -69,10 +71,8 @@ One image ID per image is printed on stdout.`,
 	fl.StringArrayVar(&signatures, "signature", nil, "local signature file of the image in the same position (repeat once per image)")
 	fl.BoolVar(&full, "full", false, "print the full image hash")
 	fl.StringVar(&pullPolicy, "pull-policy", fetch.PullUpdate.String(), "when to go to the network: new (only if missing), update (check the remote), never (store only)")
-	fl.BoolVar(&noStore, "no-store", false, "fetch images, ignoring the local store (same as --pull-policy=update)")
-	fl.BoolVar(&storeOnly, "store-only", false, "use only the local store (same as --pull-policy=never)")
-	fl.MarkDeprecated("no-store", "use --pull-policy=update")
-	fl.MarkDeprecated("store-only", "use --pull-policy=never")
+	fl.BoolVar(&noStore, "no-store", false, "deprecated: same as --pull-policy=update")
+	fl.BoolVar(&storeOnly, "store-only", false, "deprecated: same as --pull-policy=never")
 	return cmd
 }
 

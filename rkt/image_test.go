@@ -74,6 +74,9 @@ func TestFetchPrintsIDs(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
+	if n := strings.Count(r.stderr, "image: signature verified:\n  Signer <signer@example.com>\n"); n != 2 {
+		t.Errorf("stderr %q: want the signer reported for both images", r.stderr)
+	}
 
 	// Unsigned: refused with 254, nothing on stdout.
 	c := storetest.BuildACI(t, "example.com/c", testLabels)
@@ -82,6 +85,11 @@ func TestFetchPrintsIDs(t *testing.T) {
 	r = e.rkt(t, "", "fetch", pc)
 	if r.code != 254 || r.stdout != "" || !strings.HasPrefix(r.stderr, "fetch: ") {
 		t.Errorf("unsigned fetch: rc %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	r = e.rkt(t, "", "--insecure-options=image", "fetch", pc)
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "image: warning: signature verification has been disabled") {
+		t.Errorf("unsigned fetch with --insecure-options=image: rc %d, stderr %q", r.code, r.stderr)
 	}
 
 	for _, args := range [][]string{

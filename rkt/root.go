@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/rkt/rkt/stage0/config"
 	"github.com/rkt/rkt/stage0/insecure"
@@ -70,11 +71,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			level := slog.LevelWarn
-			if g.debug {
-				level = slog.LevelDebug
-			}
-			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			g.log = newCLILogger(g.stderr, logPrefix(cmd), g.debug)
 			return nil
 		},
 	}
@@ -102,6 +99,16 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newFetchCmd(g),
 	)
 	return root
+}
+
+// logPrefix names the source of diagnostics as rkt did: "image" for
+// everything that fetches or checks images, else the command.
+func logPrefix(cmd *cobra.Command) string {
+	name := commandName(cmd)
+	if name == "fetch" || strings.HasPrefix(name, "image") {
+		return "image"
+	}
+	return name
 }
 
 // helpOrUnknown is the RunE of commands that only group subcommands.
