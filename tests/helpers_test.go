@@ -245,8 +245,9 @@ func (e *env) entries(sub string) []string {
 
 func (e *env) blobs() []string { return e.files("cas/blob") }
 
-// assertStore checks that the store shows exactly wantIDs, has one
-// blob per image, and that tmp/ holds nothing (after `image list` opened the
+// assertStore checks that the store shows exactly wantIDs, has one blob
+// and one cached manifest per image (no tree when there is no image), and
+// that tmp/ holds nothing (after `image list` opened the
 // store, which sweeps dead temp files).
 func (e *env) assertStore(wantIDs ...string) {
 	e.t.Helper()
@@ -263,6 +264,19 @@ func (e *env) assertStore(wantIDs ...string) {
 	slices.Sort(blobIDs)
 	if !slices.Equal(blobIDs, want) {
 		e.t.Errorf("cas/blob holds %v, want %v", blobIDs, want)
+	}
+	var manifestIDs []string
+	for _, m := range e.files("cas/imageManifest") {
+		manifestIDs = append(manifestIDs, filepath.Base(m))
+	}
+	slices.Sort(manifestIDs)
+	if !slices.Equal(manifestIDs, want) {
+		e.t.Errorf("cas/imageManifest holds %v, want %v", manifestIDs, want)
+	}
+	if len(want) == 0 {
+		if trees := e.entries("cas/tree"); len(trees) != 0 {
+			e.t.Errorf("cas/tree holds %v, want no tree without images", trees)
+		}
 	}
 	if tmp := e.files("tmp"); len(tmp) != 0 {
 		e.t.Errorf("tmp/ still holds %v after the store was reopened", tmp)
