@@ -60,7 +60,7 @@ func (v insecureValue) Set(s string) error {
 	return nil
 }
 
-func (v insecureValue) Type() string { return "insecure-options" }
+func (v insecureValue) Type() string { return "string" }
 
 func newRootCmd(g *globalFlags) *cobra.Command {
 	root := &cobra.Command{
