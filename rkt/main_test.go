@@ -67,6 +67,7 @@ func TestExitCodesAndErrorFormat(t *testing.T) {
 		{[]string{"image", "list", "--order=sideways"}, 2, `image list: invalid --order "sideways"`},
 		{[]string{"image", "list", "--fields=id,color"}, 2, `image list: invalid --fields field "color"`},
 		{[]string{"image", "list", "--format=yaml"}, 2, `image list: invalid --format "yaml"`},
+		{[]string{"completion", "zsh"}, 2, `completion: invalid argument "zsh"`},
 		{[]string{"nosuchcommand"}, 2, `rkt: unknown command "nosuchcommand"`},
 		{[]string{"image", "nosuchcommand"}, 2, `image: unknown command "nosuchcommand"`},
 	} {
@@ -150,5 +151,12 @@ func TestConfigCommand(t *testing.T) {
 	r = e.rkt(t, "", "config")
 	if r.code != 254 || !strings.HasPrefix(r.stderr, "config: loading configuration: ") || !strings.Contains(r.stderr, "bad.json") {
 		t.Errorf("bad config: rc %d, stderr %q; want 254 and a message naming the file", r.code, r.stderr)
+	}
+}
+
+func TestCompletionBash(t *testing.T) {
+	r := newEnv(t).rkt(t, "", "completion", "bash")
+	if r.code != 0 || !strings.Contains(r.stdout, "complete -o default -F __start_rkt rkt") {
+		t.Errorf("rc %d, stdout starts %q, stderr %q", r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr)
 	}
 }

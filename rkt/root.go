@@ -93,6 +93,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 
 	root.AddCommand(
 		newVersionCmd(g),
+		newCompletionCmd(g),
 		newConfigCmd(g),
 		newImageCmd(g),
 		newTrustCmd(g),
