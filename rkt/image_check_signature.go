@@ -66,8 +66,12 @@ func printVerdict(w io.Writer, v *v1.SignatureVerdict, format string) error {
 	if _, err := fmt.Fprintf(w, "%s: %s %s\n", status, v.Name, shortKey(v.ImageID)); err != nil {
 		return err
 	}
-	if v.Signer.Fingerprint != "" {
+	switch {
+	case v.Signer.UserID != "":
 		fmt.Fprintf(w, "signer: %s (%s)\n", v.Signer.UserID, v.Signer.Fingerprint)
+	case v.Signer.Fingerprint != "":
+		// A refused signature may name a key whose user id is not known here.
+		fmt.Fprintf(w, "signer: key %s\n", v.Signer.Fingerprint)
 	}
 	if v.Verified {
 		if v.Root {
