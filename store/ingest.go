@@ -175,9 +175,12 @@ func (in *Ingest) Finish() (*Pending, error) {
 	return in.pending, nil
 }
 
-// Commit makes the finished, verified image visible: blob and manifest
-// into place, tree installed (images without dependencies; the others are
-// rendered by Render), index row written last. The temps are removed.
+// Commit makes the finished, verified image visible: intent recorded,
+// blob and manifest into place, tree installed (images without
+// dependencies; the others are rendered by Render), index row written
+// last, intent removed. The temps are removed. On failure, or on a kill
+// (through the next Open), nothing of the image is left unless it already
+// had a row.
 func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 	if in.closed {
 		return "", ErrIngestDone
@@ -192,12 +195,25 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
 	}
 	defer l.Close()
+	if err := s.writeIntent(p.Key, intentCommit); err != nil {
+		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+	}
+	defer func() {
+		if retErr != nil {
+			// Undo at once what the next Open would sweep: without a
+			// row, the files just placed are orphans.
+			s.undoKey(p.Key, true)
+		}
+	}()
+	commitStep("intent")
 	if err := s.cas.PutManifest(p.Key, in.manifest); err != nil {
 		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
 	}
+	commitStep("manifest")
 	if err := s.cas.CommitBlob(filepath.Join(in.area.dir, "blob"), p.Key); err != nil {
 		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
 	}
+	commitStep("blob")
 	var treeSize int64
 	if len(p.Manifest.Dependencies) == 0 {
 		id := tree.ID(p.Key)
@@ -210,6 +226,7 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 		if err != nil {
 			return "", fmt.Errorf("committing image %s: %w", p.Key, err)
 		}
+		commitStep("tree")
 	}
 	now := s.now()
 	img := index.Image{
@@ -238,10 +255,25 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 			return "", fmt.Errorf("committing image %s: %w", p.Key, err)
 		}
 	}
+	commitStep("row")
+	if err := s.removeIntent(p.Key); err != nil {
+		return "", fmt.Errorf("committing image %s: %w", p.Key, err)
+	}
 	in.closed = true
 	in.cleanup()
 	return p.Key, nil
 }
+
+// commitStep is called after each step of Commit; tests set testHookCommit
+// to kill the process there.
+func commitStep(step string) {
+	if testHookCommit != nil {
+		testHookCommit(step)
+	}
+}
+
+// testHookCommit is nil outside tests.
+var testHookCommit func(step string)
 
 // Abort stops the ingest and removes its temps; it is a no-op after
 // Commit or a previous Abort.

@@ -4,29 +4,37 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rkt/rkt/common/flock"
 	"github.com/rkt/rkt/store/storetest"
+	"github.com/rkt/rkt/store/tree"
 )
 
 // The test binary re-executes itself as a store user in another process
 // when helperEnv is set: "ingest" (import helperFile, print the key),
 // "hang" (start an ingest, write part of an image, print "ready", wait to
 // be killed) and "big" (stream a generated image of helperMB MiB, print the
-// peak RSS in KiB).
+// peak RSS in KiB) and "killcommit" (import helperFile, SIGKILLing itself
+// right after the Commit step helperStep).
 const (
 	helperEnv  = "STORE_TEST_HELPER"
 	helperDir  = "STORE_TEST_DIR"
 	helperFile = "STORE_TEST_FILE"
 	helperMB   = "STORE_TEST_MB"
+	helperStep = "STORE_TEST_STEP"
 )
 
 func TestMain(m *testing.M) {
@@ -57,6 +65,22 @@ func helper(mode string) error {
 			return err
 		}
 		fmt.Println(key)
+	case "killcommit":
+		b, err := os.ReadFile(os.Getenv(helperFile))
+		if err != nil {
+			return err
+		}
+		step := os.Getenv(helperStep)
+		testHookCommit = func(s string) {
+			if s == step {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				time.Sleep(time.Hour)
+			}
+		}
+		if _, err := ingest(s, b, ImportMeta{}); err != nil {
+			return err
+		}
+		return fmt.Errorf("commit step %q never reached", step)
 	case "hang":
 		in, err := s.NewIngest()
 		if err != nil {
@@ -207,5 +231,127 @@ func TestIngestMemoryStaysBounded(t *testing.T) {
 	t.Logf("peak RSS ingesting a 300 MiB image: %d KiB", kb)
 	if kb > 64<<10 {
 		t.Errorf("peak RSS %d KiB, want under 64 MiB", kb)
+	}
+}
+
+// killCommit imports aci in a child process that dies by SIGKILL right
+// after the commit step.
+func killCommit(t *testing.T, dir string, aci []byte, step string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "image.aci")
+	if err := os.WriteFile(file, aci, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := helperCmd(t, "killcommit", dir, helperFile+"="+file, helperStep+"="+step).Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("helper killed at %q: want death by SIGKILL, got %v", step, err)
+	}
+}
+
+// keyFiles lists the files under cas/ that name key: blob, manifest,
+// intent, temps beside them, and its tree directory.
+func keyFiles(t *testing.T, dir, key string) []string {
+	t.Helper()
+	var found []string
+	root := filepath.Join(dir, "cas")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if strings.HasPrefix(rel, "imagelocks"+string(filepath.Separator)) || strings.HasPrefix(rel, "treestorelocks"+string(filepath.Separator)) {
+			return nil
+		}
+		if strings.Contains(d.Name(), key) {
+			found = append(found, rel)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+func TestCommitKilledAtEachStepLeavesNothingAfterOpen(t *testing.T) {
+	aci := storetest.BuildACI(t, "example.com/killed", nil, storetest.File{Name: "f", Body: bytes.Repeat([]byte("k"), 1<<20)})
+	key := storetest.ImageID(aci)
+	for _, step := range []string{"intent", "manifest", "blob", "tree"} {
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			killCommit(t, dir, aci, step)
+			if len(keyFiles(t, dir, key)) == 0 {
+				t.Fatalf("the killed commit left nothing to clean up; the test proves nothing")
+			}
+			if step == "intent" {
+				// As if killed inside the manifest's atomic write.
+				mdir := filepath.Join(dir, "cas", "imageManifest", "sha512", key[7:9])
+				os.MkdirAll(mdir, 0o770)
+				os.WriteFile(filepath.Join(mdir, ".tmp-"+key+"-123456"), []byte(`{"acKind":`), 0o600)
+			}
+			s := openStore(t, dir)
+			assertEmpty(t, s)
+			if left := keyFiles(t, dir, key); len(left) != 0 {
+				t.Errorf("after Open, still on disk: %v", left)
+			}
+			// The store works: the same image imports and is whole.
+			mustIngest(t, s, aci, ImportMeta{})
+			if err := s.VerifyTree(tree.ID(key)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Run("row", func(t *testing.T) {
+		dir := t.TempDir()
+		killCommit(t, dir, aci, "row")
+		s := openStore(t, dir)
+		if _, err := s.Image(key); err != nil {
+			t.Fatalf("killed after its row was written: %v", err)
+		}
+		rc, err := s.OpenBlob(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(b, aci) {
+			t.Errorf("blob differs from the imported image")
+		}
+		if err := s.VerifyTree(tree.ID(key)); err != nil {
+			t.Error(err)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(dir, "cas", "commits")); len(ents) != 0 {
+			t.Errorf("intent left after Open: %v", ents)
+		}
+	})
+}
+
+// A commit in progress in another process (its image lock held, its
+// intent and files present) is left alone by Open and GC; once its owner
+// is gone, the next Open cleans up.
+func TestSweepSparesLiveCommit(t *testing.T) {
+	dir := t.TempDir()
+	aci := storetest.BuildACI(t, "example.com/live", nil)
+	key := storetest.ImageID(aci)
+	killCommit(t, dir, aci, "blob")
+	l, err := flock.LockPath(filepath.Join(dir, "cas", "imagelocks", key), flock.Exclusive, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := keyFiles(t, dir, key)
+	s := openStore(t, dir)
+	if _, err := s.GC(0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if after := keyFiles(t, dir, key); !slices.Equal(before, after) {
+		t.Fatalf("live commit's files went from %v to %v", before, after)
+	}
+	l.Close()
+	s = openStore(t, dir)
+	assertEmpty(t, s)
+	if left := keyFiles(t, dir, key); len(left) != 0 {
+		t.Errorf("after the owner died, still on disk: %v", left)
 	}
 }

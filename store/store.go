@@ -6,6 +6,7 @@
 //	<dir>/cas/imageManifest/...  cached manifests        store/cas
 //	<dir>/cas/db/index.db        image and remote rows   store/index
 //	<dir>/cas/tree/deps-...      rendered trees          store/tree
+//	<dir>/cas/commits/<key>      intent: a commit or removal of key is under way
 //	<dir>/cas/imagelocks/<key>   per-image flock
 //	<dir>/cas/treestorelocks/<id> per-tree flock
 //	<dir>/cas/.lock              shared by every open Store
@@ -17,9 +18,15 @@
 //     without dependencies, the tree are durable under their final names)
 //     and removed first on removal. Blobs, manifests and trees without a
 //     row are orphans that GC removes.
-//   - A process killed at any instant leaves only temp areas (swept by the
-//     next Open), orphans (removed by GC), or a tree without "rendered"
-//     (invisible, rebuilt by the next Render).
+//   - Commit, Remove and GC's removal of an image write cas/commits/<key>
+//     (holding the image's lock) before touching key's files under cas/
+//     and remove it when done. A process killed at any instant leaves only
+//     temp areas, and files of keys that have an intent: the next Open
+//     sweeps both (an intent whose image lock is free: without a row, the
+//     key's blob, manifest, trees and temps go), reading only tmp/ and
+//     cas/commits/ when nothing was interrupted. GC also removes orphans
+//     and temps beside blobs and manifests whose key's lock is free. An
+//     incomplete tree (no "rendered") is invisible and rebuilt by Render.
 //   - Commit, Remove and GC hold the image's lock exclusively, so GC never
 //     removes an image being committed, and two committers of one image
 //     take turns (the second finds the blob in place and drops its copy).
@@ -56,7 +63,8 @@ type Store struct {
 }
 
 // Open creates the layout under dataDir when missing, takes the shared
-// store lock and sweeps temp areas left by dead processes.
+// store lock, sweeps temp areas left by dead processes and finishes their
+// interrupted commits and removals (see the intents in intent.go).
 func Open(dataDir string) (_ *Store, retErr error) {
 	s := &Store{
 		dir:    dataDir,
@@ -64,7 +72,7 @@ func Open(dataDir string) (_ *Store, retErr error) {
 		tmpDir: filepath.Join(dataDir, "tmp"),
 		now:    time.Now,
 	}
-	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks")} {
+	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks"), filepath.Join(s.casDir, commitsDir)} {
 		if err := os.MkdirAll(d, 0o2770); err != nil {
 			return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
 		}
@@ -90,6 +98,9 @@ func Open(dataDir string) (_ *Store, retErr error) {
 	}
 	if err := sweepTmp(s.tmpDir); err != nil {
 		return nil, fmt.Errorf("opening store %s: sweeping temp files: %w", dataDir, err)
+	}
+	if err := s.sweepIntents(); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
 	}
 	return s, nil
 }
@@ -250,21 +261,36 @@ func (s *Store) Remove(key string) error {
 	if _, err := s.Image(key); err != nil {
 		return fmt.Errorf("removing image %s: %w", key, ErrNotFound)
 	}
+	return s.removeLocked(key)
+}
+
+// removeLocked removes key's row and then its files, under an intent so
+// that a kill in between leaves nothing once the store is opened again;
+// key's lock is held.
+func (s *Store) removeLocked(key string) error {
+	if err := s.writeIntent(key, intentRemove); err != nil {
+		return fmt.Errorf("removing image %s: %w", key, err)
+	}
 	if err := s.idx.RemoveImage(key); err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
-	return s.removeFiles(key)
+	if err := s.removeFiles(key, true); err != nil {
+		return err // says which image
+	}
+	return s.removeIntent(key)
 }
 
-// removeFiles deletes what an image left on disk; its lock is held.
-func (s *Store) removeFiles(key string) error {
+// removeFiles deletes what an image left on disk; its lock is held. With
+// wait unset, a tree locked by someone else makes it fail with
+// flock.ErrLocked.
+func (s *Store) removeFiles(key string, wait bool) error {
 	ids, err := s.trees.IDs()
 	if err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
 	for _, id := range ids {
 		if top, err := s.trees.ImageKey(id); (err == nil && top == key) || id == tree.ID(key) {
-			if err := s.removeTree(id, true); err != nil {
+			if err := s.removeTree(id, wait); err != nil {
 				return fmt.Errorf("removing image %s: %w", key, err)
 			}
 		}
@@ -288,7 +314,8 @@ func (s *Store) removeTree(id string, wait bool) error {
 }
 
 // GC removes images not used (nor imported) within gracePeriod, then
-// orphan blobs, manifests and trees. Images whose lock is held (being
+// what interrupted commits left, orphan blobs, manifests and trees, and
+// temp files of dead writers beside them. Images whose lock is held (being
 // committed or removed) are skipped. It returns the removed image keys.
 func (s *Store) GC(gracePeriod time.Duration) ([]string, error) {
 	imgs, err := s.idx.Images()
@@ -309,7 +336,13 @@ func (s *Store) GC(gracePeriod time.Duration) ([]string, error) {
 			removed = append(removed, img.Key)
 		}
 	}
+	if err := s.sweepIntents(); err != nil {
+		return removed, fmt.Errorf("collecting images: %w", err)
+	}
 	if err := s.gcOrphans(); err != nil {
+		return removed, fmt.Errorf("collecting images: %w", err)
+	}
+	if err := s.gcTemps(); err != nil {
 		return removed, fmt.Errorf("collecting images: %w", err)
 	}
 	return removed, nil
@@ -341,10 +374,10 @@ func (s *Store) gcImage(key string, cutoff time.Time) (bool, error) {
 	if !lastTouched(img).Before(cutoff) {
 		return false, nil
 	}
-	if err := s.idx.RemoveImage(key); err != nil {
+	if err := s.removeLocked(key); err != nil {
 		return false, err
 	}
-	return true, s.removeFiles(key)
+	return true, nil
 }
 
 func (s *Store) gcOrphans() error {
@@ -375,7 +408,7 @@ func (s *Store) gcOrphans() error {
 			return err
 		}
 		if _, err := s.idx.Image(k); errors.Is(err, index.ErrNotFound) {
-			err = s.removeFiles(k)
+			err = s.removeFiles(k, true)
 		}
 		l.Close()
 		if err != nil {

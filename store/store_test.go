@@ -465,3 +465,75 @@ func TestImagesWithThousandRows(t *testing.T) {
 		t.Errorf("Images() took %v for 1000 rows", d)
 	}
 }
+
+// GC removes temps that killed writers left beside blobs, manifests and
+// intents, except those of a key whose lock is held.
+func TestGCRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	kept := mustIngest(t, s, storetest.BuildACI(t, "example.com/kept", nil), ImportMeta{})
+	dead := storetest.ImageID(storetest.BuildACI(t, "example.com/dead", nil))
+	live := storetest.ImageID(storetest.BuildACI(t, "example.com/live", nil))
+	var deadTemps, liveTemps []string
+	for _, key := range []string{dead, live} {
+		dirs := []string{filepath.Dir(s.cas.BlobPath(key)), filepath.Dir(s.cas.ManifestPath(key))}
+		if key == live {
+			// (A dead key's intent temp would make the intent sweep, not
+			// the temp collection, remove its temps.)
+			dirs = append(dirs, filepath.Join(dir, "cas", "commits"))
+		}
+		for _, d := range dirs {
+			os.MkdirAll(d, 0o770)
+			p := filepath.Join(d, ".tmp-"+key+"-42")
+			if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if key == dead {
+				deadTemps = append(deadTemps, p)
+			} else {
+				liveTemps = append(liveTemps, p)
+			}
+		}
+	}
+	l, err := flock.LockPath(filepath.Join(dir, "cas", "imagelocks", live), flock.Exclusive, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := s.GC(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range deadTemps {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("stale temp %s not removed", p)
+		}
+	}
+	for _, p := range liveTemps {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("temp of a live writer %s removed", p)
+		}
+	}
+	if _, err := s.Image(kept); err != nil {
+		t.Errorf("image removed by GC within its grace period: %v", err)
+	}
+}
+
+// A removal killed after the row went (its intent left) is finished by
+// the next Open.
+func TestInterruptedRemoveFinishedOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	if err := s.writeIntent(key, intentRemove); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.idx.RemoveImage(key); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	assertEmpty(t, s)
+	if ents, _ := os.ReadDir(filepath.Join(dir, "cas", "commits")); len(ents) != 0 {
+		t.Errorf("intent left: %v", ents)
+	}
+}

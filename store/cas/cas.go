@@ -9,7 +9,9 @@
 //
 // Invariants: a file under its final name is complete and matches its key
 // (blobs arrive only by rename from a verified temp file, manifests by
-// atomic write); both are fsynced with their directory. A blob without an
+// atomic write); both are fsynced with their directory. A writer killed
+// mid-write leaves at most "<dir>/.tmp-<key>-<random>" beside the final
+// name, which the store removes once nobody holds the key's lock. A blob without an
 // index row is an orphan, invisible to users and removed by the store's GC.
 // This package takes no locks: the store serialises writers of one key.
 package cas
@@ -99,6 +101,29 @@ func (c *CAS) path(sub, key string) string {
 
 // BlobPath is where the blob of key lives (whether or not it exists).
 func (c *CAS) BlobPath(key string) string { return c.path("blob", key) }
+
+// ManifestPath is where the cached manifest of key lives (whether or not it
+// exists).
+func (c *CAS) ManifestPath(key string) string { return c.path("imageManifest", key) }
+
+// KeyDirs lists the directories that hold blobs and manifests, where
+// leftovers of a killed writer (atomicfile temps) may sit beside them.
+func (c *CAS) KeyDirs() []string {
+	var dirs []string
+	for _, sub := range []string{"blob", "imageManifest"} {
+		base := filepath.Join(c.dir, sub, "sha512")
+		ents, err := os.ReadDir(base)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(base, e.Name()))
+			}
+		}
+	}
+	return dirs
+}
 
 // HasBlob reports whether the blob of key is present.
 func (c *CAS) HasBlob(key string) bool {
