@@ -23,7 +23,9 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/version"
 	"github.com/rkt/rkt/stage0/trust/trusttest"
+	stage1image "github.com/rkt/rkt/stage1/image"
 	"github.com/rkt/rkt/store/storetest"
 )
 
@@ -50,7 +52,7 @@ var stage1Set struct {
 
 // stage1Images returns the paths of the two stage1 images: beside the rkt
 // binary when they are there (make builds them in build/bin), otherwise
-// built once for the suite with `go run ./stage1/image`.
+// built once for the suite with stage1/image.
 func stage1Images(t *testing.T) (nspawn, fly string, beside bool) {
 	t.Helper()
 	stage1Set.once.Do(func() {
@@ -64,12 +66,10 @@ func stage1Images(t *testing.T) (nspawn, fly string, beside bool) {
 		// beside a given RKT_TEST_BINARY we may not write, so they go to the
 		// suite dir and the tests name them with --stage1-path.
 		out := suiteDir
-		for _, flavor := range []string{"nspawn", "fly"} {
-			cmd := exec.Command("go", "run", "github.com/rkt/rkt/stage1/image",
-				"--flavor="+flavor, "--output="+filepath.Join(out, "stage1-"+flavor+".aci"))
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				stage1Set.err = fmt.Errorf("building stage1-%s.aci (go run ./stage1/image): %v\n%s", flavor, err, b)
+		for _, flavor := range []string{stage1image.FlavorNspawn, stage1image.FlavorFly} {
+			p := filepath.Join(out, "stage1-"+flavor+".aci")
+			if err := stage1image.Build(context.Background(), flavor, version.Version, p); err != nil {
+				stage1Set.err = fmt.Errorf("building the stage1 images for the suite: %w", err)
 				return
 			}
 		}
