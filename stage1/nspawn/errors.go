@@ -1,0 +1,14 @@
+package main
+
+import "errors"
+
+var (
+	// ErrNoNspawn: systemd-nspawn is not installed on the host.
+	ErrNoNspawn = errors.New("systemd-nspawn not found on PATH or in /usr/bin (install systemd-container)")
+	// ErrNoNsenter: nsenter (util-linux) is not installed on the host.
+	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
+	// ErrBadLockFD: RKT_LOCK_FD does not name an open descriptor.
+	ErrBadLockFD = errors.New("invalid lock descriptor")
+	// ErrNoPid: the pod has no ppid file, or its process is gone.
+	ErrNoPid = errors.New("pod process not found")
+)

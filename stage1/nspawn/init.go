@@ -1,0 +1,348 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/appc/spec/schema"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/entrypoint"
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+// supervisorPath is the pod's PID 1, inside the stage1 rootfs.
+const supervisorPath = "/supervisor"
+
+// nspawnDirs is where systemd-nspawn keeps its per-machine propagation
+// directories and locks on the host.
+const nspawnDirs = "/run/systemd/nspawn"
+
+func runInit(args []string) error {
+	ra, err := entrypoint.ParseRunArgs(args)
+	if err != nil {
+		return err
+	}
+	if err := podlayout.ValidUUID(ra.UUID); err != nil {
+		return fmt.Errorf("starting pod: %w", err)
+	}
+	pod, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("starting pod %s: finding the pod directory: %w", ra.UUID, err)
+	}
+	plan, err := planPod(pod, ra)
+	if err != nil {
+		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+	}
+	if err := keepLockFD(); err != nil {
+		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+	}
+	nspawn, err := findNspawn()
+	if err != nil {
+		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(pod, podlayout.PpidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+	}
+	// The rest of this function runs on one OS thread: a private mount
+	// namespace made by unshare belongs to the calling thread, which is
+	// the one that must exec.
+	runtime.LockOSThread()
+	if err := privateNspawnDirs(); err != nil {
+		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+	}
+	argv := append([]string{nspawn}, plan.args...)
+	if err := unix.Exec(nspawn, argv, plan.env); err != nil {
+		return fmt.Errorf("starting pod %s: executing %s: %w", ra.UUID, nspawn, err)
+	}
+	return nil
+}
+
+type nspawnPlan struct {
+	args []string
+	env  []string
+}
+
+// planPod prepares the stage1 rootfs (manifest and runtime-config copies,
+// volume mount points) and returns nspawn's argument vector and
+// environment.
+func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
+	manifestData, err := os.ReadFile(podlayout.PodManifest(pod))
+	if err != nil {
+		return nil, fmt.Errorf("reading pod manifest: %w", err)
+	}
+	var pm schema.PodManifest
+	if err := json.Unmarshal(manifestData, &pm); err != nil {
+		return nil, fmt.Errorf("reading pod manifest: %w", err)
+	}
+	rc, err := podlayout.ReadRuntimeConfig(podlayout.RuntimeConfigPath(pod))
+	if errors.Is(err, os.ErrNotExist) {
+		rc = &podlayout.RuntimeConfig{UUID: ra.UUID}
+	} else if err != nil {
+		return nil, err
+	}
+	rcData, err := json.Marshal(rc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding runtime config: %w", err)
+	}
+	rootfs := podlayout.Stage1Rootfs(pod)
+	if _, err := os.Stat(filepath.Join(rootfs, supervisorPath)); err != nil {
+		return nil, fmt.Errorf("checking the stage1 rootfs: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(rootfs, "rkt"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", filepath.Join(rootfs, "rkt"), err)
+	}
+	for _, d := range []string{podlayout.StatusDir(pod), podlayout.EnvDir(pod)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	if err := atomicfile.WriteFile(podlayout.InPodManifestPath(pod), manifestData, 0o644); err != nil {
+		return nil, fmt.Errorf("copying the pod manifest into the pod: %w", err)
+	}
+	if err := atomicfile.WriteFile(podlayout.InPodRuntimeConfigPath(pod), rcData, 0o644); err != nil {
+		return nil, fmt.Errorf("copying the runtime config into the pod: %w", err)
+	}
+
+	debug := ra.Debug || rc.Debug
+	interactive := ra.Interactive || rc.Interactive
+	machine := "rkt-" + ra.UUID
+	args := []string{"-D", rootfs, "--machine=" + machine}
+	if !debug {
+		args = append(args, "--quiet")
+	}
+	if machinedReachable() {
+		args = append(args, "--register=yes")
+		if os.Getenv("INVOCATION_ID") != "" {
+			// Started by a systemd unit: register that unit as the
+			// machine rather than creating a scope beside it.
+			args = append(args, "--keep-unit")
+		}
+	} else {
+		args = append(args, "--register=no", "--keep-unit")
+	}
+	hostname := rc.Hostname
+	if hostname == "" {
+		hostname = ra.Hostname
+	}
+	if hostname == "" {
+		hostname = machine
+	}
+	args = append(args, "--hostname="+hostname)
+	if !hostNetwork(ra, rc) {
+		// "none" and "default" alike: a network namespace with only
+		// loopback (full networking is a later issue).
+		args = append(args, "--private-network")
+	}
+	if interactive {
+		args = append(args, "--console=interactive")
+	} else {
+		args = append(args, "--console=pipe")
+	}
+	args = append(args, "--kill-signal=SIGTERM", "--link-journal=no")
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		args = append(args, "--notify-ready=yes")
+	}
+	if ra.DisableCapabilities || hasInsecure(rc, "capabilities") {
+		args = append(args, "--capability=all")
+	}
+	binds, err := volumeBinds(pod, &pm, rc)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, binds...)
+	args = append(args, "--", supervisorPath)
+
+	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP")
+	env = append(env, "SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
+	if debug {
+		env = append(env, "SYSTEMD_LOG_LEVEL=debug")
+	} else {
+		env = append(env, "SYSTEMD_LOG_LEVEL=err")
+	}
+	if ra.DisableSeccomp || hasInsecure(rc, "seccomp") {
+		env = append(env, "SYSTEMD_SECCOMP=0")
+	}
+	return &nspawnPlan{args: args, env: env}, nil
+}
+
+func hostNetwork(ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig) bool {
+	nets := rc.NetList
+	if len(nets) == 0 {
+		nets = ra.Net
+	}
+	for _, n := range nets {
+		if n == "host" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasInsecure(rc *podlayout.RuntimeConfig, opt string) bool {
+	for _, o := range rc.InsecureOptions {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
+// volumeBinds creates stage1/rootfs/rkt/volumes/<vol> for every volume of
+// the pod and returns nspawn's --bind/--bind-ro flags that mount the
+// volume's source there: the host path for kind=host, the pod's
+// sharedVolumes/<vol> for kind=empty.
+func volumeBinds(pod string, pm *schema.PodManifest, rc *podlayout.RuntimeConfig) ([]string, error) {
+	var out []string
+	for _, v := range pm.Volumes {
+		name := v.Name.String()
+		if err := podlayout.ValidAppName(name); err != nil {
+			return nil, fmt.Errorf("volume %q: %w", name, err)
+		}
+		var src string
+		switch v.Kind {
+		case "host":
+			src = v.Source
+			if s := rc.HostVolumes[name]; s != "" {
+				src = s
+			}
+			if !filepath.IsAbs(src) {
+				return nil, fmt.Errorf("volume %q: host source %q is not an absolute path", name, src)
+			}
+		case "empty":
+			src = podlayout.SharedVolumeDir(pod, name)
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return nil, fmt.Errorf("volume %q: creating %s: %w", name, src, err)
+			}
+		default:
+			return nil, fmt.Errorf("volume %q: unknown kind %q (want host or empty)", name, v.Kind)
+		}
+		target := filepath.Join(podlayout.InPodVolumesDir, name)
+		mp := podlayout.VolumeMountPoint(pod, name)
+		if err := makeMountPoint(src, mp); err != nil {
+			return nil, fmt.Errorf("volume %q: %w", name, err)
+		}
+		flag := "--bind="
+		if v.ReadOnly != nil && *v.ReadOnly {
+			flag = "--bind-ro="
+		}
+		opt := ""
+		if v.Recursive != nil && !*v.Recursive {
+			opt = ":norbind"
+		}
+		out = append(out, flag+escapeBind(src)+":"+escapeBind(target)+opt)
+	}
+	return out, nil
+}
+
+// makeMountPoint creates mp as a directory, or as an empty file when src
+// is a file.
+func makeMountPoint(src, mp string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("checking source: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(mp), 0o755); err != nil {
+		return fmt.Errorf("creating mount point: %w", err)
+	}
+	if fi.IsDir() {
+		if err := os.Mkdir(mp, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("creating mount point: %w", err)
+		}
+		return nil
+	}
+	f, err := os.OpenFile(mp, os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating mount point: %w", err)
+	}
+	return f.Close()
+}
+
+// escapeBind escapes the separators of nspawn's --bind=SRC:DST syntax.
+func escapeBind(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(p)
+}
+
+func filterEnv(env []string, drop ...string) []string {
+	out := env[:0:0]
+next:
+	for _, kv := range env {
+		for _, d := range drop {
+			if strings.HasPrefix(kv, d+"=") {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// keepLockFD checks the descriptor named by RKT_LOCK_FD and makes sure it
+// survives the exec.
+func keepLockFD() error {
+	s := os.Getenv(entrypoint.EnvLockFD)
+	if s == "" {
+		return nil
+	}
+	fd, err := strconv.Atoi(s)
+	if err != nil || fd < 0 {
+		return fmt.Errorf("%s=%q: %w", entrypoint.EnvLockFD, s, ErrBadLockFD)
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return fmt.Errorf("%s=%d: %w: %w", entrypoint.EnvLockFD, fd, ErrBadLockFD, err)
+	}
+	if flags&unix.FD_CLOEXEC != 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags&^unix.FD_CLOEXEC); err != nil {
+			return fmt.Errorf("%s=%d: clearing close-on-exec: %w", entrypoint.EnvLockFD, fd, err)
+		}
+	}
+	return nil
+}
+
+func findNspawn() (string, error) {
+	if p, err := exec.LookPath("systemd-nspawn"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/bin/systemd-nspawn", "/bin/systemd-nspawn"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", ErrNoNspawn
+}
+
+// privateNspawnDirs gives nspawn a private tmpfs at /run/systemd/nspawn
+// when the host's /run is not a tmpfs (hosts where systemd is not PID 1).
+// nspawn refuses to clean up its propagation directory anywhere but on a
+// tmpfs and prints an error for every pod otherwise. The calling thread
+// gets a mount namespace of its own (slave to the host's, so the host's
+// mounts stay visible) and must be the one that execs nspawn; nspawn
+// makes the pod's namespaces from there.
+func privateNspawnDirs() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/run", &st); err == nil && st.Type == unix.TMPFS_MAGIC {
+		return nil
+	}
+	if err := os.MkdirAll(nspawnDirs, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", nspawnDirs, err)
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("making a mount namespace for nspawn: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("making the mount namespace a slave: %w", err)
+	}
+	if err := unix.Mount("tmpfs", nspawnDirs, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755"); err != nil {
+		return fmt.Errorf("mounting a tmpfs at %s: %w", nspawnDirs, err)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/entrypoint"
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+// runStop stops the pod whose directory is the working directory. Without
+// --force it sends SIGTERM to the nspawn process (the ppid file), which
+// forwards it to the supervisor as its --kill-signal; the supervisor then
+// stops the apps gracefully. With --force it sends SIGKILL to the pod's
+// whole process tree, the pod's PID 1 first (which takes the rest of its
+// PID namespace with it), then nspawn.
+func runStop(args []string) error {
+	sa, err := entrypoint.ParseStopArgs(args)
+	if err != nil {
+		return err
+	}
+	if err := podlayout.ValidUUID(sa.UUID); err != nil {
+		return fmt.Errorf("stopping pod: %w", err)
+	}
+	ppid, err := readPidFile(podlayout.PpidFile)
+	if err != nil {
+		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
+	}
+	if !sa.Force {
+		if err := unix.Kill(ppid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("stopping pod %s: signalling pid %d: %w", sa.UUID, ppid, err)
+		}
+		return nil
+	}
+	if err := killTree(ppid); err != nil {
+		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
+	}
+	return nil
+}
+
+func readPidFile(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: no %s file", ErrNoPid, path)
+		}
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("reading %s: invalid pid %q", path, strings.TrimSpace(string(data)))
+	}
+	return pid, nil
+}
+
+// killTree sends SIGKILL to root's descendants, parents before children,
+// then to root. The tree is read once from /proc; a pod's PID 1 dying
+// kills its whole PID namespace, which covers processes forked after the
+// read.
+func killTree(root int) error {
+	children, err := childrenMap()
+	if err != nil {
+		return err
+	}
+	var order []int
+	queue := []int{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			order = append(order, c)
+			queue = append(queue, c)
+		}
+	}
+	for _, p := range order {
+		if err := unix.Kill(p, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("killing pid %d: %w", p, err)
+		}
+	}
+	if err := unix.Kill(root, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("killing pid %d: %w", root, err)
+	}
+	return nil
+}
+
+// childrenMap reads every process's parent from /proc/<pid>/stat.
+func childrenMap() (map[int][]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	m := map[int][]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, ok := parentOf(pid)
+		if ok {
+			m[ppid] = append(m[ppid], pid)
+		}
+	}
+	return m, nil
+}
+
+func parentOf(pid int) (int, bool) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
+}
