@@ -1,0 +1,273 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// EmbryoTimeout is how old an unlocked embryo must be before GC discards it:
+// Create holds the embryo's lock from an instant after making it.
+const EmbryoTimeout = time.Minute
+
+// GCOptions are `rkt gc`'s settings (and the removal hooks `rkt rm` uses).
+type GCOptions struct {
+	// GracePeriod: exited pods marked garbage are removed once this long has
+	// passed since the mark (the ctime of their directory).
+	GracePeriod time.Duration
+	// ExpirePrepared: prepared pods older than this (since they entered
+	// prepared/) are discarded.
+	ExpirePrepared time.Duration
+	// MarkOnly: only move pods to exited-garbage/ and garbage/.
+	MarkOnly bool
+	// Stage1GC runs the pod's stage1 gc entrypoint (injected by
+	// stage0/run). It is called for pods that ran, before their mounts are
+	// removed; a failure is logged and the removal goes on. May be nil.
+	Stage1GC func(ctx context.Context, p *Pod) error
+	// Log receives one line per pod acted on; nil: discard.
+	Log *slog.Logger
+}
+
+// GCResult says what GC did, by UUID.
+type GCResult struct {
+	Marked    []string         // exited pods moved to exited-garbage/
+	Discarded []string         // aborted prepares, expired prepared pods, stale embryos moved to garbage/
+	Removed   []string         // pod directories removed
+	Failed    map[string]error // pods GC could not act on (also joined into GC's error)
+}
+
+func (o *GCOptions) log() *slog.Logger {
+	if o.Log != nil {
+		return o.Log
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// GC applies rkt's garbage collection to every pod: exited pods are marked
+// (run/ -> exited-garbage/), aborted prepares, expired prepared pods and
+// stale embryos are discarded (-> garbage/); then, unless MarkOnly,
+// exited-garbage pods older than the grace period and every garbage pod are
+// removed. Pods locked by another process are left alone. Failures on one
+// pod do not stop the others; they are returned joined.
+func GC(ctx context.Context, dataDir string, opts GCOptions) (GCResult, error) {
+	res := GCResult{Failed: map[string]error{}}
+	log := opts.log()
+	fail := func(id string, err error) {
+		res.Failed[id] = err
+		log.Warn("gc: skipping pod", "uuid", id, "err", err)
+	}
+	ids, err := uuids(dataDir)
+	if err != nil {
+		return res, err
+	}
+	now := time.Now()
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		p, err := load(dataDir, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			fail(id, err)
+			continue
+		}
+		var to string
+		switch p.State {
+		case Exited:
+			to = ExitedGarbageDir
+		case AbortedPrepare:
+			to = GarbageDir
+		case Prepared:
+			if age, err := ctimeAge(p.Path, now); err == nil && age >= opts.ExpirePrepared {
+				to = GarbageDir
+			}
+		case Embryo:
+			if age, err := ctimeAge(p.Path, now); err == nil && age >= EmbryoTimeout {
+				to = GarbageDir
+			}
+		}
+		if to == "" {
+			continue
+		}
+		moved, err := p.moveUnlocked(p.dir, to)
+		if err != nil {
+			fail(id, err)
+			continue
+		}
+		if !moved {
+			continue
+		}
+		if to == ExitedGarbageDir {
+			log.Info("moving pod to exited-garbage", "uuid", id)
+			res.Marked = append(res.Marked, id)
+		} else {
+			log.Info("moving pod to garbage", "uuid", id)
+			res.Discarded = append(res.Discarded, id)
+		}
+	}
+	if opts.MarkOnly {
+		return res, joinFailed(res.Failed)
+	}
+
+	ids, err = uuids(dataDir)
+	if err != nil {
+		return res, err
+	}
+	now = time.Now()
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		p, err := load(dataDir, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			fail(id, err)
+			continue
+		}
+		switch p.State {
+		case ExitedGarbage:
+			age, err := ctimeAge(p.Path, now)
+			if err != nil || age < opts.GracePeriod {
+				continue
+			}
+		case Garbage:
+		default:
+			continue
+		}
+		if err := p.lockExclusive(); err != nil {
+			if !errors.Is(err, ErrLocked) && !errors.Is(err, ErrNotFound) {
+				fail(id, err)
+			}
+			continue
+		}
+		log.Info("garbage collecting pod", "uuid", id)
+		if err := p.destroy(ctx, &opts); err != nil {
+			fail(id, err)
+			continue
+		}
+		res.Removed = append(res.Removed, id)
+	}
+	return res, joinFailed(res.Failed)
+}
+
+func joinFailed(m map[string]error) error {
+	var errs []error
+	for _, err := range m {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// moveUnlocked locks a pod that nobody holds and, if it is still in from,
+// moves it to to, then releases the lock. moved is false when another
+// process holds the lock or the pod has gone.
+func (p *Pod) moveUnlocked(from, to string) (moved bool, err error) {
+	if err := p.lockExclusive(); err != nil {
+		if errors.Is(err, ErrLocked) || errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer p.Close()
+	if p.dir != from {
+		return false, nil
+	}
+	if err := p.move(to); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ctimeAge is how long ago the inode at path last changed (for a pod
+// directory: when it was renamed into its state directory).
+func ctimeAge(path string, now time.Time) (time.Duration, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return now.Sub(time.Unix(st.Ctim.Unix())), nil
+}
+
+// destroy removes a pod in exited-garbage/ or garbage/ whose lock this
+// process holds: stage1 gc (for pods that ran), every mount under it, then
+// the directory, never crossing a mount point.
+func (p *Pod) destroy(ctx context.Context, opts *GCOptions) error {
+	defer p.Close()
+	if p.dir != ExitedGarbageDir && p.dir != GarbageDir {
+		return &StateError{UUID: p.UUID, State: p.State, Op: "removing pod"}
+	}
+	if p.dir == ExitedGarbageDir && opts.Stage1GC != nil {
+		if err := opts.Stage1GC(ctx, p); err != nil {
+			opts.log().Warn("stage1 gc failed; removing the pod anyway", "uuid", p.UUID, "err", err)
+		}
+	}
+	if err := UnmountAll(p.Path); err != nil {
+		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
+	}
+	root, err := canonical(p.Path)
+	if err != nil {
+		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
+	}
+	mps, err := mountsUnder(root)
+	if err != nil {
+		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
+	}
+	if len(mps) > 0 {
+		return fmt.Errorf("removing pod %s: %w: %v", p.UUID, ErrMountsRemain, mps)
+	}
+	if err := removeTree(p.Path); err != nil {
+		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
+	}
+	return nil
+}
+
+// Remove is `rkt rm`: it removes a pod that is not running, being prepared
+// or being deleted (those give a *StateError with rkt's text; errors.Is
+// ErrRunning for a running pod). An exited pod is marked exited-garbage
+// and removed at once (stage1 gc included); a prepared pod or an aborted
+// prepare is moved to garbage and removed.
+func (p *Pod) Remove(ctx context.Context, opts GCOptions) error {
+	if p.lock == nil {
+		if err := p.Refresh(); err != nil {
+			return err
+		}
+	}
+	switch p.State {
+	case Running, Embryo, Preparing, Deleting, ExitedDeleting:
+		return &StateError{UUID: p.UUID, State: p.State}
+	}
+	if err := p.lockExclusive(); err != nil {
+		if errors.Is(err, ErrLocked) {
+			if rerr := p.Refresh(); rerr == nil {
+				return &StateError{UUID: p.UUID, State: p.State}
+			}
+		}
+		return err
+	}
+	// Locked by us now; the directory says what it was.
+	switch p.dir {
+	case RunDir:
+		if err := p.move(ExitedGarbageDir); err != nil {
+			p.Close()
+			return err
+		}
+	case PrepareDir, PreparedDir, EmbryoDir:
+		if err := p.move(GarbageDir); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	if err := p.destroy(ctx, &opts); err != nil {
+		return err
+	}
+	return nil
+}
