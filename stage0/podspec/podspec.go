@@ -1,0 +1,868 @@
+// Package podspec reads the argument vector of `rkt run` and `rkt prepare`
+// (rkt v1.30's grammar) into a Plan, and turns a Plan and its resolved
+// images into the pod manifest.
+//
+// Grammar (everything after the subcommand's name, in one vector: the CLI
+// hands the whole of it over, unparsed):
+//
+//		[global|pod flags] IMAGE [per-image flags] [-- ARGS... [---]] [pod flags] IMAGE ...
+//
+//	  - Per-image flags (--exec, --name, --user, --group, --supplementary-gids,
+//	    --working-dir, --readonly-rootfs, --environment, --mount, --signature,
+//	    --annotation, --user-annotation, --user-label) apply to the image
+//	    before them; given before any image they are a usage error.
+//	  - "--" after an image starts that image's arguments, appended to its
+//	    exec; "---" ends them (or the end of the vector does).
+//	  - Pod flags (--volume, --set-env, --net, ...) may come anywhere outside
+//	    an argument list. Run-only ones (--net, --dns*, --hostname,
+//	    --hosts-entry, --interactive, --mds-register, --ipc) are refused by
+//	    prepare, and --quiet by run.
+//	  - Global flags (--dir, --debug, --insecure-options, ...) are accepted
+//	    anywhere too, and returned in Plan.Globals for the CLI to apply,
+//	    since the CLI does not parse the vector itself.
+//	  - Flags take "--flag=value" or "--flag value"; booleans take "--flag"
+//	    or "--flag=true|false"; --net alone means --net=default (rkt's).
+//
+// Invariants: every name that later becomes a path (app names, volume
+// names) is validated here, before it is used; a bad command line is always
+// an error matching ErrUsage; Parse does no I/O except reading the file
+// given to --set-env-file.
+package podspec
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+// App is one image of the pod with the overrides given after it.
+type App struct {
+	Image             string // as given: a name, an ID, a path or a URL
+	Signature         string // --signature
+	Name              string // --name ("" : from the image's name)
+	Exec              []string
+	Args              []string // -- args ---
+	User, Group       string
+	SupplementaryGIDs []int
+	WorkingDir        string
+	ReadOnlyRootfs    bool
+	Environment       map[string]string // --environment
+	Mounts            []schema.Mount    // --mount (schema.Mount)
+	Annotations       map[string]string
+	UserAnnotations   map[string]string
+	UserLabels        map[string]string
+}
+
+// Stage1Choice holds the --stage1-* flags; at most one is set.
+type Stage1Choice struct{ Path, URL, Name, Hash, FromDir string }
+
+// Set reports whether a --stage1-* flag was given.
+func (c Stage1Choice) Set() bool { return c != Stage1Choice{} }
+
+// Plan is a parsed run or prepare command line.
+type Plan struct {
+	// Command is "run" (the default when empty) or "prepare"; set it before
+	// Parse, which accepts the flags of that command.
+	Command string
+
+	Apps    []App
+	Volumes []types.Volume
+	Ports   []types.ExposedPort
+	// Runtime holds the pod-wide settings (Hostname empty: rkt-<uuid>,
+	// NetList defaults to ["default"]). Runtime.SetEnv is --set-env-file
+	// overridden by --set-env.
+	Runtime podlayout.RuntimeConfig
+	// InheritEnv (--inherit-env): the environment of the rkt process fills
+	// in every app's environment where neither the image nor a flag set a
+	// variable (read by Manifest).
+	InheritEnv      bool
+	IPC             string // --ipc: "", "auto", "private", "parent"
+	PodManifestFile string
+	NoOverlay       bool
+	MDSRegister     bool
+	UUIDFileSave    string
+	PullPolicy      string // "new" (default), "update", "never"
+	Stage1          Stage1Choice
+	Quiet           bool // prepare --quiet
+	// Globals holds the global flags found in the vector, by name without
+	// dashes ("dir", "debug", ...); booleans as "true" or "false".
+	Globals map[string]string
+	// Warnings are notices for the user (deprecated flags), for stderr.
+	Warnings []string
+}
+
+// Flag scopes.
+type scope int
+
+const (
+	scopeApp     scope = iota // per image, after the image
+	scopePod                  // run and prepare
+	scopeRun                  // run only
+	scopePrepare              // prepare only
+	scopeGlobal               // the CLI's persistent flags
+)
+
+type flagDef struct {
+	scope    scope
+	isBool   bool
+	noOptDef string // value of the bare form, for flags with an optional value
+	set      func(p *parser, v string) error
+}
+
+// GlobalFlags are the CLI's persistent flags that Parse accepts and
+// returns in Plan.Globals. The boolean ones are marked true.
+var GlobalFlags = map[string]bool{
+	"dir": false, "local-config": false, "system-config": false, "user-config": false,
+	"insecure-options": false, "trust-keys-from-https": true, "debug": true,
+	"cpuprofile": false, "memprofile": false,
+}
+
+var flagDefs map[string]flagDef
+
+func init() {
+	flagDefs = map[string]flagDef{
+		// Per image.
+		"exec":               {scope: scopeApp, set: (*parser).setExec},
+		"name":               {scope: scopeApp, set: (*parser).setName},
+		"user":               {scope: scopeApp, set: (*parser).setUser},
+		"group":              {scope: scopeApp, set: (*parser).setGroup},
+		"supplementary-gids": {scope: scopeApp, set: (*parser).setSupplementaryGIDs},
+		"working-dir":        {scope: scopeApp, set: (*parser).setWorkingDir},
+		"readonly-rootfs":    {scope: scopeApp, isBool: true, set: (*parser).setReadOnlyRootfs},
+		"environment":        {scope: scopeApp, set: (*parser).setEnvironment},
+		"mount":              {scope: scopeApp, set: (*parser).setMount},
+		"signature":          {scope: scopeApp, set: (*parser).setSignature},
+		"annotation":         {scope: scopeApp, set: (*parser).setAnnotation},
+		"user-annotation":    {scope: scopeApp, set: (*parser).setUserAnnotation},
+		"user-label":         {scope: scopeApp, set: (*parser).setUserLabel},
+
+		// Pod, run and prepare.
+		"volume":          {scope: scopePod, set: (*parser).setVolume},
+		"port":            {scope: scopePod, set: (*parser).setPort},
+		"set-env":         {scope: scopePod, set: (*parser).setSetEnv},
+		"set-env-file":    {scope: scopePod, set: (*parser).setSetEnvFile},
+		"inherit-env":     {scope: scopePod, isBool: true, set: func(p *parser, v string) error { p.plan.InheritEnv = v == "true"; return nil }},
+		"pull-policy":     {scope: scopePod, set: (*parser).setPullPolicy},
+		"pod-manifest":    {scope: scopePod, set: func(p *parser, v string) error { p.plan.PodManifestFile = v; return nonEmpty("pod-manifest", v) }},
+		"no-overlay":      {scope: scopePod, isBool: true, set: func(p *parser, v string) error { p.plan.NoOverlay = v == "true"; return nil }},
+		"uuid-file-save":  {scope: scopePod, set: func(p *parser, v string) error { p.plan.UUIDFileSave = v; return nonEmpty("uuid-file-save", v) }},
+		"stage1-path":     {scope: scopePod, set: func(p *parser, v string) error { p.plan.Stage1.Path = v; return nonEmpty("stage1-path", v) }},
+		"stage1-url":      {scope: scopePod, set: func(p *parser, v string) error { p.plan.Stage1.URL = v; return nonEmpty("stage1-url", v) }},
+		"stage1-name":     {scope: scopePod, set: func(p *parser, v string) error { p.plan.Stage1.Name = v; return nonEmpty("stage1-name", v) }},
+		"stage1-hash":     {scope: scopePod, set: (*parser).setStage1Hash},
+		"stage1-from-dir": {scope: scopePod, set: (*parser).setStage1FromDir},
+		"store-only":      {scope: scopePod, isBool: true, set: (*parser).setStoreOnly},
+		"no-store":        {scope: scopePod, isBool: true, set: (*parser).setNoStore},
+		"private-users":   {scope: scopePod, isBool: true, set: unsupported("private-users")},
+		"net":             {scope: scopeRun, noOptDef: "default", set: (*parser).setNet},
+		"dns":             {scope: scopeRun, set: (*parser).setDNS},
+		"dns-search":      {scope: scopeRun, set: (*parser).setDNSSearch},
+		"dns-opt":         {scope: scopeRun, set: (*parser).setDNSOpt},
+		"dns-domain":      {scope: scopeRun, set: (*parser).setDNSDomain},
+		"hosts-entry":     {scope: scopeRun, set: (*parser).setHostsEntry},
+		"hostname":        {scope: scopeRun, set: (*parser).setHostname},
+		"interactive":     {scope: scopeRun, isBool: true, set: func(p *parser, v string) error { p.plan.Runtime.Interactive = v == "true"; return nil }},
+		"mds-register":    {scope: scopeRun, isBool: true, set: func(p *parser, v string) error { p.plan.MDSRegister = v == "true"; return nil }},
+		"ipc":             {scope: scopeRun, set: (*parser).setIPC},
+		"quiet":           {scope: scopePrepare, isBool: true, set: func(p *parser, v string) error { p.plan.Quiet = v == "true"; return nil }},
+	}
+	for name, isBool := range GlobalFlags {
+		flagDefs[name] = flagDef{scope: scopeGlobal, isBool: isBool, set: globalSetter(name)}
+	}
+}
+
+func globalSetter(name string) func(p *parser, v string) error {
+	return func(p *parser, v string) error {
+		if p.plan.Globals == nil {
+			p.plan.Globals = map[string]string{}
+		}
+		p.plan.Globals[name] = v
+		if name == "debug" {
+			p.plan.Runtime.Debug = v == "true"
+		}
+		return nil
+	}
+}
+
+func unsupported(name string) func(p *parser, v string) error {
+	return func(p *parser, v string) error {
+		return usagef("--%s is not supported", name)
+	}
+}
+
+type parser struct {
+	plan *Plan
+	app  int // index of the image flags apply to; -1 before the first
+	seen map[string]bool
+	cmd  string
+
+	explicitEnv []string // names given with --set-env
+	netSet      bool
+}
+
+// Parse reads args (everything after "run" or "prepare") into plan, whose
+// Command says which of the two it is. Errors are usage errors (ErrUsage)
+// except for reading --set-env-file; -h or --help gives ErrHelp.
+func Parse(args []string, plan *Plan) error {
+	p := &parser{plan: plan, app: -1, seen: map[string]bool{}, cmd: plan.Command}
+	if p.cmd == "" {
+		p.cmd = "run"
+	}
+	if p.cmd != "run" && p.cmd != "prepare" {
+		return fmt.Errorf("parsing %s arguments: unknown command", p.cmd)
+	}
+	if plan.PullPolicy == "" {
+		plan.PullPolicy = "new"
+	}
+	inArgs := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if inArgs {
+			if a == "---" {
+				inArgs = false
+				continue
+			}
+			plan.Apps[p.app].Args = append(plan.Apps[p.app].Args, a)
+			continue
+		}
+		switch {
+		case a == "--":
+			if p.app < 0 {
+				return usagef("arguments (--) must follow an image")
+			}
+			inArgs = true
+			// An empty argument list still overrides nothing: appending
+			// nothing keeps the image's exec.
+		case a == "---":
+			return usagef("--- must end the arguments of an image, started by --")
+		case a == "-h" || a == "--help" || a == "-help":
+			return ErrHelp
+		case strings.HasPrefix(a, "--"):
+			next, err := p.flag(a, args[i+1:])
+			if err != nil {
+				return err
+			}
+			i += next
+		case strings.HasPrefix(a, "-") && a != "-":
+			return usagef("unknown shorthand flag: %q in %s", a, a)
+		default:
+			if a == "" {
+				return usagef("empty image name")
+			}
+			plan.Apps = append(plan.Apps, App{Image: a})
+			p.app = len(plan.Apps) - 1
+		}
+	}
+	return p.finish()
+}
+
+// flag handles "--name[=value]" (rest follows it) and returns how many of
+// rest it consumed.
+func (p *parser) flag(a string, rest []string) (int, error) {
+	name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+	def, ok := flagDefs[name]
+	if !ok {
+		return 0, usagef("unknown flag: --%s", name)
+	}
+	switch def.scope {
+	case scopeApp:
+		if p.app < 0 {
+			return 0, usagef("--%s must follow an image", name)
+		}
+	case scopeRun:
+		if p.cmd != "run" {
+			return 0, usagef("unknown flag: --%s (%s does not take it; give it to run-prepared)", name, p.cmd)
+		}
+	case scopePrepare:
+		if p.cmd != "prepare" {
+			return 0, usagef("unknown flag: --%s", name)
+		}
+	}
+	used := 0
+	switch {
+	case def.isBool:
+		if !hasValue {
+			value = "true"
+		} else {
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return 0, usagef("invalid argument %q for --%s: want true or false", value, name)
+			}
+			value = strconv.FormatBool(b)
+		}
+	case def.noOptDef != "":
+		if !hasValue {
+			value = def.noOptDef
+		}
+	case !hasValue:
+		if len(rest) == 0 {
+			return 0, usagef("flag needs an argument: --%s", name)
+		}
+		value, used = rest[0], 1
+	}
+	p.seen[name] = true
+	if err := def.set(p, value); err != nil {
+		return 0, err
+	}
+	return used, nil
+}
+
+func (p *parser) finish() error {
+	plan := p.plan
+	n := 0
+	for _, s := range []string{plan.Stage1.Path, plan.Stage1.URL, plan.Stage1.Name, plan.Stage1.Hash, plan.Stage1.FromDir} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return usagef("only one of --stage1-path, --stage1-url, --stage1-name, --stage1-hash and --stage1-from-dir may be given")
+	}
+	if plan.PodManifestFile != "" {
+		conflicting := len(plan.Apps) > 0 || plan.PullPolicy == "update"
+		for _, f := range []string{"volume", "port", "set-env", "set-env-file", "inherit-env", "store-only", "no-store"} {
+			conflicting = conflicting || p.seen[f]
+		}
+		if conflicting {
+			return usagef("conflicting flags set with --pod-manifest (only --net, --no-overlay, --interactive and the --stage1-* flags go with it; see --help)")
+		}
+	} else if len(plan.Apps) == 0 {
+		return usagef("must provide at least one image")
+	}
+	if plan.Runtime.Interactive && len(plan.Apps) > 1 {
+		return usagef("--interactive supports only one image")
+	}
+	if len(plan.Runtime.NetList) == 0 {
+		plan.Runtime.NetList = []string{"default"}
+	}
+	if err := checkNetList(plan.Runtime.NetList); err != nil {
+		return err
+	}
+	if len(plan.Runtime.DNS) > 1 {
+		for _, d := range plan.Runtime.DNS {
+			if d == "host" || d == "none" {
+				return usagef("--dns=%s cannot be combined with other --dns values", d)
+			}
+		}
+	}
+	if _, ok := plan.Runtime.HostsEntries["host"]; ok && len(plan.Runtime.HostsEntries) > 1 {
+		return usagef("--hosts-entry=host cannot be combined with other entries")
+	}
+	// Names given with --name must be unique; image-derived ones are
+	// checked by Manifest.
+	names := map[string]bool{}
+	for _, a := range plan.Apps {
+		if a.Name == "" {
+			continue
+		}
+		if names[a.Name] {
+			return usagef("two apps are named %q: give each a different --name", a.Name)
+		}
+		names[a.Name] = true
+	}
+	vols := map[string]bool{}
+	for _, v := range plan.Volumes {
+		if vols[v.Name.String()] {
+			return usagef("volume %q is given twice", v.Name)
+		}
+		vols[v.Name.String()] = true
+	}
+	return nil
+}
+
+func nonEmpty(flag, v string) error {
+	if v == "" {
+		return usagef("--%s needs a non-empty value", flag)
+	}
+	return nil
+}
+
+func (p *parser) cur() *App { return &p.plan.Apps[p.app] }
+
+// once refuses a per-image flag given twice for one image.
+func (p *parser) once(flag string, set bool) error {
+	if set {
+		return usagef("--%s given twice for image %q", flag, p.cur().Image)
+	}
+	return nil
+}
+
+func (p *parser) setExec(v string) error {
+	if err := p.once("exec", len(p.cur().Exec) > 0); err != nil {
+		return err
+	}
+	if v == "" {
+		return usagef("--exec needs a command")
+	}
+	p.cur().Exec = []string{v}
+	return nil
+}
+
+func (p *parser) setName(v string) error {
+	if err := p.once("name", p.cur().Name != ""); err != nil {
+		return err
+	}
+	if err := podlayout.ValidAppName(v); err != nil {
+		return usagef("--name: %v (lowercase letters, digits and single inner dashes)", err)
+	}
+	p.cur().Name = v
+	return nil
+}
+
+func (p *parser) setUser(v string) error {
+	if v == "" || strings.ContainsAny(v, ":\n\x00") {
+		return usagef("--user=%q: want a user name or a uid", v)
+	}
+	p.cur().User = v
+	return nil
+}
+
+func (p *parser) setGroup(v string) error {
+	if v == "" || strings.ContainsAny(v, ":\n\x00") {
+		return usagef("--group=%q: want a group name or a gid", v)
+	}
+	p.cur().Group = v
+	return nil
+}
+
+func (p *parser) setSupplementaryGIDs(v string) error {
+	var gids []int
+	for _, s := range strings.Split(v, ",") {
+		g, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+		if err != nil {
+			return usagef("--supplementary-gids=%q: want a comma-separated list of gids", v)
+		}
+		gids = append(gids, int(g))
+	}
+	p.cur().SupplementaryGIDs = gids
+	return nil
+}
+
+func (p *parser) setWorkingDir(v string) error {
+	if !path.IsAbs(v) || strings.ContainsRune(v, 0) {
+		return usagef("--working-dir=%q: want an absolute path", v)
+	}
+	p.cur().WorkingDir = v
+	return nil
+}
+
+func (p *parser) setReadOnlyRootfs(v string) error {
+	p.cur().ReadOnlyRootfs = v == "true"
+	return nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z_0-9.-]*$`)
+
+// keyValue splits "k=v" for flag, checking the key with valid.
+func keyValue(flag, v string, valid func(string) bool) (string, string, error) {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" || !valid(k) {
+		return "", "", usagef("--%s=%q: want NAME=VALUE", flag, v)
+	}
+	return k, val, nil
+}
+
+func validEnvName(k string) bool { return envName.MatchString(k) }
+
+func validIdentifier(k string) bool {
+	_, err := types.NewACIdentifier(k)
+	return err == nil
+}
+
+func anyKey(k string) bool { return !strings.ContainsAny(k, "\n\x00") }
+
+func (p *parser) setEnvironment(v string) error {
+	k, val, err := keyValue("environment", v, validEnvName)
+	if err != nil {
+		return err
+	}
+	a := p.cur()
+	if a.Environment == nil {
+		a.Environment = map[string]string{}
+	}
+	a.Environment[k] = val
+	return nil
+}
+
+func (p *parser) setMount(v string) error {
+	var vol, target string
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		switch k {
+		case "volume":
+			vol = val
+		case "target":
+			target = val
+		default:
+			return usagef("--mount=%q: unknown key %q (want volume=NAME,target=PATH)", v, k)
+		}
+	}
+	name, err := types.NewACName(vol)
+	if err != nil {
+		return usagef("--mount=%q: volume name %q: %v", v, vol, err)
+	}
+	if err := checkTarget(target); err != nil {
+		return usagef("--mount=%q: %v", v, err)
+	}
+	p.cur().Mounts = append(p.cur().Mounts, schema.Mount{Volume: *name, Path: target})
+	return nil
+}
+
+// checkTarget accepts an absolute path without ".." elements.
+func checkTarget(target string) error {
+	if !path.IsAbs(target) || strings.ContainsRune(target, 0) {
+		return fmt.Errorf("target %q is not an absolute path", target)
+	}
+	for _, el := range strings.Split(target, "/") {
+		if el == ".." {
+			return fmt.Errorf("target %q contains \"..\"", target)
+		}
+	}
+	return nil
+}
+
+func (p *parser) setSignature(v string) error {
+	if err := p.once("signature", p.cur().Signature != ""); err != nil {
+		return err
+	}
+	p.cur().Signature = v
+	return nonEmpty("signature", v)
+}
+
+func setKV(m *map[string]string, k, v string) {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[k] = v
+}
+
+func (p *parser) setAnnotation(v string) error {
+	k, val, err := keyValue("annotation", v, validIdentifier)
+	if err != nil {
+		return err
+	}
+	setKV(&p.cur().Annotations, k, val)
+	return nil
+}
+
+func (p *parser) setUserAnnotation(v string) error {
+	k, val, err := keyValue("user-annotation", v, anyKey)
+	if err != nil {
+		return err
+	}
+	setKV(&p.cur().UserAnnotations, k, val)
+	return nil
+}
+
+func (p *parser) setUserLabel(v string) error {
+	k, val, err := keyValue("user-label", v, anyKey)
+	if err != nil {
+		return err
+	}
+	setKV(&p.cur().UserLabels, k, val)
+	return nil
+}
+
+func (p *parser) setVolume(v string) error {
+	vol, err := types.VolumeFromString(v)
+	if err != nil {
+		return usagef("--volume=%q: %v (want NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL] or NAME,kind=empty[,mode=MODE][,uid=UID][,gid=GID])", v, err)
+	}
+	if vol.Kind == "host" && strings.ContainsRune(vol.Source, 0) {
+		return usagef("--volume=%q: invalid source", v)
+	}
+	p.plan.Volumes = append(p.plan.Volumes, *vol)
+	return nil
+}
+
+// setPort reads NAME:[HOSTIP:]HOSTPORT.
+func (p *parser) setPort(v string) error {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return usagef("--port=%q: want NAME:[HOSTIP:]HOSTPORT", v)
+	}
+	name, err := types.NewACName(parts[0])
+	if err != nil {
+		return usagef("--port=%q: port name: %v", v, err)
+	}
+	hostPort, err := strconv.ParseUint(parts[len(parts)-1], 10, 16)
+	if err != nil || hostPort == 0 {
+		return usagef("--port=%q: host port must be a number from 1 to 65535", v)
+	}
+	ep := types.ExposedPort{Name: *name, HostPort: uint(hostPort)}
+	if len(parts) == 3 {
+		if ep.HostIP = net.ParseIP(parts[1]); ep.HostIP == nil {
+			return usagef("--port=%q: invalid host IP %q", v, parts[1])
+		}
+	}
+	p.plan.Ports = append(p.plan.Ports, ep)
+	return nil
+}
+
+func (p *parser) setSetEnv(v string) error {
+	k, val, err := keyValue("set-env", v, validEnvName)
+	if err != nil {
+		return err
+	}
+	setKV(&p.plan.Runtime.SetEnv, k, val)
+	p.explicitEnv = append(p.explicitEnv, k)
+	return nil
+}
+
+// setSetEnvFile reads NAME=VALUE lines (blank lines and lines starting
+// with '#' are skipped). Variables from --set-env win over the file's,
+// whatever the order of the flags.
+func (p *parser) setSetEnvFile(v string) error {
+	data, err := os.ReadFile(v)
+	if err != nil {
+		return fmt.Errorf("reading --set-env-file: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, val, ok := strings.Cut(line, "=")
+		if !ok || !validEnvName(k) {
+			return usagef("--set-env-file %s, line %d: want NAME=VALUE", v, n)
+		}
+		if p.isExplicit(k) {
+			continue
+		}
+		setKV(&p.plan.Runtime.SetEnv, k, val)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading --set-env-file %s: %w", v, err)
+	}
+	return nil
+}
+
+func (p *parser) isExplicit(k string) bool {
+	for _, e := range p.explicitEnv {
+		if e == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *parser) setPullPolicy(v string) error {
+	switch v {
+	case "new", "update", "never":
+		p.plan.PullPolicy = v
+		return nil
+	}
+	return usagef("--pull-policy=%q: want new, update or never", v)
+}
+
+func (p *parser) setStoreOnly(v string) error {
+	if v == "true" {
+		p.plan.PullPolicy = "never"
+		p.plan.Warnings = append(p.plan.Warnings, "--store-only is deprecated: use --pull-policy=never")
+	}
+	return nil
+}
+
+func (p *parser) setNoStore(v string) error {
+	if v == "true" {
+		p.plan.PullPolicy = "update"
+		p.plan.Warnings = append(p.plan.Warnings, "--no-store is deprecated: use --pull-policy=update")
+	}
+	return nil
+}
+
+func (p *parser) setStage1Hash(v string) error {
+	h := strings.TrimPrefix(v, "sha512-")
+	if len(h) < 2 || strings.Trim(h, "0123456789abcdef") != "" {
+		return usagef("--stage1-hash=%q: want an image ID (sha512-HEX)", v)
+	}
+	p.plan.Stage1.Hash = v
+	return nil
+}
+
+func (p *parser) setStage1FromDir(v string) error {
+	if v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\x00") {
+		return usagef("--stage1-from-dir=%q: want a file name in the stage1 images directory", v)
+	}
+	p.plan.Stage1.FromDir = v
+	return nil
+}
+
+var netName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+func (p *parser) setNet(v string) error {
+	if p.netSet {
+		p.plan.Runtime.NetList = append(p.plan.Runtime.NetList, splitList(v)...)
+	} else {
+		p.plan.Runtime.NetList = splitList(v)
+	}
+	p.netSet = true
+	return nil
+}
+
+// checkNetList accepts "host" or "none" alone, or network names (default,
+// default-restricted, all, or a net.d name) each with optional ":k=v;..."
+// arguments.
+func checkNetList(nets []string) error {
+	for _, n := range nets {
+		name, _, _ := strings.Cut(n, ":")
+		if !netName.MatchString(name) {
+			return usagef("--net: invalid network %q", n)
+		}
+		if (name == "host" || name == "none") && len(nets) > 1 {
+			return usagef("--net=%s cannot be combined with other networks", name)
+		}
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *parser) setDNS(v string) error {
+	for _, d := range splitList(v) {
+		if d != "host" && d != "none" && net.ParseIP(d) == nil {
+			return usagef("--dns=%q: want IP addresses, host or none", v)
+		}
+		p.plan.Runtime.DNS = append(p.plan.Runtime.DNS, d)
+	}
+	return nil
+}
+
+// resolvWord accepts what may stand as one word of resolv.conf.
+func resolvWord(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " \t\r\n\x00#;")
+}
+
+func (p *parser) setDNSSearch(v string) error {
+	for _, d := range splitList(v) {
+		if !resolvWord(d) {
+			return usagef("--dns-search=%q: invalid domain %q", v, d)
+		}
+		p.plan.Runtime.DNSSearch = append(p.plan.Runtime.DNSSearch, d)
+	}
+	return nil
+}
+
+func (p *parser) setDNSOpt(v string) error {
+	for _, d := range splitList(v) {
+		if !resolvWord(d) {
+			return usagef("--dns-opt=%q: invalid option %q", v, d)
+		}
+		p.plan.Runtime.DNSOpt = append(p.plan.Runtime.DNSOpt, d)
+	}
+	return nil
+}
+
+func (p *parser) setDNSDomain(v string) error {
+	if !validHostname(v) {
+		return usagef("--dns-domain=%q: invalid domain", v)
+	}
+	p.plan.Runtime.DNSDomain = v
+	return nil
+}
+
+// setHostsEntry reads "IP=HOSTNAME" (repeatable) or "host" (use the
+// host's /etc/hosts, recorded as the key "host" with no names).
+func (p *parser) setHostsEntry(v string) error {
+	rt := &p.plan.Runtime
+	if rt.HostsEntries == nil {
+		rt.HostsEntries = map[string][]string{}
+	}
+	if v == "host" {
+		rt.HostsEntries["host"] = nil
+		return nil
+	}
+	ip, names, ok := strings.Cut(v, "=")
+	if !ok || net.ParseIP(ip) == nil {
+		return usagef("--hosts-entry=%q: want IP=HOSTNAME or host", v)
+	}
+	for _, h := range splitList(names) {
+		if !validHostname(h) {
+			return usagef("--hosts-entry=%q: invalid host name %q", v, h)
+		}
+		rt.HostsEntries[ip] = append(rt.HostsEntries[ip], h)
+	}
+	if len(rt.HostsEntries[ip]) == 0 {
+		return usagef("--hosts-entry=%q: want IP=HOSTNAME or host", v)
+	}
+	return nil
+}
+
+// validHostname accepts RFC 1123 host names: dot-separated labels of
+// letters, digits and inner dashes, at most 63 bytes each and 253 in all.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (p *parser) setHostname(v string) error {
+	if !validHostname(v) {
+		return usagef("--hostname=%q: invalid host name", v)
+	}
+	p.plan.Runtime.Hostname = v
+	return nil
+}
+
+func (p *parser) setIPC(v string) error {
+	switch v {
+	case "auto", "private", "parent":
+		p.plan.IPC = v
+		return nil
+	}
+	return usagef("--ipc=%q: want auto, private or parent", v)
+}
+
+// DNSConfMode is the run entrypoint's --dns-conf-mode for the plan
+// (rkt's rules): resolv=host|none with --dns=host|none, stage0 when any DNS
+// setting is given, default otherwise; hosts=host with --hosts-entry=host,
+// stage0 with entries, default otherwise.
+func (plan *Plan) DNSConfMode() string {
+	rt := &plan.Runtime
+	resolv := "default"
+	switch {
+	case len(rt.DNS) == 1 && (rt.DNS[0] == "host" || rt.DNS[0] == "none"):
+		resolv = rt.DNS[0]
+	case len(rt.DNS) > 0 || len(rt.DNSSearch) > 0 || len(rt.DNSOpt) > 0 || rt.DNSDomain != "":
+		resolv = "stage0"
+	}
+	hosts := "default"
+	if _, ok := rt.HostsEntries["host"]; ok {
+		hosts = "host"
+	} else if len(rt.HostsEntries) > 0 {
+		hosts = "stage0"
+	}
+	return "resolv=" + resolv + ",hosts=" + hosts
+}
