@@ -98,6 +98,10 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newImageCmd(g),
 		newTrustCmd(g),
 		newFetchCmd(g),
+		newListCmd(g),
+		newStatusCmd(g),
+		newCatManifestCmd(g),
+		newMetadataServiceCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/rkt/rkt/stage0/pod"
+	"github.com/spf13/cobra"
+)
+
+func newListCmd(g *globalFlags) *cobra.Command {
+	var (
+		full, noLegend bool
+		format         string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List pods",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			dir, err := g.dataDir(cmd)
+			if err != nil {
+				return err
+			}
+			pods, err := pod.List(dir)
+			if err != nil {
+				return fmt.Errorf("listing pods: %w", err)
+			}
+			descs := make([]*podDesc, 0, len(pods))
+			for _, p := range pods {
+				d, err := describePod(p)
+				if err != nil {
+					// A pod being created or deleted under us: show what is known.
+					g.log.Debug(err.Error())
+				}
+				descs = append(descs, d)
+			}
+			switch format {
+			case formatJSON, formatJSONPretty:
+				out := make([]v1.Pod, len(descs))
+				for i, d := range descs {
+					out[i] = d.Pod
+				}
+				return printJSON(g.stdout, out, format == formatJSONPretty)
+			}
+			return printPodTable(g, descs, full, noLegend, time.Now())
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&full, "full", false, "use long output format")
+	fl.BoolVar(&noLegend, "no-legend", false, "suppress a legend with the list")
+	fl.StringVar(&format, "format", "", "choose the output format, allowed format includes 'json', 'json-pretty'. If empty, then the result is printed as key value pairs")
+	return cmd
+}
+
+// podDesc is what list and status show of one pod.
+type podDesc struct {
+	v1.Pod
+	created, started time.Time
+	apps             []appDesc
+}
+
+type appDesc struct {
+	name, imageName, imageID string
+}
+
+// describePod reads a pod's manifest and status. On error the description
+// holds what could be read (at least the UUID and state).
+func describePod(p *pod.Pod) (*podDesc, error) {
+	d := &podDesc{Pod: v1.Pod{UUID: p.UUID, State: string(p.State)}}
+	info, err := p.Info()
+	if err != nil {
+		return d, fmt.Errorf("reading the status of pod %s: %w", p.UUID, err)
+	}
+	d.created, d.started = info.Created, info.Started
+	d.CreatedAt, d.StartedAt = unixPtr(info.Created), unixPtr(info.Started)
+	d.State = string(info.State)
+	d.Pid = info.Pid
+	for _, n := range info.Networks {
+		d.Networks = append(d.Networks, v1.PodNetwork{NetName: n.Name, IP: n.IP})
+	}
+	pm, _, err := p.Manifest()
+	if err != nil {
+		return d, fmt.Errorf("reading the manifest of pod %s: %w", p.UUID, err)
+	}
+	for _, ra := range pm.Apps {
+		a := appDesc{name: ra.Name.String(), imageID: ra.Image.ID.String()}
+		if ra.Image.Name != nil {
+			a.imageName = ra.Image.Name.String()
+			if v, ok := ra.Image.Labels.Get("version"); ok {
+				a.imageName += ":" + v
+			}
+		}
+		d.apps = append(d.apps, a)
+		d.AppNames = append(d.AppNames, a.name)
+		pa := v1.PodApp{Name: a.name, ImageID: a.imageID, ImageName: a.imageName}
+		if code, ok := info.AppExit[a.name]; ok {
+			pa.ExitCode = &code
+		}
+		d.Apps = append(d.Apps, pa)
+	}
+	if len(pm.UserAnnotations) > 0 {
+		d.UserAnnotations = map[string]string(pm.UserAnnotations)
+	}
+	if len(pm.UserLabels) > 0 {
+		d.UserLabels = map[string]string(pm.UserLabels)
+	}
+	return d, nil
+}
+
+// isAfterRun reports whether the pod has been started (rkt's IsAfterRun).
+func isAfterRun(s pod.State) bool {
+	switch s {
+	case pod.Running, pod.Deleting, pod.ExitedDeleting, pod.Exited, pod.ExitedGarbage:
+		return true
+	}
+	return false
+}
+
+func unixPtr(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Unix()
+	return &s
+}
+
+// fmtNetworks renders networks as rkt did: name:ip4=IP, comma separated.
+func fmtNetworks(nets []v1.PodNetwork) string {
+	parts := make([]string, 0, len(nets))
+	for _, n := range nets {
+		if n.IP == "" {
+			parts = append(parts, n.NetName)
+			continue
+		}
+		parts = append(parts, n.NetName+":ip4="+n.IP)
+	}
+	return strings.Join(parts, ",")
+}
+
+// printPodTable prints rkt's list table: one row per app, the pod's
+// columns on its first app's row only.
+func printPodTable(g *globalFlags, descs []*podDesc, full, noLegend bool, now time.Time) error {
+	tw := newTable(g.stdout)
+	if !noLegend {
+		if full {
+			fmt.Fprintln(tw, "UUID\tAPP\tIMAGE NAME\tIMAGE ID\tSTATE\tCREATED\tSTARTED\tNETWORKS")
+		} else {
+			fmt.Fprintln(tw, "UUID\tAPP\tIMAGE NAME\tSTATE\tCREATED\tSTARTED\tNETWORKS")
+		}
+	}
+	when := func(t time.Time) string {
+		switch {
+		case t.IsZero():
+			return "-"
+		case full:
+			return t.Format(timeLayout)
+		}
+		return relTime(t, now)
+	}
+	for _, d := range descs {
+		uuid := d.UUID
+		if !full && len(uuid) > 8 {
+			uuid = uuid[:8]
+		}
+		apps := d.apps
+		if len(apps) == 0 {
+			apps = []appDesc{{name: "-", imageName: "-", imageID: "-"}}
+		}
+		for i, a := range apps {
+			podCols := []string{uuid, d.State, when(d.created), when(d.started), fmtNetworks(d.Networks)}
+			if i > 0 {
+				podCols = []string{"", "", "", "", ""}
+			}
+			cols := []string{podCols[0], a.name, a.imageName}
+			if full {
+				cols = append(cols, a.imageID)
+			}
+			cols = append(cols, podCols[1:]...)
+			fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		}
+	}
+	return tw.Flush()
+}
