@@ -123,7 +123,7 @@ type Pod struct {
 	State State
 
 	dataDir string
-	dir     string     // one of stateDirs
+	dir     string      // one of stateDirs
 	lock    *flock.Lock // held by this process, or nil
 }
 
