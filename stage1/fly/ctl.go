@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/entrypoint"
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+// runEnter runs CMD in the app's mount namespace and root, with the app's
+// environment (read from /proc/<pid>/environ). The host's nsenter does the
+// joining: a multi-threaded Go process cannot join a mount namespace.
+func runEnter(args []string) error {
+	ea, err := entrypoint.ParseEnterArgs(args)
+	if err != nil {
+		return err
+	}
+	if len(ea.Cmd) == 0 {
+		return errors.New("entering the pod: no command given")
+	}
+	nsenter, err := findTool("nsenter")
+	if err != nil {
+		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
+	}
+	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(ea.Pid), "environ"))
+	if err != nil {
+		return fmt.Errorf("entering app %q: reading its environment: %w", ea.AppName, err)
+	}
+	var appEnv []string
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if len(kv) > 0 {
+			appEnv = append(appEnv, string(kv))
+		}
+	}
+	argv := []string{nsenter, "--target", strconv.Itoa(ea.Pid), "--mount", "--root", "--wd", "--"}
+	argv = append(argv, ea.Cmd...)
+	if err := unix.Exec(nsenter, argv, appEnv); err != nil {
+		return fmt.Errorf("entering app %q: executing %s: %w", ea.AppName, nsenter, err)
+	}
+	return nil
+}
+
+// runStop signals the app (pid), then its process group (pgid): SIGTERM,
+// or SIGKILL with --force.
+func runStop(args []string) error {
+	sa, err := entrypoint.ParseStopArgs(args)
+	if err != nil {
+		return err
+	}
+	if err := podlayout.ValidUUID(sa.UUID); err != nil {
+		return fmt.Errorf("stopping pod: %w", err)
+	}
+	sig := unix.SIGTERM
+	if sa.Force {
+		sig = unix.SIGKILL
+	}
+	pid, err := readPidFile(podlayout.PidFile)
+	if err != nil {
+		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
+	}
+	if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("stopping pod %s: signalling pid %d: %w", sa.UUID, pid, err)
+	}
+	if pgid, err := readPidFile(podlayout.PgidFile); err == nil {
+		if err := unix.Kill(-pgid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("stopping pod %s: signalling process group %d: %w", sa.UUID, pgid, err)
+		}
+	}
+	return nil
+}
+
+// runGC unmounts whatever is still mounted under the pod's stage1 rootfs
+// on the host (the app's own mounts live in its namespace and die with it;
+// this catches leftovers), deepest first, detaching busy ones. The app
+// rootfs mount made by stage0 is left to stage0.
+func runGC(args []string) error {
+	ga, err := entrypoint.ParseGCArgs(args)
+	if err != nil {
+		return err
+	}
+	if err := podlayout.ValidUUID(ga.UUID); err != nil {
+		return fmt.Errorf("collecting pod: %w", err)
+	}
+	pod, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("collecting pod %s: %w", ga.UUID, err)
+	}
+	pm, err := readPodManifest(pod)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("collecting pod %s: %w", ga.UUID, err)
+	}
+	mounts, err := mountPoints()
+	if err != nil {
+		return fmt.Errorf("collecting pod %s: %w", ga.UUID, err)
+	}
+	var under []string
+	for _, app := range pm.Apps {
+		if podlayout.ValidAppName(app.Name.String()) != nil {
+			continue
+		}
+		rootfs := podlayout.AppRootfs(pod, app.Name.String())
+		for _, m := range mounts {
+			if strings.HasPrefix(m, rootfs+"/") {
+				under = append(under, m)
+			}
+		}
+	}
+	sort.Slice(under, func(i, j int) bool { return len(under[i]) > len(under[j]) })
+	for _, m := range under {
+		if err := unix.Unmount(m, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+				return fmt.Errorf("collecting pod %s: unmounting %s: %w", ga.UUID, m, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mountPoints lists the mount points of this process's namespace.
+func mountPoints() ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("listing mounts: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 4 {
+			out = append(out, unescapeMountinfo(f[4]))
+		}
+	}
+	return out, sc.Err()
+}
+
+// unescapeMountinfo decodes the \ooo octal escapes of /proc/self/mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func readPidFile(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: no %s file", ErrNoPid, path)
+		}
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("reading %s: invalid pid %q", path, strings.TrimSpace(string(data)))
+	}
+	return pid, nil
+}
+
+func findTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", ErrNoNsenter
+}

@@ -1,0 +1,24 @@
+package main
+
+import "errors"
+
+var (
+	// ErrNotOneApp: the fly flavor runs pods of exactly one app.
+	ErrNotOneApp = errors.New("the fly stage1 runs exactly one app")
+	// ErrNoExec: the app has no command.
+	ErrNoExec = errors.New("no command to run (exec is empty)")
+	// ErrNoVolume: a mount names a volume the pod does not have.
+	ErrNoVolume = errors.New("no such volume")
+	// ErrBadTarget: a mount target is not a path below the app's root.
+	ErrBadTarget = errors.New("mount target must be below the app's root")
+	// ErrCommandNotFound: the command is not in the app's PATH.
+	ErrCommandNotFound = errors.New("command not found in the app's PATH")
+	// ErrUnknownUser and ErrUnknownGroup: a name missing from the app's
+	// /etc/passwd or /etc/group.
+	ErrUnknownUser  = errors.New("unknown user")
+	ErrUnknownGroup = errors.New("unknown group")
+	// ErrNoPid: the pod has no pid file or its process is gone.
+	ErrNoPid = errors.New("pod process not found")
+	// ErrNoNsenter: nsenter (util-linux) is not installed on the host.
+	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
+)

@@ -1,0 +1,59 @@
+// Command fly-stage1 is the fly stage1 flavor: one static binary installed
+// in the stage1 rootfs as /fly-stage1, with the entrypoints /run, /enter,
+// /stop and /gc as relative symlinks to it, dispatching on the base name
+// it was run as. Every entrypoint runs on the host with the pod directory
+// as its working directory.
+//
+// run runs exactly one app, with no supervisor:
+//
+//	rkt (stage0) --exec--> /run --unshare(mount ns), mounts, chroot--exec--> app
+//
+// so the pid written to the pod's pid file is the app's own, the app's
+// exit code is `rkt run`'s, and the app shares the host's network, PID,
+// IPC and UTS namespaces (--net and --hostname are ignored).
+//
+// Invariants:
+//   - The app's mounts (/proc, /sys, /dev and its volumes, under
+//     stage1/rootfs/opt/stage2/<app>/rootfs) are made in a mount
+//     namespace of the app's own, a slave of the host's: they never appear
+//     on the host and vanish with the app. gc still unmounts anything left
+//     under the app's rootfs.
+//   - pid and pgid are written (atomically) before the exec; the app leads
+//     its own process group, so stop can signal the group.
+//   - The descriptor named by RKT_LOCK_FD is inherited by the app, which
+//     so holds the pod's "running" lock for its whole life.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+const exitFailure = 254
+
+func main() {
+	name := filepath.Base(os.Args[0])
+	args := os.Args[1:]
+	if name == "fly-stage1" && len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	var err error
+	switch name {
+	case "run":
+		err = runRun(args)
+	case "enter":
+		err = runEnter(args)
+	case "stop":
+		err = runStop(args)
+	case "gc":
+		err = runGC(args)
+	default:
+		fmt.Fprintf(os.Stderr, "stage1: unknown entrypoint %q (want run, enter, stop or gc)\n", name)
+		os.Exit(exitFailure)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
+		os.Exit(exitFailure)
+	}
+}
