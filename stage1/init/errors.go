@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnknownUser is returned when an app's user name is not in its
+	// image's /etc/passwd.
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrUnknownGroup is returned when an app's group name is not in its
+	// image's /etc/group.
+	ErrUnknownGroup = errors.New("unknown group")
+	// ErrNoExec is returned for an app without an exec command.
+	ErrNoExec = errors.New("app has no exec command")
+	// ErrEscapingPath is returned when a mount target or file resolves
+	// outside the app's rootfs.
+	ErrEscapingPath = errors.New("path escapes the app rootfs")
+	// ErrUnknownVolume is returned when an app mounts a volume the pod
+	// manifest does not declare.
+	ErrUnknownVolume = errors.New("unknown volume")
+	// errStopping is returned by a runner asked to start a process after
+	// the pod began stopping.
+	errStopping = errors.New("pod is stopping")
+)
+
+// startError is a failure to start an app's process; Code is the exit code
+// recorded for the app (126 not executable, 127 not found, 254 otherwise).
+type startError struct {
+	App  string
+	What string
+	Code int
+	Err  error
+}
+
+func (e *startError) Error() string {
+	return fmt.Sprintf("app %s: %s: %v", e.App, e.What, e.Err)
+}
+
+func (e *startError) Unwrap() error { return e.Err }

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// procKind is what a runner's current process is.
+type procKind int
+
+const (
+	procNone procKind = iota
+	procPreStart
+	procApp
+	procPostStop
+)
+
+// runner runs one app through its life (prepare, pre-start handlers, the
+// app, post-stop handlers) and reports each step to the sink. The
+// supervisor stops it with beginStop (SIGTERM to a pre-start handler or the
+// app; post-stop handlers are left to finish) and kill (SIGKILL to
+// anything, and no further process starts).
+type runner struct {
+	spec appSpec
+	sup  *Supervisor
+	done *condition // the runner has nothing left to do
+	// ready holds once the app said READY=1 (notify apps) or once it
+	// runs (others).
+	ready *condition
+
+	mu       sync.Mutex
+	stopping bool     // the pod is stopping: start no pre-start or app
+	killing  bool     // past the stop timeout: start nothing
+	cur      int      // pid (and process group) of the current process
+	curKind  procKind // what cur is
+	stdin    *os.File
+	env      []string
+	id       identity
+}
+
+func newRunner(sup *Supervisor, spec appSpec) *runner {
+	return &runner{spec: spec, sup: sup, done: newCondition(), ready: newCondition()}
+}
+
+func (r *runner) report(e event) {
+	e.App = r.spec.Name
+	if err := r.sup.sink.report(e); err != nil {
+		r.sup.Log.Error("recording app status", "app", r.spec.Name, "err", err)
+	}
+}
+
+// run is the runner's whole life; it returns when the app and its
+// handlers are finished.
+func (r *runner) run() {
+	defer r.done.Set()
+	defer func() {
+		if r.stdin != nil {
+			r.stdin.Close()
+		}
+	}()
+	r.report(event{Kind: evPreparing})
+	if err := r.prepare(); err != nil {
+		r.sup.Log.Error("preparing app", "app", r.spec.Name, "err", err)
+		r.report(event{Kind: evExited, Code: 254, Fail: !r.isStopping()})
+		return
+	}
+	defer r.postStop()
+
+	for _, h := range handlers(r.spec.App, "pre-start") {
+		code, err := r.runHandler(procPreStart, h)
+		if errors.Is(err, errStopping) {
+			return
+		}
+		if err != nil || code != 0 {
+			if err != nil {
+				r.sup.Log.Error("running pre-start handler", "app", r.spec.Name, "err", err)
+			} else {
+				r.sup.Log.Error("pre-start handler failed", "app", r.spec.Name, "exec", strings.Join(h, " "), "code", code)
+			}
+			r.report(event{Kind: evExited, Code: code, Fail: !r.isStopping()})
+			return
+		}
+	}
+
+	dir := r.spec.App.WorkingDirectory
+	if dir == "" {
+		dir = "/"
+	}
+	pid, wait, err := r.start(procApp, r.spec.App.Exec, r.id, dir)
+	if errors.Is(err, errStopping) {
+		return
+	}
+	if err != nil {
+		code := 254
+		var se *startError
+		if errors.As(err, &se) {
+			code = se.Code
+		}
+		r.sup.Log.Error("starting app", "app", r.spec.Name, "err", err)
+		r.report(event{Kind: evExited, Code: code, Fail: !r.isStopping()})
+		return
+	}
+	r.report(event{Kind: evRunning, Pid: pid})
+	if !r.spec.Notify {
+		r.ready.Set()
+	}
+	ws := <-wait
+	r.finished()
+	code := exitCode(ws)
+	// Exits once the pod is stopping are the stop's doing, not failures.
+	r.report(event{Kind: evExited, Pid: pid, Code: code, Fail: code != 0 && !r.isStopping()})
+}
+
+// prepare mounts the app's file systems and works out its user and
+// environment, which it records in rkt/env/<app>.
+func (r *runner) prepare() error {
+	s := r.sup
+	rc := s.runtime
+	err := prepareRootfs(rootfsSetup{
+		Stage1:   s.Root,
+		Rootfs:   r.spec.Rootfs,
+		ReadOnly: r.spec.ReadOnlyRootFS,
+		Volumes:  r.spec.Volumes,
+		Console:  rc.Interactive,
+		Hostname: rc.Hostname,
+		Runtime:  rc,
+		Extra:    r.setupNotify,
+	})
+	if err != nil {
+		return fmt.Errorf("preparing the rootfs: %w", err)
+	}
+	root, err := os.OpenRoot(r.spec.Rootfs)
+	if err != nil {
+		return fmt.Errorf("opening the rootfs: %w", err)
+	}
+	defer root.Close()
+	a := r.spec.App
+	id, err := resolveIdentity(root, a.User, a.Group, a.SupplementaryGIDs)
+	if err != nil {
+		return err
+	}
+	term := ""
+	if rc.Interactive {
+		term = os.Getenv("TERM")
+	}
+	env, err := buildEnv(envInput{
+		App: r.spec.Name, Image: r.spec.ImageEnv, Override: r.spec.OverrideEnv,
+		SetEnv: rc.SetEnv, MetadataURL: rc.MetadataServiceURL, ID: id, Term: term,
+	})
+	if err != nil {
+		return err
+	}
+	if r.spec.Notify {
+		env.Set("NOTIFY_SOCKET", notifySocketInApp)
+	}
+	if err := writeEnvFile(s.Root, r.spec.Name, env); err != nil {
+		return err
+	}
+	r.env, r.id = env.List(), id
+	if !s.interactive {
+		f, err := os.OpenFile(path.Join(r.spec.Rootfs, "dev", "null"), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("opening /dev/null: %w", err)
+		}
+		r.stdin = f
+	}
+	return nil
+}
+
+// runHandler runs an event handler as root in the app's rootfs and waits
+// for it.
+func (r *runner) runHandler(kind procKind, argv []string) (int, error) {
+	_, wait, err := r.start(kind, argv, identity{}, "/")
+	if err != nil {
+		return 254, err
+	}
+	ws := <-wait
+	r.finished()
+	return exitCode(ws), nil
+}
+
+// postStop runs the post-stop handlers, unless the stop timeout passed.
+func (r *runner) postStop() {
+	for _, h := range handlers(r.spec.App, "post-stop") {
+		code, err := r.runHandler(procPostStop, h)
+		if errors.Is(err, errStopping) {
+			return
+		}
+		if err != nil {
+			r.sup.Log.Error("running post-stop handler", "app", r.spec.Name, "err", err)
+		} else if code != 0 {
+			r.sup.Log.Error("post-stop handler failed", "app", r.spec.Name, "exec", strings.Join(h, " "), "code", code)
+		}
+	}
+}
+
+// start starts one process of the app, chrooted into its rootfs, in a
+// process group of its own (a session with the terminal when the pod is
+// interactive).
+func (r *runner) start(kind procKind, argv []string, id identity, dir string) (int, <-chan syscall.WaitStatus, error) {
+	argv0, err := r.lookExec(argv[0])
+	if err != nil {
+		return 0, nil, err
+	}
+	s := r.sup
+	sys := &syscall.SysProcAttr{
+		Chroot:     r.spec.Rootfs,
+		Credential: &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: id.Groups},
+	}
+	if s.interactive && kind == procApp {
+		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
+	} else {
+		sys.Setpgid = true
+	}
+	out := s.outputs(r.spec.Name)
+	defer out.closeChildEnds()
+	stdin := s.Stdin
+	if r.stdin != nil {
+		stdin = r.stdin
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   r.env,
+		Files: []uintptr{stdin.Fd(), out.stdout.Fd(), out.stderr.Fd()},
+		Sys:   sys,
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.killing || (r.stopping && kind != procPostStop) {
+		out.abort()
+		return 0, nil, errStopping
+	}
+	pid, wait, err := s.reaper.start(argv0, argv, attr)
+	if err != nil {
+		out.abort()
+		return 0, nil, startErr(r.spec.Name, argv[0], err)
+	}
+	out.started(pid)
+	r.cur, r.curKind = pid, kind
+	return pid, wait, nil
+}
+
+// finished forgets the current process once it has been reaped.
+func (r *runner) finished() {
+	r.mu.Lock()
+	r.cur, r.curKind = 0, procNone
+	r.mu.Unlock()
+}
+
+func (r *runner) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
+}
+
+// beginStop marks the runner stopping and sends SIGTERM to its pre-start
+// handler or app (the whole process group).
+func (r *runner) beginStop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopping = true
+	if r.cur != 0 && r.curKind != procPostStop {
+		syscall.Kill(-r.cur, syscall.SIGTERM)
+	}
+}
+
+// kill sends SIGKILL to whatever the runner runs and starts nothing more.
+func (r *runner) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopping, r.killing = true, true
+	if r.cur != 0 {
+		syscall.Kill(-r.cur, syscall.SIGKILL)
+	}
+}
+
+// lookExec resolves a command name as the app will: an absolute path is
+// used as is (the kernel resolves it after chroot); a bare name is looked
+// up in the app's PATH inside its rootfs.
+func (r *runner) lookExec(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	pathEnv := DefaultPath
+	for _, kv := range r.env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	root, err := os.OpenRoot(r.spec.Rootfs)
+	if err != nil {
+		return "", &startError{App: r.spec.Name, What: "looking up " + name, Code: 254, Err: err}
+	}
+	defer root.Close()
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if !strings.HasPrefix(dir, "/") {
+			continue
+		}
+		p := path.Join(dir, name)
+		rel, err := resolveInRoot(root, p)
+		if err != nil {
+			continue
+		}
+		if fi, err := root.Stat(rel); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &startError{App: r.spec.Name, What: "looking up " + name + " in PATH", Code: 127, Err: fs.ErrNotExist}
+}
+
+func startErr(app, name string, err error) error {
+	code := 254
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		code = 127
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EPERM):
+		code = 126
+	}
+	return &startError{App: app, What: "executing " + name, Code: code, Err: err}
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+// Supervisor runs a pod's apps as its PID 1.
+type Supervisor struct {
+	Root                  string // the pod's root as the supervisor sees it: "/" in a pod
+	Stdin, Stdout, Stderr *os.File
+	Log                   *slog.Logger
+	Level                 *slog.LevelVar // raised to Debug when the runtime config asks; may be nil
+	NotifySocket          string         // the service manager's NOTIFY_SOCKET, "" when none
+
+	runtime     *podlayout.RuntimeConfig
+	interactive bool
+	sink        *sink
+	reaper      *reaper
+	mux         *outputMux // nil with a single app
+}
+
+// Run starts every app at once and returns the pod's exit code once all are
+// finished: the code of the first app that failed, 0 when none did. The
+// first failure, or stop being closed, stops the other apps: SIGTERM, then
+// SIGKILL after the runtime config's StopTimeout. An error means the pod
+// could not be started at all (exit code 254).
+func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
+	if s.Root == "/" {
+		s.setupSelf()
+	}
+	_, rc, specs, err := loadPod(s.Root)
+	if err != nil {
+		return 254, err
+	}
+	if rc.Debug && s.Level != nil {
+		s.Level.Set(slog.LevelDebug)
+	}
+	s.runtime = rc
+	s.interactive = rc.Interactive && len(specs) == 1
+	names := make([]string, 0, len(specs))
+	for _, sp := range specs {
+		names = append(names, sp.Name)
+	}
+	if s.sink, err = newSink(s.Root, names, s.Log); err != nil {
+		return 254, err
+	}
+
+	s.reaper = newReaper()
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	defer signal.Stop(sigchld)
+	go func() {
+		for range sigchld {
+			s.reaper.reapAll()
+		}
+	}()
+
+	if len(specs) > 1 {
+		s.mux = &outputMux{stdout: &lockedWriter{w: s.Stdout}, stderr: &lockedWriter{w: s.Stderr}}
+	}
+	runners := make([]*runner, 0, len(specs))
+	dones := make([]*condition, 0, len(specs))
+	readies := []*condition{s.sink.started}
+	for _, sp := range specs {
+		r := newRunner(s, sp)
+		runners = append(runners, r)
+		dones = append(dones, r.done)
+		readies = append(readies, r.ready)
+	}
+	allDone := allOf(dones...)
+	for _, r := range runners {
+		go r.run()
+	}
+	go s.notifyReady(allOf(readies...), allDone)
+
+	select {
+	case <-allDone.Done():
+	case <-s.sink.failed.Done():
+		s.Log.Debug("an app failed; stopping the pod")
+	case <-stop:
+		s.Log.Debug("stop requested; stopping the pod")
+	}
+	if !allDone.IsSet() {
+		s.stopApps(runners, allDone)
+	}
+	<-allDone.Done()
+
+	if os.Getpid() == 1 {
+		// Whatever the apps left behind dies with the pod; this also
+		// closes every output pipe so the copying below ends.
+		syscall.Kill(-1, syscall.SIGKILL)
+	}
+	if s.mux != nil {
+		s.mux.wg.Wait()
+	}
+	return s.sink.exitCode(), nil
+}
+
+// stopApps asks every runner to stop and kills what is left after the stop
+// timeout.
+func (s *Supervisor) stopApps(runners []*runner, allDone *condition) {
+	if err := sdNotify(s.NotifySocket, "STOPPING=1"); err != nil {
+		s.Log.Debug("notifying stop", "err", err)
+	}
+	for _, r := range runners {
+		r.beginStop()
+	}
+	timeout := s.runtime.StopTimeout
+	if timeout <= 0 {
+		timeout = podlayout.DefaultStopTimeout
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-allDone.Done():
+	case <-t.C:
+		s.Log.Debug("stop timeout passed; killing the apps", "timeout", timeout)
+		for _, r := range runners {
+			r.kill()
+		}
+	}
+}
+
+// notifyReady sends READY=1 to the service manager once every app started
+// and every notify app reported ready.
+func (s *Supervisor) notifyReady(ready, allDone *condition) {
+	select {
+	case <-ready.Done():
+		if err := sdNotify(s.NotifySocket, "READY=1"); err != nil {
+			s.Log.Warn("notifying readiness", "err", err)
+		}
+	case <-allDone.Done():
+	}
+}
+
+// setupSelf prepares the supervisor's own root: its mounts do not
+// propagate back to the host, and /proc and /sys exist (nspawn mounts them;
+// a bare chroot does not).
+func (s *Supervisor) setupSelf() {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		s.Log.Debug("making / a slave mount", "err", err)
+	}
+	if !exists(filepath.Join(s.Root, "proc", "self")) {
+		os.MkdirAll(filepath.Join(s.Root, "proc"), 0o555)
+		if err := unix.Mount("proc", filepath.Join(s.Root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			s.Log.Warn("mounting /proc", "err", err)
+		}
+	}
+	if !exists(filepath.Join(s.Root, "sys", "kernel")) {
+		os.MkdirAll(filepath.Join(s.Root, "sys"), 0o555)
+		if err := unix.Mount("sysfs", filepath.Join(s.Root, "sys"), "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			s.Log.Warn("mounting /sys", "err", err)
+		}
+	}
+}
+
+// String describes the supervisor for logs.
+func (s *Supervisor) String() string { return fmt.Sprintf("supervisor(%s)", s.Root) }
