@@ -13,6 +13,7 @@ import (
 	"github.com/appc/spec/schema/types"
 	v1 "github.com/rkt/rkt/api/v1"
 	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/pod"
 )
@@ -181,7 +182,6 @@ func TestListTable(t *testing.T) {
 	}
 
 	r := e.rkt(t, "", "list")
-	t.Logf("list:\n%s", r.stdout)
 	if r.code != 0 {
 		t.Fatalf("list: %d %s", r.code, r.stderr)
 	}
@@ -259,5 +259,91 @@ func TestCatManifest(t *testing.T) {
 	r = e.rkt(t, "", "cat-manifest", "--pretty-print=false", p.UUID)
 	if strings.Count(r.stdout, "\n") != 1 {
 		t.Errorf("cat-manifest --pretty-print=false is not one line:\n%s", r.stdout)
+	}
+}
+
+// withStage1GC gives p a stage1 whose gc entrypoint records its arguments
+// in <data dir>/gc-ran-<uuid>.
+func withStage1GC(t *testing.T, e env, p *pod.Pod) string {
+	t.Helper()
+	marker := filepath.Join(e.dir, "gc-ran-"+p.UUID)
+	m := schema.BlankImageManifest()
+	m.Name = "coreos.com/rkt/stage1-test"
+	m.Annotations.Set(entrypoint.AnnotationGC, "/gc")
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(podlayout.Stage1Rootfs(p.Path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(podlayout.Stage1Manifest(p.Path), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\n[ -f pod ] || exit 3\necho \"$@\" > " + marker + "\n"
+	if err := os.WriteFile(filepath.Join(podlayout.Stage1Rootfs(p.Path), "gc"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return marker
+}
+
+func TestRmAndGC(t *testing.T) {
+	e := newEnv(t)
+	ex := exitedPod(t, e, map[string]int{"web": 0}, "web")
+	marker := withStage1GC(t, e, ex)
+	run := preparingPod(t, e, "web")
+	if _, err := run.Run(); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.rkt(t, "", "rm", ex.UUID, run.UUID)
+	if r.code != 254 || r.stdout != strconv.Quote(ex.UUID)+"\n" {
+		t.Errorf("rm of an exited and a running pod: %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "is currently running") {
+		t.Errorf("rm of a running pod says %q", r.stderr)
+	}
+	if _, err := pod.Get(e.dir, ex.UUID); err == nil {
+		t.Error("removed pod still listed")
+	}
+	got, err := os.ReadFile(marker)
+	if err != nil || strings.TrimSpace(string(got)) != "--local-config="+e.local+" "+ex.UUID {
+		t.Errorf("stage1 gc not run with rkt's arguments in the pod dir: %q %v", got, err)
+	}
+
+	// gc: --mark-only marks, then a zero grace period removes.
+	ex2 := exitedPod(t, e, nil, "web")
+	r = e.rkt(t, "", "gc", "--mark-only")
+	if r.code != 0 || !strings.Contains(r.stderr, ex2.UUID) {
+		t.Fatalf("gc --mark-only: %d %q", r.code, r.stderr)
+	}
+	if p, err := pod.Get(e.dir, ex2.UUID); err != nil || p.State != pod.ExitedGarbage {
+		t.Fatalf("after gc --mark-only: %v %v", p, err)
+	}
+	r = e.rkt(t, "", "gc", "--grace-period=0s")
+	if r.code != 0 || !strings.Contains(r.stderr, `garbage collecting pod "`+ex2.UUID+`"`) {
+		t.Fatalf("gc --grace-period=0s: %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(ex2.Path); !os.IsNotExist(err) {
+		t.Errorf("pod dir still there after gc: %v", err)
+	}
+	if p, err := pod.Get(e.dir, run.UUID); err != nil || p.State != pod.Running {
+		t.Errorf("gc touched a running pod: %v %v", p, err)
+	}
+}
+
+func TestRootRequired(t *testing.T) {
+	e := newEnv(t)
+	old := geteuid
+	geteuid = func() int { return 1000 }
+	t.Cleanup(func() { geteuid = old })
+	for _, args := range [][]string{{"rm", "x"}, {"gc"}} {
+		r := e.rkt(t, "", args...)
+		if r.code != 254 || r.stderr != args[0]+": cannot run as unprivileged user\n" {
+			t.Errorf("%v as a user: %d %q", args, r.code, r.stderr)
+		}
+	}
+	if r := e.rkt(t, "", "list"); r.code != 0 {
+		t.Errorf("list as a user: %d %q", r.code, r.stderr)
 	}
 }

@@ -102,6 +102,8 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newStatusCmd(g),
 		newCatManifestCmd(g),
 		newMetadataServiceCmd(g),
+		newRmCmd(g),
+		newGCCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/rkt/rkt/stage0/pod"
+	"github.com/spf13/cobra"
+)
+
+func newRmCmd(g *globalFlags) *cobra.Command {
+	var uuidFile string
+	cmd := &cobra.Command{
+		Use:   "rm --uuid-file=FILE | UUID ...",
+		Short: "Remove all files and resources associated with an exited pod",
+		Args:  usageArgs(cobra.ArbitraryArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := ensureSuperuser(); err != nil {
+				return err
+			}
+			uuids, err := podUUIDs(args, uuidFile, false)
+			if err != nil {
+				return err
+			}
+			dir, err := g.dataDir(cmd)
+			if err != nil {
+				return err
+			}
+			opts := g.podGCOptions(cmd)
+			failed := 0
+			for _, u := range uuids {
+				p, err := pod.Get(dir, u)
+				if err == nil {
+					err = p.Remove(cmd.Context(), opts)
+				}
+				if err != nil {
+					failed++
+					fmt.Fprintf(g.stderr, "rm: removing pod %q: %v\n", u, err)
+					continue
+				}
+				fmt.Fprintf(g.stdout, "%q\n", p.UUID)
+			}
+			if failed > 0 {
+				return errNotAllRemoved
+			}
+			return nil
+		},
+	}
+	uuidFileFlag(cmd, &uuidFile)
+	return cmd
+}
+
+var errNotAllRemoved = errors.New("failed to remove one or more pods")
+
+// podGCOptions are the removal settings shared by gc and rm.
+func (g *globalFlags) podGCOptions(cmd *cobra.Command) pod.GCOptions {
+	opts := pod.GCOptions{Stage1GC: g.stage1GC(cmd)}
+	if g.debug {
+		opts.Log = g.log
+	}
+	return opts
+}
