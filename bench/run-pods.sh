@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# run-pods.sh: how long does `rkt run` of a stored busybox image running
+# /bin/true take, with the nspawn and the fly stage1, next to the same
+# rootfs run by systemd-nspawn directly, crun, runc and podman, with
+# `unshare` + `chroot` as the floor? Medians over BENCH_RUNS runs (hyperfine),
+# ratios to the floor and to bare systemd-nspawn, and the peak RSS of
+# `rkt run` (/usr/bin/time -v). Results go to stdout and bench/out/.
+#
+# As root. Knobs:
+#   RKT             the rkt binary (default: built from this tree); the
+#                   stage1 images are taken from beside it, or built there
+#   BENCH_RUNS      timed runs per contestant (default 30)
+#   BENCH_WARMUP    untimed runs first (default 3)
+#   BENCH_TMPFS     an existing tmpfs dir to work in instead of mounting one
+#   BENCH_SKIP      space-separated contestants to leave out
+#                   (floor nspawn crun runc podman rkt-nspawn rkt-fly)
+#
+# Peers need workarounds on hosts with hybrid cgroups (v1 controllers plus
+# a v2 hierarchy at /sys/fs/cgroup/unified holding a controller, e.g.
+# hugetlb) and a hard RLIMIT_NOFILE below podman's default; see
+# bench/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+
+[[ $(id -u) -eq 0 ]] || bench_die "run me as root: pods, nspawn and the OCI runtimes need it"
+command -v hyperfine >/dev/null || bench_die "hyperfine is needed (apt-get install hyperfine)"
+command -v jq >/dev/null || bench_die "jq is needed (apt-get install jq)"
+[[ -x /bin/busybox ]] || bench_die "a static /bin/busybox is needed (apt-get install busybox-static)"
+
+runs=${BENCH_RUNS:-30}
+warmup=${BENCH_WARMUP:-3}
+skip=" ${BENCH_SKIP:-} "
+
+bench_tmpfs_setup 1G
+work=$BENCH_WORK
+
+bindir=$work/bin
+mkdir -p "$bindir"
+if bench_find_rkt "$bindir"; then
+	rktdir=$(dirname "$RKT")
+	version=$("$RKT" version 2>/dev/null | awk -F': *' '/^rkt Version/ { print $2 }')
+	for flavor in nspawn fly; do
+		if [[ ! -f $rktdir/stage1-$flavor.aci ]]; then
+			[[ -w $rktdir ]] || bench_die "no $rktdir/stage1-$flavor.aci and $rktdir is not writable"
+			bench_log "building stage1-$flavor.aci beside $RKT"
+			(cd "$repo" && CGO_ENABLED=0 go run ./stage1/image/mkimage -flavor="$flavor" \
+				-version="${version:-0.0.0}" -o "$rktdir/stage1-$flavor.aci") >&2 ||
+				bench_die "building stage1-$flavor.aci"
+		fi
+	done
+fi
+if [[ -z ${RKT:-} ]]; then
+	skip+=" rkt-nspawn rkt-fly "
+elif ! "$RKT" help 2>/dev/null | grep -qE '^ +run '; then
+	bench_log "$RKT has no run command yet: measuring the peers only"
+	skip+=" rkt-nspawn rkt-fly "
+fi
+
+# The rootfs every contestant runs: busybox with sh and true, plus what
+# systemd-nspawn wants to find (/usr, os-release) and the mount points.
+rootfs=$work/aci/rootfs
+mkdir -p "$rootfs"/{bin,etc,usr/lib,proc,sys,dev,tmp,run}
+cp /bin/busybox "$rootfs/bin/busybox"
+ln -s busybox "$rootfs/bin/sh"
+ln -s busybox "$rootfs/bin/true"
+printf 'ID=rkt-bench\nNAME="rkt bench busybox"\n' >"$rootfs/usr/lib/os-release"
+ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
+printf 'root:x:0:0:root:/:/bin/sh\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$rootfs/etc/group"
+cat >"$work/aci/manifest" <<'EOF'
+{"acKind":"ImageManifest","acVersion":"0.8.11","name":"bench.example.com/busybox",
+ "labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],
+ "app":{"exec":["/bin/true"],"user":"0","group":"0"}}
+EOF
+tar -C "$work/aci" -cf "$work/busybox.aci" manifest rootfs
+
+# OCI bundle for crun and runc: the generated default spec, running
+# /bin/true without a terminal, on the same rootfs (read-only, as in the
+# default spec).
+bundle=$work/bundle
+mkdir -p "$bundle"
+(cd "$bundle" && runc spec)
+# runc refuses a rootfs reached through a symlink: the path is absolute.
+jq --arg root "$rootfs" '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root' \
+	"$bundle/config.json" >"$bundle/config.json.new"
+mv "$bundle/config.json.new" "$bundle/config.json"
+
+data=$work/data
+if [[ $skip != *" rkt-nspawn "* || $skip != *" rkt-fly "* ]]; then
+	# The image is unsigned (the signature check is not what is measured
+	# here); it is fetched once, and every run finds it in the store.
+	"$RKT" --dir="$data" --insecure-options=image fetch "$work/busybox.aci" >/dev/null
+fi
+
+out=$work/results
+mkdir -p "$out"
+names=()
+
+# measure NAME [hyperfine options...] -- COMMAND
+measure() {
+	local name=$1
+	shift
+	if [[ $skip == *" $name "* ]]; then
+		bench_log "skipping $name"
+		return 0
+	fi
+	bench_log "measuring $name"
+	if ! hyperfine --shell=none --style=none --warmup "$warmup" --runs "$runs" \
+		--export-json "$out/$name.json" -n "$name" "$@" >"$out/$name.log" 2>&1; then
+		bench_log "$name failed; see below"
+		tail -n 20 "$out/$name.log" >&2
+		return 0
+	fi
+	names+=("$name")
+}
+
+gc="$RKT --dir=$data gc --grace-period=0s"
+
+measure floor "unshare --mount --uts --ipc --pid --fork chroot $rootfs /bin/true"
+measure nspawn "systemd-nspawn -D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --kill-signal=SIGTERM /bin/true"
+# crun 1.8 refuses hybrid cgroups whose v2 hierarchy holds any controller:
+# it runs in a mount namespace where /sys/fs/cgroup/unified is unmounted
+# (the wrapper's cost, unshare + sh, is part of its figure).
+measure crun "unshare --mount sh -c 'umount /sys/fs/cgroup/unified && exec crun run --bundle $bundle rkt-bench-crun'"
+measure runc "runc run --bundle $bundle rkt-bench-runc"
+# podman: runc (crun fails on hybrid cgroups as above), cgroupfs (no
+# system bus), file events (no journal), rlimits below the host's hard
+# limits (its defaults exceed them and setrlimit fails), host network.
+measure podman "podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --network=host --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024 --rootfs $rootfs /bin/true"
+measure rkt-nspawn --prepare "$gc" "$RKT --dir=$data run --pull-policy=never --net=host bench.example.com/busybox:1.0"
+measure rkt-fly --prepare "$gc" "$RKT --dir=$data run --pull-policy=never --stage1-path=${RKT%/*}/stage1-fly.aci bench.example.com/busybox:1.0"
+
+# Peak RSS of rkt run (rkt execs into stage1: the figure is the largest of
+# rkt and what it became; the children of nspawn are not counted).
+rss_n=n/a
+rss_f=n/a
+if [[ " ${names[*]} " == *" rkt-nspawn "* ]]; then
+	$gc >/dev/null 2>&1 || true
+	/usr/bin/time -v -o "$out/rss-nspawn.txt" "$RKT" --dir="$data" run --pull-policy=never --net=host \
+		bench.example.com/busybox:1.0 >/dev/null 2>&1 || true
+	rss_n=$(bench_peak_rss_kb "$out/rss-nspawn.txt")
+fi
+if [[ " ${names[*]} " == *" rkt-fly "* ]]; then
+	$gc >/dev/null 2>&1 || true
+	/usr/bin/time -v -o "$out/rss-fly.txt" "$RKT" --dir="$data" run --pull-policy=never \
+		--stage1-path="${RKT%/*}/stage1-fly.aci" bench.example.com/busybox:1.0 >/dev/null 2>&1 || true
+	rss_f=$(bench_peak_rss_kb "$out/rss-fly.txt")
+fi
+if [[ -n ${RKT:-} ]]; then
+	$gc >/dev/null 2>&1 || true
+fi
+
+median_ms() {
+	jq -r '.results[0].median * 1000' "$out/$1.json"
+}
+
+report() {
+	bench_machine
+	echo "runs:      $runs per contestant (+$warmup warm-up), hyperfine $(hyperfine --version | awk '{ print $2 }')"
+	echo
+	local floor=n/a bare=n/a n m rf rb
+	[[ -f $out/floor.json ]] && floor=$(median_ms floor)
+	[[ -f $out/nspawn.json ]] && bare=$(median_ms nspawn)
+	printf '%-12s %10s %10s %10s\n' contestant "median ms" "x floor" "x nspawn"
+	for n in "${names[@]}"; do
+		m=$(median_ms "$n")
+		rf=n/a
+		rb=n/a
+		if [[ $floor != n/a ]]; then rf=$(bench_ratio "$m" "$floor"); fi
+		if [[ $bare != n/a ]]; then rb=$(bench_ratio "$m" "$bare"); fi
+		printf '%-12s %10.1f %10s %10s\n' "$n" "$m" "$rf" "$rb"
+	done
+	echo
+	echo "peak RSS of rkt run: nspawn ${rss_n} kB, fly ${rss_f} kB"
+	echo
+	echo "targets: rkt-nspawn <= 1.2 x nspawn; rkt-fly <= 3 x floor and < crun; peak RSS < 30 MB"
+}
+
+mkdir -p "$here/out"
+report | tee "$here/out/run-pods-$(date +%Y%m%d-%H%M%S).txt"
