@@ -130,29 +130,35 @@ fi
 
 # --- one run of each ------------------------------------------------------
 
+# floor_once runs the three floor commands, each under /usr/bin/time for
+# its CPU time, and appends the wall times (ms) and the summed CPU time.
 floor_once() {
-	local dir=$work/floor-x a b c d
+	local dir=$work/floor-x cpu=$work/floor-cpu.txt a b c d
+	local tm=(/usr/bin/time -f '%U %S' -a -o "$cpu")
 	mkdir "$dir"
+	: >"$cpu"
 	a=$(bench_now_ns)
-	sha512sum "$work/bench.aci" >/dev/null
+	"${tm[@]}" sha512sum "$work/bench.aci" >/dev/null
 	b=$(bench_now_ns)
-	gpg --batch --verify "$work/bench.aci.asc" "$work/bench.aci" 2>"$work/gpg.err" ||
+	"${tm[@]}" gpg --batch --verify "$work/bench.aci.asc" "$work/bench.aci" 2>"$work/gpg.err" ||
 		{ cat "$work/gpg.err" >&2; bench_die "gpg --verify failed"; }
 	c=$(bench_now_ns)
-	tar -xf "$work/bench.aci" -C "$dir"
+	"${tm[@]}" tar -xf "$work/bench.aci" -C "$dir"
 	d=$(bench_now_ns)
 	floor_ms+=("$(bench_ms "$a" "$d")")
 	sha_ms+=("$(bench_ms "$a" "$b")")
 	gpg_ms+=("$(bench_ms "$b" "$c")")
 	tar_ms+=("$(bench_ms "$c" "$d")")
+	floor_cpu+=("$(bench_cpu_ms "$cpu")")
 	rm -rf "$dir"
 }
 
-# rkt_once ACI: fetch ACI into a fresh data dir; append the time (ms) and
-# the peak RSS (kB) to the arrays named by the 2nd and 3rd arguments.
+# rkt_once ACI TIMES RSS CPU: fetch ACI into a fresh data dir; append the
+# wall time (ms), the peak RSS (kB) and the CPU time (ms) to the arrays
+# named TIMES, RSS and CPU.
 rkt_once() {
 	local aci=$1 data=$work/data a b got
-	local -n times=$2 rss=$3
+	local -n times=$2 rss=$3 cpu=$4
 	rm -rf "$data"
 	a=$(bench_now_ns)
 	if ! /usr/bin/time -v -o "$work/time.txt" \
@@ -171,25 +177,26 @@ rkt_once() {
 	fi
 	times+=("$(bench_ms "$a" "$b")")
 	rss+=("$(bench_peak_rss_kb "$work/time.txt")")
+	cpu+=("$(bench_cpu_ms "$work/time.txt")")
 	rm -rf "$data"
 }
 
-floor_ms=() sha_ms=() gpg_ms=() tar_ms=()
-rkt_ms=() rkt_rss=() gz_ms=() gz_rss=()
+floor_ms=() sha_ms=() gpg_ms=() tar_ms=() floor_cpu=()
+rkt_ms=() rkt_rss=() rkt_cpu=() gz_ms=() gz_rss=() gz_cpu=()
 rkt_err=
 for ((i = 1; i <= runs; i++)); do
 	bench_log "run $i/$runs"
 	floor_once
 	if ((have_rkt)); then
-		if ! rkt_once "$work/bench.aci" rkt_ms rkt_rss; then
+		if ! rkt_once "$work/bench.aci" rkt_ms rkt_rss rkt_cpu; then
 			rkt_err=$(head -n 5 "$work/rkt.err")
 			have_rkt=0
 			continue
 		fi
-		if [[ $want_gzip == 1 ]] && ! rkt_once "$work/bench-gz.aci" gz_ms gz_rss; then
+		if [[ $want_gzip == 1 ]] && ! rkt_once "$work/bench-gz.aci" gz_ms gz_rss gz_cpu; then
 			bench_log "gzip variant failed; timing the uncompressed ACI only"
 			want_gzip=0
-			gz_ms=() gz_rss=()
+			gz_ms=() gz_rss=() gz_cpu=()
 		fi
 	fi
 done
@@ -204,20 +211,26 @@ report() {
 	printf 'image:     %s, %d bytes uncompressed: 1 x %d MiB + %d files of 1-64 KiB (%d bytes)\n' \
 		"$name" "$aci_bytes" "$big_mb" "$small_files" "$small_bytes"
 	printf '           signed with gpg, RSA 2048, SHA512, armored detached; all on tmpfs\n'
-	printf 'runs:      %d, alternating; times are medians in ms (all runs in brackets)\n\n' "$runs"
+	printf 'runs:      %d, alternating; times are medians in ms (all runs in brackets)\n' "$runs"
+	printf '           wall = elapsed; cpu = user+system of every process involved\n\n'
 	printf '%-26s %10s   %s\n' "floor (sum of the three)" "$floor" "[${floor_ms[*]}]"
 	printf '%-26s %10s   %s\n' "  sha512sum" "$(bench_median "${sha_ms[@]}")" "[${sha_ms[*]}]"
 	printf '%-26s %10s   %s\n' "  gpg --verify" "$(bench_median "${gpg_ms[@]}")" "[${gpg_ms[*]}]"
 	printf '%-26s %10s   %s\n' "  tar -xf" "$(bench_median "${tar_ms[@]}")" "[${tar_ms[*]}]"
+	printf '%-26s %10s   %s\n' "floor cpu" "$(bench_median "${floor_cpu[@]}")" "[${floor_cpu[*]}]"
 	if ((${#rkt_ms[@]})); then
 		rkt=$(bench_median "${rkt_ms[@]}")
 		printf '%-26s %10s   %s\n' "rkt fetch (tar)" "$rkt" "[${rkt_ms[*]}]"
+		printf '%-26s %10s   %s\n' "rkt fetch (tar) cpu" "$(bench_median "${rkt_cpu[@]}")" "[${rkt_cpu[*]}]"
 		if ((${#gz_ms[@]})); then
 			gz=$(bench_median "${gz_ms[@]}")
 			printf '%-26s %10s   %s\n' "rkt fetch (gzip -1)" "$gz" "[${gz_ms[*]}]"
+			printf '%-26s %10s   %s\n' "rkt fetch (gzip -1) cpu" "$(bench_median "${gz_cpu[@]}")" "[${gz_cpu[*]}]"
 		fi
 		echo
 		printf 'ratio rkt/floor:           %s   (target <= 0.60)\n' "$(bench_ratio "$rkt" "$floor")"
+		printf 'ratio rkt/floor, cpu:      %s\n' \
+			"$(bench_ratio "$(bench_median "${rkt_cpu[@]}")" "$(bench_median "${floor_cpu[@]}")")"
 		if [[ -n ${gz:-} ]]; then
 			printf 'ratio rkt(gzip)/floor:     %s\n' "$(bench_ratio "$gz" "$floor")"
 		fi
@@ -248,6 +261,28 @@ profile() {
 	echo "== self time by symbol"
 	perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol -g none \
 		--percent-limit 0.5 2>/dev/null | grep -v '^#' | sed -e '/^$/d' -e 's/ *- *- *$//'
+	echo
+	echo "== wall-clock span of each phase (first and last sample, s from start)"
+	perf script -i "$work/perf.data" -F time,ip,sym 2>/dev/null | awk '
+		BEGIN {
+			n = split("fetch.pump tarsafe.Extract store.(*Ingest).Write store.(*Ingest).Finish store.(*Ingest).Commit tree.Hash tree.(*Store).Install trust.(*Keystore).Verify", names, " ")
+		}
+		/^ *[0-9]+\.[0-9]+:/ { t = $1; sub(":", "", t); if (start == "") start = t; now = t; next }
+		{
+			for (i = 1; i <= n; i++)
+				if (index($0, names[i]) && seen[i] != now) {
+					if (!(i in first)) first[i] = now
+					last[i] = now; seen[i] = now; count[i]++
+				}
+		}
+		END {
+			printf "  %-28s %8.3f s\n", "whole run", now - start
+			for (i = 1; i <= n; i++)
+				if (i in first)
+					printf "  %-28s %8.3f - %.3f  (%d samples)\n", names[i], first[i] - start, last[i] - start, count[i]
+				else
+					printf "  %-28s not sampled\n", names[i]
+		}'
 	echo
 	echo "== time including callees"
 	perf report -i "$work/perf.data" --stdio --children --sort symbol -g none \

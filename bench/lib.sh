@@ -51,6 +51,16 @@ bench_peak_rss_kb() {
 	awk -F': *' '/Maximum resident set size/ { print $2 }' "$1"
 }
 
+# bench_cpu_ms FILE prints the user+system CPU time, in milliseconds, that
+# /usr/bin/time wrote to FILE: either -v output or lines of "%U %S".
+bench_cpu_ms() {
+	awk -F': *' '
+		/User time \(seconds\)/ { t += $2; next }
+		/System time \(seconds\)/ { t += $2; next }
+		/^[0-9.]+ [0-9.]+$/ { split($0, f, " "); t += f[1] + f[2] }
+		END { printf "%.0f\n", t * 1000 }' "$1"
+}
+
 # bench_tmpfs_setup SIZE sets BENCH_WORK to a fresh directory on a tmpfs.
 # With BENCH_TMPFS set to an existing tmpfs directory (for example /dev/shm)
 # nothing is mounted and a subdirectory of it is used; otherwise a tmpfs of
