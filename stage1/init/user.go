@@ -133,7 +133,11 @@ func passwdByUID(entries []passwdEntry, uid uint32) *passwdEntry {
 }
 
 func statOwner(root *os.Root, p string) (*syscall.Stat_t, error) {
-	fi, err := root.Stat(strings.TrimLeft(p, "/"))
+	rel, err := resolveInRoot(root, p)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := root.Stat(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +182,11 @@ func readGroup(root *os.Root) ([]groupEntry, error) {
 }
 
 func readColonFile(root *os.Root, name string, each func([]string)) error {
-	f, err := root.Open(name)
+	rel, err := resolveInRoot(root, name)
+	if err != nil {
+		return fmt.Errorf("reading the image's /%s: %w", name, err)
+	}
+	f, err := root.Open(rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func openRoot(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+const testPasswd = `root:x:0:0:root:/root:/bin/sh
+# a comment
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+app:x:1000:1001:App:/home/app:/bin/ash
+broken:x:notanumber:1::/:/bin/sh
+`
+
+const testGroup = `root:x:0:
+grp:x:1001:app
+wheel:x:10:app,root
+`
+
+func TestResolveIdentity(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup, "srv/owned": ""})
+	if err := os.Chown(filepath.Join(dir, "srv/owned"), 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	root := openRoot(t, dir)
+	tests := []struct {
+		user, group string
+		supp        []int
+		want        identity
+		err         error
+	}{
+		{"", "", nil, identity{UID: 0, GID: 0, Name: "root", Home: "/root", Shell: "/bin/sh"}, nil},
+		{"app", "grp", []int{10, 20}, identity{UID: 1000, GID: 1001, Groups: []uint32{10, 20}, Name: "app", Home: "/home/app", Shell: "/bin/ash"}, nil},
+		{"app", "", nil, identity{UID: 1000, GID: 1001, Name: "app", Home: "/home/app", Shell: "/bin/ash"}, nil},
+		{"1000", "10", nil, identity{UID: 1000, GID: 10, Name: "app", Home: "/home/app", Shell: "/bin/ash"}, nil},
+		{"5000", "5001", nil, identity{UID: 5000, GID: 5001}, nil},
+		{"daemon", "wheel", nil, identity{UID: 1, GID: 10, Name: "daemon", Home: "/usr/sbin", Shell: "/usr/sbin/nologin"}, nil},
+		{"/srv/owned", "/srv/owned", nil, identity{UID: 4242, GID: 4343}, nil},
+		{"nobody", "grp", nil, identity{}, ErrUnknownUser},
+		{"broken", "grp", nil, identity{}, ErrUnknownUser},
+		{"app", "nogroup", nil, identity{}, ErrUnknownGroup},
+		{"app", "grp", []int{-1}, identity{}, errors.New("out of range")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user+":"+tt.group, func(t *testing.T) {
+			got, err := resolveIdentity(root, tt.user, tt.group, tt.supp)
+			if tt.err != nil {
+				if err == nil || (!errors.Is(err, tt.err) && !strings.Contains(err.Error(), tt.err.Error())) {
+					t.Fatalf("got %v, %v; want error %v", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveIdentityNoEtc(t *testing.T) {
+	root := openRoot(t, t.TempDir())
+	got, err := resolveIdentity(root, "0", "0", nil)
+	if err != nil || got.UID != 0 || got.GID != 0 || got.Name != "" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if _, err := resolveIdentity(root, "app", "0", nil); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("got %v, want ErrUnknownUser", err)
+	}
+}
+
+// An image whose /etc/passwd is an absolute symlink is read as the app
+// would read it: inside its own rootfs, never the supervisor's.
+func TestResolveIdentityAbsoluteSymlink(t *testing.T) {
+	outer := t.TempDir()
+	writeFiles(t, outer, map[string]string{"etc/passwd": "evil:x:0:0::/:/bin/sh\n"})
+	dir := filepath.Join(outer, "rootfs")
+	writeFiles(t, dir, map[string]string{"usr/share/passwd": "app:x:77:78::/:/bin/sh\n"})
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	if err := os.Symlink("/usr/share/passwd", filepath.Join(dir, "etc/passwd")); err != nil {
+		t.Fatal(err)
+	}
+	root := openRoot(t, dir)
+	got, err := resolveIdentity(root, "app", "", nil)
+	if err != nil || got.UID != 77 || got.GID != 78 {
+		t.Fatalf("got %+v, %v; want uid 77 gid 78 from the image's own file", got, err)
+	}
+	if _, err := resolveIdentity(root, "evil", "", nil); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("got %v: a user from outside the rootfs was found", err)
+	}
+}
+
+func TestResolveInRoot(t *testing.T) {
+	outer := t.TempDir()
+	dir := filepath.Join(outer, "rootfs")
+	for _, d := range []string{"usr/lib", "run", "a/b"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	links := map[string]string{
+		"var":     "usr",              // relative
+		"abs":     "/usr/lib",         // absolute: restarts at the rootfs
+		"up":      "../../../../../..", // climbs: stops at the rootfs
+		"a/b/rel": "../../run",
+		"loop1":   "loop2",
+		"loop2":   "loop1",
+		"esc":     "/../" + filepath.Base(outer) + "/x",
+	}
+	for name, dest := range links {
+		if err := os.Symlink(dest, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := openRoot(t, dir)
+	tests := map[string]string{
+		"/":                 ".",
+		"/usr/lib":          "usr/lib",
+		"/var/lib/x":        "usr/lib/x",
+		"/abs/y":            "usr/lib/y",
+		"/up":               ".",
+		"/up/etc/passwd":    "etc/passwd",
+		"/../../etc":        "etc",
+		"/a/b/rel/notify":   "run/notify",
+		"/new/dir/":         "new/dir",
+		"/esc":              filepath.Base(outer) + "/x",
+		"relative/./x/../y": "relative/y",
+	}
+	for in, want := range tests {
+		got, err := resolveInRoot(root, in)
+		if err != nil || got != want {
+			t.Errorf("resolveInRoot(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := resolveInRoot(root, "/loop1/x"); err == nil {
+		t.Errorf("a symlink loop resolved")
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	env, err := buildEnv(envInput{
+		App:         "web",
+		Image:       types.Environment{{Name: "FOO", Value: "image"}, {Name: "KEEP", Value: "k"}, {Name: "AC_APP_NAME", Value: "spoof"}},
+		Override:    types.Environment{{Name: "FOO", Value: "pod"}, {Name: "HOME", Value: "/data"}},
+		SetEnv:      map[string]string{"ZED": "z", "BAR": "b", "KEEP": "set"},
+		MetadataURL: "http://169.254.169.255:18112/token",
+		ID:          identity{UID: 1000, Name: "app", Home: "/home/app", Shell: "/bin/ash"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"PATH=" + DefaultPath, "HOME=/data", "USER=app", "LOGNAME=app", "SHELL=/bin/ash",
+		"FOO=pod", "KEEP=set", "AC_APP_NAME=web", "BAR=b", "ZED=z",
+		"AC_METADATA_URL=http://169.254.169.255:18112/token",
+	}
+	if got := env.List(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+
+	env, err = buildEnv(envInput{App: "a", Image: types.Environment{{Name: "PATH", Value: "/opt/bin"}}, Term: "xterm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"PATH=/opt/bin", "HOME=/", "SHELL=/bin/sh", "TERM=xterm", "AC_APP_NAME=a"}
+	if got := env.List(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+
+	for _, bad := range []types.Environment{{{Name: "A=B", Value: "x"}}, {{Name: "", Value: "x"}}, {{Name: "N", Value: "a\x00b"}}} {
+		if _, err := buildEnv(envInput{App: "a", Override: bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestWriteEnvFile(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, podlayout.InPodEnvDir), 0o755)
+	env := newEnviron()
+	env.Set("PATH", "/bin")
+	env.Set("X", "a b=c")
+	if err := writeEnvFile(root, "app", env); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "rkt/env/app"))
+	if err != nil || string(got) != "PATH=/bin\nX=a b=c\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+func TestCopyPrefixed(t *testing.T) {
+	long := strings.Repeat("x", maxLine+10)
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"one\n", "a[7]: one\n"},
+		{"one\ntwo\n", "a[7]: one\na[7]: two\n"},
+		{"no newline", "a[7]: no newline\n"},
+		{"one\n\nthree", "a[7]: one\na[7]: \na[7]: three\n"},
+		{"crlf\r\n", "a[7]: crlf\r\n"},
+		{long + "\nnext\n", "a[7]: " + long + "\na[7]: next\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if err := copyPrefixed(&b, strings.NewReader(tt.in), "a[7]: "); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tt.want {
+			t.Errorf("copyPrefixed(%.20q) = %.60q, want %.60q", tt.in, b.String(), tt.want)
+		}
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.n++
+	return 0, io.ErrClosedPipe
+}
+
+// A failing destination does not stop the draining of the app's pipe.
+func TestCopyPrefixedDrainsOnWriteError(t *testing.T) {
+	r := strings.NewReader(strings.Repeat("line\n", 1000))
+	fw := &failingWriter{}
+	if err := copyPrefixed(fw, r, "p: "); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("got %v", err)
+	}
+	if r.Len() != 0 || fw.n != 1 {
+		t.Fatalf("left %d bytes unread, %d writes", r.Len(), fw.n)
+	}
+}
+
+// Lines of several writers never mix inside a line.
+func TestCopyPrefixedConcurrent(t *testing.T) {
+	var out bytes.Buffer
+	lw := &lockedWriter{w: &out}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr, pw := io.Pipe()
+			go func() {
+				for j := 0; j < 200; j++ {
+					fmt.Fprintf(pw, "%s\n", strings.Repeat(string(rune('a'+i)), 100))
+				}
+				pw.Close()
+			}()
+			copyPrefixed(lw, pr, fmt.Sprintf("app%d[%d]: ", i, i))
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 800 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		var i int
+		if _, err := fmt.Sscanf(l, "app%d", &i); err != nil {
+			t.Fatalf("line %q", l)
+		}
+		if want := fmt.Sprintf("app%d[%d]: %s", i, i, strings.Repeat(string(rune('a'+i)), 100)); l != want {
+			t.Fatalf("mixed line %q", l)
+		}
+	}
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestSink(t *testing.T) {
+	root := t.TempDir()
+	s, err := newSink(root, []string{"a", "b"}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := filepath.Join(root, "rkt/status")
+	ready := filepath.Join(root, "rkt/supervisor-status")
+	mustReport := func(e event) {
+		t.Helper()
+		if err := s.report(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustReport(event{App: "a", Kind: evPreparing})
+	mustReport(event{App: "b", Kind: evPreparing})
+	mustReport(event{App: "a", Kind: evRunning, Pid: 10})
+	for _, f := range []string{"a-created", "b-created", "a-started"} {
+		if _, err := os.Stat(filepath.Join(status, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, err := os.Lstat(ready); err == nil || s.started.IsSet() {
+		t.Fatal("ready before every app started")
+	}
+	// b fails before it ever runs (a pre-start handler): it counts as
+	// started for readiness and as the first failure.
+	mustReport(event{App: "b", Kind: evExited, Code: 3, Fail: true})
+	if dest, err := os.Readlink(ready); err != nil || dest != "ready" || !s.started.IsSet() {
+		t.Fatalf("supervisor-status: %q, %v", dest, err)
+	}
+	if !s.failed.IsSet() || s.exitCode() != 3 {
+		t.Fatalf("failed %v, code %d", s.failed.IsSet(), s.exitCode())
+	}
+	if s.allExited.IsSet() {
+		t.Fatal("all exited too early")
+	}
+	mustReport(event{App: "a", Kind: evExited, Code: 9, Fail: true})
+	if !s.allExited.IsSet() || s.exitCode() != 3 {
+		t.Fatalf("all exited %v, code %d; want the first failure's 3", s.allExited.IsSet(), s.exitCode())
+	}
+	for app, want := range map[string]int{"a": 9, "b": 3} {
+		if code, err := podlayout.ReadAppStatus(filepath.Join(status, app)); err != nil || code != want {
+			t.Errorf("status of %s: %d, %v; want %d", app, code, err, want)
+		}
+	}
+	if err := s.report(event{App: "zz", Kind: evRunning}); err == nil {
+		t.Error("an unknown app was accepted")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(root, "rkt", ".tmp-*"))
+	leftovers2, _ := filepath.Glob(filepath.Join(status, ".tmp-*"))
+	if len(leftovers)+len(leftovers2) > 0 {
+		t.Errorf("temp files left: %v %v", leftovers, leftovers2)
+	}
+}
+
+func TestSinkSuccessAndStopExits(t *testing.T) {
+	s, err := newSink(t.TempDir(), []string{"a", "b"}, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.report(event{App: "a", Kind: evRunning})
+	s.report(event{App: "b", Kind: evRunning})
+	s.report(event{App: "a", Kind: evExited, Code: 0})
+	s.report(event{App: "b", Kind: evExited, Code: 143, Fail: false}) // killed by the stop
+	if s.failed.IsSet() || s.exitCode() != 0 || !s.allExited.IsSet() {
+		t.Fatalf("failed %v code %d", s.failed.IsSet(), s.exitCode())
+	}
+}
+
+func TestConditions(t *testing.T) {
+	a, b := newCondition(), newCondition()
+	all := allOf(a, b)
+	a.Set()
+	a.Set()
+	select {
+	case <-all.Done():
+		t.Fatal("allOf set with one of two")
+	default:
+	}
+	b.Set()
+	<-all.Done()
+	<-allOf().Done() // nothing to wait for
+}
+
+func TestEffectiveApp(t *testing.T) {
+	img := &types.App{
+		Exec: types.Exec{"/bin/img"}, User: "0", Group: "0", WorkingDirectory: "/img",
+		Environment:   types.Environment{{Name: "A", Value: "1"}},
+		EventHandlers: []types.EventHandler{{Name: "pre-start", Exec: types.Exec{"/pre"}}},
+	}
+	app, ie, pe := effectiveApp(img, nil)
+	if app.Exec[0] != "/bin/img" || len(ie) != 1 || pe != nil {
+		t.Fatalf("%+v %v %v", app, ie, pe)
+	}
+	pod := &types.App{Exec: types.Exec{"/bin/pod", "x"}, User: "app", SupplementaryGIDs: []int{5},
+		Environment: types.Environment{{Name: "B", Value: "2"}}}
+	app, ie, pe = effectiveApp(img, pod)
+	if !reflect.DeepEqual([]string(app.Exec), []string{"/bin/pod", "x"}) || app.User != "app" || app.Group != "0" ||
+		app.WorkingDirectory != "/img" || !reflect.DeepEqual(app.SupplementaryGIDs, []int{5}) ||
+		len(handlers(app, "pre-start")) != 1 || ie[0].Name != "A" || pe[0].Name != "B" {
+		t.Fatalf("%+v %v %v", app, ie, pe)
+	}
+}
+
+func TestAppVolumes(t *testing.T) {
+	yes := true
+	vols := []types.Volume{
+		{Name: "data", Kind: "host", Source: "/srv", ReadOnly: &yes},
+		{Name: "scratch", Kind: "empty", Recursive: &yes},
+		{Name: "conf", Kind: "empty"},
+	}
+	inline := types.Volume{Name: "inline", Kind: "empty", ReadOnly: &yes}
+	got, err := appVolumes(vols, []mountRef{
+		{Volume: "data", Path: "/data"},
+		{Volume: "scratch", Path: "/scratch"},
+		{Volume: "conf", Path: "/etc/conf"},
+		{Volume: "inline", Path: "/inline", AppVolume: &inline},
+	}, []types.MountPoint{{Name: "conf", Path: "/etc/conf", ReadOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []volumeMount{
+		{Volume: "data", Target: "/data", ReadOnly: true},
+		{Volume: "scratch", Target: "/scratch", Recursive: true},
+		{Volume: "conf", Target: "/etc/conf", ReadOnly: true},
+		{Volume: "inline", Target: "/inline", ReadOnly: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if _, err := appVolumes(vols, []mountRef{{Volume: "nope", Path: "/x"}}, nil); !errors.Is(err, ErrUnknownVolume) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestNameFiles(t *testing.T) {
+	if got, want := resolvConf(&podlayout.RuntimeConfig{DNS: []string{"1.1.1.1", "8.8.8.8"}, DNSSearch: []string{"a.com", "b.com"}, DNSOpt: []string{"ndots:2"}, DNSDomain: "a.com"}),
+		"search a.com b.com\ndomain a.com\nnameserver 1.1.1.1\nnameserver 8.8.8.8\noptions ndots:2\n"; got != want {
+		t.Errorf("resolv.conf %q, want %q", got, want)
+	}
+	h := hostsFile("rkt-x", map[string][]string{"10.0.0.2": {"b"}, "10.0.0.1": {"a", "aa"}})
+	if !strings.Contains(h, "127.0.0.1\trkt-x\n") || !strings.HasSuffix(h, "10.0.0.1\ta aa\n10.0.0.2\tb\n") {
+		t.Errorf("hosts %q", h)
+	}
+
+	// A symlinked /etc/resolv.conf in the image is replaced, not followed.
+	outer := t.TempDir()
+	dir := filepath.Join(outer, "rootfs")
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	writeFiles(t, outer, map[string]string{"target": "host file\n"})
+	os.Symlink("../../target", filepath.Join(dir, "etc/resolv.conf"))
+	root := openRoot(t, dir)
+	err := writeNameFiles(root, rootfsSetup{Stage1: outer, Hostname: "h", Runtime: &podlayout.RuntimeConfig{DNS: []string{"9.9.9.9"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outer, "target")); string(b) != "host file\n" {
+		t.Errorf("the file outside the rootfs was written: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/resolv.conf")); string(b) != "nameserver 9.9.9.9\n" {
+		t.Errorf("resolv.conf %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/hosts")); !strings.Contains(string(b), "127.0.0.1\th\n") {
+		t.Errorf("hosts %q", b)
+	}
+}
