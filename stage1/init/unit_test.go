@@ -136,8 +136,8 @@ func TestResolveInRoot(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
 	links := map[string]string{
-		"var":     "usr",              // relative
-		"abs":     "/usr/lib",         // absolute: restarts at the rootfs
+		"var":     "usr",               // relative
+		"abs":     "/usr/lib",          // absolute: restarts at the rootfs
 		"up":      "../../../../../..", // climbs: stops at the rootfs
 		"a/b/rel": "../../run",
 		"loop1":   "loop2",
