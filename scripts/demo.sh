@@ -185,8 +185,28 @@ printf 'refused as expected; the store still holds only the signed image:\n' >&2
 show rkt image list
 
 if "$RKT" help 2>/dev/null | grep -qE '^  run '; then
-	step "6. Run the image in a pod"
-	show rkt run "$NAME:$VERSION"
+	step "6. Run the signed image in a pod (nspawn stage1: $(dirname "$RKT")/stage1-nspawn.aci)"
+	[ "$(id -u)" -eq 0 ] || die "rkt run needs root: sudo $0"
+	# The image is in the store (step 4) and verified: no fetch here.
+	out=$(show rkt run --pull-policy=never --uuid-file-save="$DEMO/hello.uuid" "$NAME:$VERSION")
+	printf '%s\n' "$out"
+	case $out in
+	*hello*) ;;
+	*) die "the pod did not print hello" ;;
+	esac
+	show rkt status "$(cat "$DEMO/hello.uuid")"
+	show rkt list
+	printf '\nrkt run exits with the status of the first app that failed:\n' >&2
+	rc=0
+	show rkt run --pull-policy=never "$NAME:$VERSION" --exec=/bin/busybox -- sh -c 'echo about to exit 3; exit 3' --- || rc=$?
+	[ "$rc" -eq 3 ] || die "rkt run of an app exiting 3 exited $rc"
+	printf 'exit status %s\n' "$rc" >&2
+	if [ -f "$(dirname "$RKT")/stage1-fly.aci" ]; then
+		printf '\nThe same image with the fly stage1 (chroot, host network, one app):\n' >&2
+		show rkt run --pull-policy=never --stage1-path="$(dirname "$RKT")/stage1-fly.aci" "$NAME:$VERSION"
+	fi
+	printf '\nExited pods stay until gc removes them, with their mounts:\n' >&2
+	show rkt gc --grace-period=0s
 	show rkt list
 fi
 
