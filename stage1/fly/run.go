@@ -129,23 +129,22 @@ func loadApp(pod string) (*flyApp, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	app := rt.App
-	if app == nil {
-		data, err := os.ReadFile(podlayout.AppImageManifest(pod, name))
-		if err != nil {
-			return nil, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
-		}
+	var img *types.App
+	if data, err := os.ReadFile(podlayout.AppImageManifest(pod, name)); err == nil {
 		var im schema.ImageManifest
 		if err := json.Unmarshal(data, &im); err != nil {
 			return nil, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
 		}
-		app = im.App
+		img = im.App
+	} else if rt.App == nil {
+		return nil, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
 	}
-	if app == nil || len(app.Exec) == 0 {
+	app := effectiveApp(img, rt.App)
+	if len(app.Exec) == 0 {
 		return nil, fmt.Errorf("app %q: %w", name, ErrNoExec)
 	}
 	a := &flyApp{name: name, rootfs: podlayout.AppRootfs(pod, name), app: app, readOnly: rt.ReadOnlyRootFS}
-	if a.mounts, err = appMounts(pod, pm, rt, rc); err != nil {
+	if a.mounts, err = appMounts(pod, pm, rt, app, rc); err != nil {
 		return nil, fmt.Errorf("app %q: %w", name, err)
 	}
 	a.env = appEnv(name, app, rc)
@@ -162,6 +161,42 @@ func readPodManifest(pod string) (*schema.PodManifest, error) {
 		return nil, fmt.Errorf("reading pod manifest: %w", err)
 	}
 	return &pm, nil
+}
+
+// effectiveApp applies the pod manifest's app (the run flags, set by
+// stage0) over the image's: every field the pod manifest sets wins, and
+// its environment is merged over the image's.
+func effectiveApp(img, pod *types.App) *types.App {
+	var app types.App
+	if img != nil {
+		app = *img
+		app.Environment = append(types.Environment(nil), img.Environment...)
+	}
+	if pod == nil {
+		return &app
+	}
+	if len(pod.Exec) > 0 {
+		app.Exec = pod.Exec
+	}
+	if pod.User != "" {
+		app.User = pod.User
+	}
+	if pod.Group != "" {
+		app.Group = pod.Group
+	}
+	if len(pod.SupplementaryGIDs) > 0 {
+		app.SupplementaryGIDs = pod.SupplementaryGIDs
+	}
+	if pod.WorkingDirectory != "" {
+		app.WorkingDirectory = pod.WorkingDirectory
+	}
+	if len(pod.MountPoints) > 0 {
+		app.MountPoints = pod.MountPoints
+	}
+	for _, kv := range pod.Environment {
+		app.Environment.Set(kv.Name, kv.Value)
+	}
+	return &app
 }
 
 // appEnv is the app's environment: rkt's default PATH, AC_APP_NAME, the
@@ -215,7 +250,7 @@ func envValue(env []string, key string) string {
 
 // appMounts matches the app's mounts (the pod manifest's, else its image's
 // mount points by name) with the pod's volumes.
-func appMounts(pod string, pm *schema.PodManifest, rt schema.RuntimeApp, rc *podlayout.RuntimeConfig) ([]appMount, error) {
+func appMounts(pod string, pm *schema.PodManifest, rt schema.RuntimeApp, app *types.App, rc *podlayout.RuntimeConfig) ([]appMount, error) {
 	vols := map[string]types.Volume{}
 	for _, v := range pm.Volumes {
 		vols[v.Name.String()] = v
@@ -231,8 +266,8 @@ func appMounts(pod string, pm *schema.PodManifest, rt schema.RuntimeApp, rc *pod
 		refs = append(refs, ref{volume: m.Volume.String(), target: m.Path, appVol: m.AppVolume})
 		seen[m.Path] = true
 	}
-	if rt.App != nil {
-		for _, mp := range rt.App.MountPoints {
+	if app != nil {
+		for _, mp := range app.MountPoints {
 			if seen[mp.Path] {
 				continue
 			}
