@@ -118,7 +118,8 @@ measure() {
 	names+=("$name")
 }
 
-gc="$RKT --dir=$data gc --grace-period=0s"
+gc="${RKT:-false} --dir=$data gc --grace-period=0s"
+fly_aci=${RKT:+$(dirname "$RKT")/stage1-fly.aci}
 
 measure floor "unshare --mount --uts --ipc --pid --fork chroot $rootfs /bin/true"
 measure nspawn "systemd-nspawn -D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --kill-signal=SIGTERM /bin/true"
@@ -131,8 +132,8 @@ measure runc "runc run --bundle $bundle rkt-bench-runc"
 # system bus), file events (no journal), rlimits below the host's hard
 # limits (its defaults exceed them and setrlimit fails), host network.
 measure podman "podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --network=host --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024 --rootfs $rootfs /bin/true"
-measure rkt-nspawn --prepare "$gc" "$RKT --dir=$data run --pull-policy=never --net=host bench.example.com/busybox:1.0"
-measure rkt-fly --prepare "$gc" "$RKT --dir=$data run --pull-policy=never --stage1-path=${RKT%/*}/stage1-fly.aci bench.example.com/busybox:1.0"
+measure rkt-nspawn --prepare "$gc" "${RKT:-false} --dir=$data run --pull-policy=never --net=host bench.example.com/busybox:1.0"
+measure rkt-fly --prepare "$gc" "${RKT:-false} --dir=$data run --pull-policy=never --stage1-path=$fly_aci bench.example.com/busybox:1.0"
 
 # Peak RSS of rkt run (rkt execs into stage1: the figure is the largest of
 # rkt and what it became; the children of nspawn are not counted).
@@ -147,7 +148,7 @@ fi
 if [[ " ${names[*]} " == *" rkt-fly "* ]]; then
 	$gc >/dev/null 2>&1 || true
 	/usr/bin/time -v -o "$out/rss-fly.txt" "$RKT" --dir="$data" run --pull-policy=never \
-		--stage1-path="${RKT%/*}/stage1-fly.aci" bench.example.com/busybox:1.0 >/dev/null 2>&1 || true
+		--stage1-path="$fly_aci" bench.example.com/busybox:1.0 >/dev/null 2>&1 || true
 	rss_f=$(bench_peak_rss_kb "$out/rss-fly.txt")
 fi
 if [[ -n ${RKT:-} ]]; then
