@@ -1,0 +1,458 @@
+package run
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/pod"
+	"github.com/rkt/rkt/store/tree"
+)
+
+// treePath is the directory of a rendered tree in the data dir (the
+// store's layout: cas/tree/<id>, holding rootfs/).
+func treePath(dataDir, id string) string { return filepath.Join(dataDir, "cas", "tree", id) }
+
+// layout writes a pod directory's contents.
+type layout struct {
+	pod, dataDir string
+	overlay      bool
+}
+
+// writeNew creates a file that did not exist, in a pod directory this
+// process has locked and is preparing: no other process reads it before
+// the pod changes state, and a crash leaves an aborted prepare that gc
+// removes, so it needs neither a temp file nor an fsync of its own.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 resolved, apps []resolved) error {
+	pmData, err := pm.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encoding pod manifest: %w", err)
+	}
+	if err := atomicfile.WriteFile(podlayout.PodManifest(l.pod), pmData, 0o644); err != nil {
+		return fmt.Errorf("writing pod manifest: %w", err)
+	}
+	if err := rc.Write(podlayout.RuntimeConfigPath(l.pod)); err != nil {
+		return err
+	}
+	if err := writeNew(filepath.Join(l.pod, podlayout.Stage1TreeStoreIDFile), []byte(s1.treeID), 0o644); err != nil {
+		return fmt.Errorf("writing stage1 tree ID: %w", err)
+	}
+	if err := os.Mkdir(podlayout.Stage1Dir(l.pod), 0o755); err != nil {
+		return fmt.Errorf("creating stage1 dir: %w", err)
+	}
+	if err := writeNew(podlayout.Stage1Manifest(l.pod), s1.raw, 0o644); err != nil {
+		return fmt.Errorf("writing stage1 manifest: %w", err)
+	}
+
+	// stage1Files is where files under the stage1 rootfs go now: the
+	// overlay's upper dir, or the copied rootfs.
+	s1Root := podlayout.Stage1Rootfs(l.pod)
+	s1Lower := filepath.Join(treePath(l.dataDir, s1.treeID), "rootfs")
+	var s1Files string
+	if l.overlay {
+		upper, err := l.overlayDirs(s1.treeID, "", s1Lower)
+		if err != nil {
+			return fmt.Errorf("laying out the stage1 rootfs: %w", err)
+		}
+		if err := os.Mkdir(s1Root, 0o755); err != nil {
+			return fmt.Errorf("laying out the stage1 rootfs: %w", err)
+		}
+		s1Files = upper
+	} else {
+		if err := copyTree(s1Lower, s1Root); err != nil {
+			return fmt.Errorf("copying the stage1 rootfs: %w", err)
+		}
+		s1Files = s1Root
+	}
+
+	for i, ra := range pm.Apps {
+		name := ra.Name.String()
+		if err := podlayout.ValidAppName(name); err != nil {
+			return err
+		}
+		a := apps[i]
+		if err := os.MkdirAll(podlayout.AppsInfoDir(l.pod, name), 0o755); err != nil {
+			return fmt.Errorf("laying out app %s: %w", name, err)
+		}
+		if err := writeNew(podlayout.AppsInfoManifest(l.pod, name), a.raw, 0o644); err != nil {
+			return fmt.Errorf("laying out app %s: %w", name, err)
+		}
+		if err := writeNew(podlayout.AppsInfoTreeStoreID(l.pod, name), []byte(a.treeID), 0o644); err != nil {
+			return fmt.Errorf("laying out app %s: %w", name, err)
+		}
+		appDir := filepath.Join(s1Files, podlayout.InPodAppsDir, name)
+		if err := os.MkdirAll(appDir, 0o755); err != nil {
+			return fmt.Errorf("laying out app %s: %w", name, err)
+		}
+		if err := writeNew(filepath.Join(appDir, "manifest"), a.raw, 0o644); err != nil {
+			return fmt.Errorf("laying out app %s: %w", name, err)
+		}
+		lower := filepath.Join(treePath(l.dataDir, a.treeID), "rootfs")
+		if l.overlay {
+			if _, err := l.overlayDirs(a.treeID, name, lower); err != nil {
+				return fmt.Errorf("laying out app %s: %w", name, err)
+			}
+			if err := os.Mkdir(filepath.Join(appDir, "rootfs"), 0o755); err != nil {
+				return fmt.Errorf("laying out app %s: %w", name, err)
+			}
+		} else if err := copyTree(lower, filepath.Join(appDir, "rootfs")); err != nil {
+			return fmt.Errorf("copying the rootfs of app %s: %w", name, err)
+		}
+	}
+	for _, v := range pm.Volumes {
+		if v.Kind == "empty" {
+			if err := emptyVolume(l.pod, v); err != nil {
+				return err
+			}
+		}
+	}
+	if l.overlay {
+		if err := writeNew(filepath.Join(l.pod, podlayout.OverlayPreparedFile), nil, 0o644); err != nil {
+			return fmt.Errorf("marking overlay rootfs: %w", err)
+		}
+	}
+	return nil
+}
+
+// overlayDirs creates overlay/<tree>/{upper,work}[/<app>] and gives the
+// upper dir the mode and owner of the lower rootfs (the merged root takes
+// them from the upper dir). It returns the upper dir.
+func (l *layout) overlayDirs(treeID, app, lower string) (string, error) {
+	od := podlayout.OverlayDir(l.pod, treeID)
+	upper, work := filepath.Join(od, "upper"), filepath.Join(od, "work")
+	if app != "" {
+		upper, work = filepath.Join(upper, app), filepath.Join(work, app)
+	}
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	st, err := os.Stat(lower)
+	if err != nil {
+		return "", err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		if err := os.Lchown(upper, int(sys.Uid), int(sys.Gid)); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Chmod(upper, st.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return "", err
+	}
+	return upper, nil
+}
+
+// emptyVolume creates sharedVolumes/<vol> with the volume's mode (default
+// 0755), uid and gid (default 0).
+func emptyVolume(podDir string, v types.Volume) error {
+	name := v.Name.String()
+	if err := podlayout.ValidAppName(name); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
+	mode := uint64(0o755)
+	if v.Mode != nil {
+		m, err := strconv.ParseUint(*v.Mode, 8, 32)
+		if err != nil || m > 0o7777 {
+			return fmt.Errorf("volume %q: invalid mode %q", name, *v.Mode)
+		}
+		mode = m
+	}
+	uid, gid := 0, 0
+	if v.UID != nil {
+		uid = *v.UID
+	}
+	if v.GID != nil {
+		gid = *v.GID
+	}
+	if err := os.MkdirAll(podlayout.SharedVolumesDir(podDir), 0o755); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
+	dir := podlayout.SharedVolumeDir(podDir, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
+	if err := os.Lchown(dir, uid, gid); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
+	// chmod(2), not Mkdir's mode: the umask must not apply, and chown
+	// clears set-id bits.
+	if err := unix.Chmod(dir, uint32(mode)); err != nil {
+		return fmt.Errorf("volume %q: %w", name, err)
+	}
+	return nil
+}
+
+// overlayUsable reports whether overlay rootfs can be used for pods in
+// dataDir: the kernel has overlayfs and the data dir's filesystem can hold
+// upper dirs.
+func overlayUsable(dataDir string) bool {
+	data, err := os.ReadFile("/proc/filesystems")
+	if err != nil || !bytes.Contains(data, []byte("\toverlay\n")) {
+		return false
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dataDir, &st); err != nil {
+		return false
+	}
+	switch st.Type {
+	case unix.OVERLAYFS_SUPER_MAGIC, unix.NFS_SUPER_MAGIC:
+		return false
+	}
+	return true
+}
+
+// syncPod makes what was written in the pod directory durable with one
+// syncfs(2) of its filesystem, before the pod is published as prepared.
+func syncPod(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncing pod directory: %w", err)
+	}
+	return nil
+}
+
+// mountPod mounts the overlay rootfs of the stage1 and of every app of a
+// pod prepared with overlay (nothing for a copied pod). Mounts already in
+// place are kept. On failure, what it mounted is unmounted.
+func mountPod(dataDir, podDir string, pm *schema.PodManifest) (retErr error) {
+	if _, err := os.Stat(filepath.Join(podDir, podlayout.OverlayPreparedFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if !overlayUsable(dataDir) {
+		return fmt.Errorf("mounting the pod's rootfs: %w", ErrOverlayUnavailable)
+	}
+	defer func() {
+		if retErr != nil {
+			pod.UnmountAll(podDir)
+		}
+	}()
+	s1Tree, err := readTreeID(filepath.Join(podDir, podlayout.Stage1TreeStoreIDFile))
+	if err != nil {
+		return err
+	}
+	if err := mountOverlay(dataDir, podDir, s1Tree, "", podlayout.Stage1Rootfs(podDir)); err != nil {
+		return fmt.Errorf("mounting the stage1 rootfs: %w", err)
+	}
+	for _, ra := range pm.Apps {
+		name := ra.Name.String()
+		if err := podlayout.ValidAppName(name); err != nil {
+			return err
+		}
+		id, err := readTreeID(podlayout.AppsInfoTreeStoreID(podDir, name))
+		if err != nil {
+			return err
+		}
+		if err := mountOverlay(dataDir, podDir, id, name, podlayout.AppRootfs(podDir, name)); err != nil {
+			return fmt.Errorf("mounting the rootfs of app %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// mountStage1 mounts only the stage1 rootfs of an overlay pod (for the
+// stage1 gc entrypoint); false when the pod is not an overlay pod.
+func mountStage1(dataDir, podDir string) (bool, error) {
+	if _, err := os.Stat(filepath.Join(podDir, podlayout.OverlayPreparedFile)); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	id, err := readTreeID(filepath.Join(podDir, podlayout.Stage1TreeStoreIDFile))
+	if err != nil {
+		return false, err
+	}
+	return true, mountOverlay(dataDir, podDir, id, "", podlayout.Stage1Rootfs(podDir))
+}
+
+func readTreeID(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading tree ID: %w", err)
+	}
+	id := strings.TrimSpace(string(data))
+	if !tree.ValidID(id) {
+		return "", fmt.Errorf("reading tree ID %s: invalid tree ID %q", path, id)
+	}
+	return id, nil
+}
+
+// mountOverlay mounts lowerdir=<tree>/rootfs, upperdir and workdir under
+// overlay/<tree>[/<app>] on target, unless something is mounted there.
+func mountOverlay(dataDir, podDir, treeID, app, target string) error {
+	if mounted, err := isMountPoint(target); err != nil || mounted {
+		return err
+	}
+	lower := filepath.Join(treePath(dataDir, treeID), "rootfs")
+	if _, err := os.Stat(lower); err != nil {
+		return fmt.Errorf("image tree %s: %w (was the image removed? `rkt image gc` keeps trees of pods that are not garbage)", treeID, err)
+	}
+	od := podlayout.OverlayDir(podDir, treeID)
+	upper, work := filepath.Join(od, "upper"), filepath.Join(od, "work")
+	if app != "" {
+		upper, work = filepath.Join(upper, app), filepath.Join(work, app)
+	}
+	opts := "lowerdir=" + escapeOverlay(lower) + ",upperdir=" + escapeOverlay(upper) + ",workdir=" + escapeOverlay(work)
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mounting overlay on %s: %w", target, err)
+	}
+	return nil
+}
+
+// escapeOverlay escapes the separators of overlayfs mount options.
+func escapeOverlay(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(p)
+}
+
+// isMountPoint reports whether path is the root of a mount: its device
+// differs from its parent's (true of overlay mounts, which get their own).
+func isMountPoint(path string) (bool, error) {
+	var st, parent unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return false, err
+	}
+	if err := unix.Lstat(filepath.Dir(path), &parent); err != nil {
+		return false, err
+	}
+	return st.Dev != parent.Dev, nil
+}
+
+// copyTree copies the tree at src to dst (which must not exist): regular
+// files (with copy_file_range where the kernel can), directories,
+// symlinks, device nodes and fifos, with their modes, owners and times,
+// and hard links as hard links.
+func copyTree(src, dst string) error {
+	type dirTimes struct {
+		path string
+		st   *syscall.Stat_t
+	}
+	var dirs []dirTimes
+	links := map[[2]uint64]string{}
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%s: no stat information", p)
+		}
+		mode := fi.Mode()
+		switch {
+		case mode.IsDir():
+			if err := os.Mkdir(target, 0o700); err != nil {
+				return err
+			}
+			dirs = append(dirs, dirTimes{target, st})
+			return setMeta(target, st, true)
+		case mode&fs.ModeSymlink != 0:
+			dest, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(dest, target); err != nil {
+				return err
+			}
+			return setMeta(target, st, false)
+		}
+		if st.Nlink > 1 {
+			id := [2]uint64{uint64(st.Dev), st.Ino}
+			if first, ok := links[id]; ok {
+				return os.Link(first, target)
+			}
+			links[id] = target
+		}
+		if mode.IsRegular() {
+			if err := copyFile(p, target); err != nil {
+				return err
+			}
+		} else if err := unix.Mknod(target, st.Mode, int(st.Rdev)); err != nil {
+			return err
+		}
+		return setMeta(target, st, true)
+	})
+	if err != nil {
+		return err
+	}
+	// Directory times last: creating their entries changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := setTimes(dirs[i].path, dirs[i].st, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// setMeta applies owner, then mode (chown clears set-id bits), then times.
+func setMeta(path string, st *syscall.Stat_t, follow bool) error {
+	if err := os.Lchown(path, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	if follow {
+		if err := unix.Chmod(path, st.Mode&0o7777); err != nil {
+			return err
+		}
+	}
+	return setTimes(path, st, follow)
+}
+
+func setTimes(path string, st *syscall.Stat_t, follow bool) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
+	flags := 0
+	if !follow {
+		flags = unix.AT_SYMLINK_NOFOLLOW
+	}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, flags)
+}

@@ -1,0 +1,585 @@
+// Package run is stage0's side of a pod's life: prepare (resolve and fetch
+// the images, choose and load the stage1 image, lay out the pod
+// directory), run (mount the rootfs and exec the stage1 run entrypoint
+// with the pod lock), run-prepared, enter, stop, and the stage1 gc hook.
+//
+// Preparing, in order:
+//
+//	locks/prepare (shared)          held until the pod is prepared or exec'd; image gc takes it exclusive
+//	images -> store keys            fetch.Fetcher with the plan's pull policy (verified); trees rendered
+//	stage1 -> store key             --stage1-*, stage1.d, stage1-<flavor>.aci beside the binary
+//	pods/prepare/<uuid>             pod.Create: locked; then, shared tree locks held:
+//	  pod, runtime-config           atomically (common/atomicfile)
+//	  stage1TreeStoreID, stage1/manifest, appsinfo/<app>/{manifest,treeStoreID}
+//	  overlay/<tree>/{upper,work}[/<app>] + overlay-prepared     (overlay), or
+//	  stage1/rootfs, .../opt/stage2/<app>/rootfs copied          (--no-overlay)
+//	  sharedVolumes/<vol>           kind=empty volumes, mode/uid/gid applied
+//	pods/prepared/<uuid>            Prepare; or pods/run/<uuid> for Run
+//
+// Invariants:
+//   - every name from a user or an image (app names, volume names, UUIDs,
+//     entrypoint paths) is validated before it becomes part of a path;
+//   - files inside a pod being prepared are written once into its fresh,
+//     locked directory; only the manifest and runtime-config are replaced
+//     later, and those are written atomically. A crash while preparing
+//     leaves an unlocked pods/prepare/<uuid>, an "aborted prepare" that gc
+//     removes;
+//   - overlay mounts are made only just before exec'ing stage1 (Run,
+//     RunPrepared) and before the stage1 gc entrypoint: they do not
+//     survive a reboot, the upper and work directories do;
+//   - trees are rendered once by the store and never copied unless
+//     --no-overlay is given or overlayfs is unusable for the data dir.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/entrypoint"
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/fetch"
+	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/metadata"
+	"github.com/rkt/rkt/stage0/pod"
+	"github.com/rkt/rkt/stage0/podspec"
+	"github.com/rkt/rkt/store"
+	"github.com/rkt/rkt/store/tree"
+)
+
+// Config is what every operation needs; the CLI fills it from the global
+// flags and the configuration.
+type Config struct {
+	DataDir, LocalConfig, SystemConfig, UserConfig string
+	Store                                          *store.Store
+	Fetcher                                        *fetch.Fetcher // its PullPolicy is replaced by the plan's
+	// Stage1Default is the default stage1 image file; empty: stage1-nspawn.aci
+	// beside the running binary.
+	Stage1Default string
+	Insecure      insecure.Set
+	Debug         bool
+	Log           *slog.Logger
+	// Stdout and Stderr receive the output of the stage1 stop and gc
+	// entrypoints (nil: discarded).
+	Stdout, Stderr io.Writer
+	// MDSSocket is the metadata service's registration socket (empty:
+	// metadata.DefaultSocketPath).
+	MDSSocket string
+}
+
+func (cfg *Config) log() *slog.Logger {
+	if cfg.Log != nil {
+		return cfg.Log
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// RunOverrides are run-prepared's flags; zero fields keep what was
+// prepared.
+type RunOverrides struct {
+	Net                    []string
+	DNS, DNSSearch, DNSOpt []string
+	DNSDomain              string
+	HostsEntries           map[string][]string
+	Hostname               string
+	Interactive            bool
+	MDSRegister            bool
+	IPC                    string
+}
+
+// DefaultFlavor is the stage1 flavor used when nothing chooses one.
+const DefaultFlavor = "nspawn"
+
+// prepareLockPath is <data dir>/locks/prepare: shared by every prepare,
+// exclusive for image gc, so that gc never removes a tree a pod is being
+// laid out on.
+func prepareLockPath(dataDir string) string { return filepath.Join(dataDir, "locks", "prepare") }
+
+// LockPrepare takes the prepare lock (shared by prepare and run; image gc
+// takes it exclusive to see no pod half-prepared).
+func LockPrepare(dataDir string, mode flock.Mode) (*flock.Lock, error) {
+	if err := os.MkdirAll(filepath.Join(dataDir, "locks"), 0o750); err != nil {
+		return nil, fmt.Errorf("taking the prepare lock: %w", err)
+	}
+	l, err := flock.LockPath(prepareLockPath(dataDir), mode, true, true)
+	if err != nil {
+		return nil, fmt.Errorf("taking the prepare lock: %w", err)
+	}
+	return l, nil
+}
+
+// resolved is an image of the pod as found in the store.
+type resolved struct {
+	key      string
+	treeID   string
+	manifest *schema.ImageManifest
+	raw      []byte
+}
+
+// preparedPod is what prepare leaves for launch.
+type preparedPod struct {
+	pod      *pod.Pod
+	manifest *schema.PodManifest
+	rc       *podlayout.RuntimeConfig
+	stage1   *schema.ImageManifest
+	images   map[string]*schema.ImageManifest // by app name
+}
+
+// Prepare lays out a pod for plan and leaves it in prepared/ (rkt
+// prepare). The returned pod's lock is released.
+func Prepare(ctx context.Context, cfg Config, plan *podspec.Plan) (*pod.Pod, error) {
+	pp, err := prepare(ctx, &cfg, plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncPod(pp.pod.Path); err != nil {
+		pp.pod.Abort()
+		return nil, fmt.Errorf("preparing pod %s: %w", pp.pod.UUID, err)
+	}
+	if err := pp.pod.Prepared(); err != nil {
+		pp.pod.Abort()
+		return nil, fmt.Errorf("preparing pod %s: %w", pp.pod.UUID, err)
+	}
+	return pp.pod, nil
+}
+
+// Run prepares a pod for plan and execs the stage1 run entrypoint in it,
+// holding the pod lock (rkt run). It returns only on error.
+func Run(ctx context.Context, cfg Config, plan *podspec.Plan) error {
+	pp, err := prepare(ctx, &cfg, plan)
+	if err != nil {
+		return err
+	}
+	if plan.MDSRegister {
+		if err := registerMDS(ctx, &cfg, pp); err != nil {
+			pp.pod.Abort()
+			return err
+		}
+	}
+	return launch(&cfg, pp, plan.IPC)
+}
+
+// RunPrepared runs a prepared pod (rkt run-prepared).
+func RunPrepared(ctx context.Context, cfg Config, uuid string, rt RunOverrides) error {
+	p, err := pod.Get(cfg.DataDir, uuid)
+	if err != nil {
+		return fmt.Errorf("running prepared pod %s: %w", uuid, err)
+	}
+	if p.State != pod.Prepared {
+		return fmt.Errorf("running prepared pod %s: %w", p.UUID, &pod.StateError{UUID: p.UUID, State: p.State, Op: "running prepared pod"})
+	}
+	pp, err := loadPrepared(p)
+	if err != nil {
+		return err
+	}
+	applyOverrides(pp.rc, rt)
+	if rt.MDSRegister {
+		if err := registerMDS(ctx, &cfg, pp); err != nil {
+			return err
+		}
+	}
+	if err := pp.rc.Write(podlayout.RuntimeConfigPath(p.Path)); err != nil {
+		return fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
+	}
+	return launch(&cfg, pp, rt.IPC)
+}
+
+func applyOverrides(rc *podlayout.RuntimeConfig, rt RunOverrides) {
+	if len(rt.Net) > 0 {
+		rc.NetList = rt.Net
+	}
+	if len(rt.DNS) > 0 {
+		rc.DNS = rt.DNS
+	}
+	if len(rt.DNSSearch) > 0 {
+		rc.DNSSearch = rt.DNSSearch
+	}
+	if len(rt.DNSOpt) > 0 {
+		rc.DNSOpt = rt.DNSOpt
+	}
+	if rt.DNSDomain != "" {
+		rc.DNSDomain = rt.DNSDomain
+	}
+	if len(rt.HostsEntries) > 0 {
+		rc.HostsEntries = rt.HostsEntries
+	}
+	if rt.Hostname != "" {
+		rc.Hostname = rt.Hostname
+	}
+	if rt.Interactive {
+		rc.Interactive = true
+	}
+}
+
+// loadPrepared reads back what prepare wrote.
+func loadPrepared(p *pod.Pod) (*preparedPod, error) {
+	pm, _, err := p.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
+	}
+	rc, err := podlayout.ReadRuntimeConfig(podlayout.RuntimeConfigPath(p.Path))
+	if err != nil {
+		return nil, fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
+	}
+	s1, err := readImageManifest(podlayout.Stage1Manifest(p.Path))
+	if err != nil {
+		return nil, fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
+	}
+	images := map[string]*schema.ImageManifest{}
+	for _, ra := range pm.Apps {
+		name := ra.Name.String()
+		if err := podlayout.ValidAppName(name); err != nil {
+			return nil, fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
+		}
+		im, err := readImageManifest(podlayout.AppsInfoManifest(p.Path, name))
+		if err != nil {
+			return nil, fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
+		}
+		images[name] = im
+	}
+	return &preparedPod{pod: p, manifest: pm, rc: rc, stage1: s1, images: images}, nil
+}
+
+func readImageManifest(path string) (*schema.ImageManifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading image manifest: %w", err)
+	}
+	var im schema.ImageManifest
+	if err := im.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("reading image manifest %s: %w", path, err)
+	}
+	return &im, nil
+}
+
+// registerMDS registers the pod with the metadata service and records the
+// token and URL.
+func registerMDS(ctx context.Context, cfg *Config, pp *preparedPod) error {
+	reg, err := metadata.Register(ctx, cfg.MDSSocket, metadata.Registration{
+		UUID: pp.pod.UUID, Manifest: pp.manifest, Images: pp.images,
+	})
+	if err != nil {
+		return fmt.Errorf("registering pod %s with the metadata service: %w (start it with `rkt metadata-service`)", pp.pod.UUID, err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(pp.pod.Path, podlayout.MdsTokenFile), []byte(reg.Token), 0o600); err != nil {
+		return fmt.Errorf("registering pod %s with the metadata service: %w", pp.pod.UUID, err)
+	}
+	pp.rc.MetadataServiceURL = reg.URL
+	if err := pp.rc.Write(podlayout.RuntimeConfigPath(pp.pod.Path)); err != nil {
+		return fmt.Errorf("registering pod %s with the metadata service: %w", pp.pod.UUID, err)
+	}
+	return nil
+}
+
+// launch moves the pod to run/, mounts its overlays and execs the stage1
+// run entrypoint with the pod lock as RKT_LOCK_FD.
+func launch(cfg *Config, pp *preparedPod, ipc string) error {
+	p := pp.pod
+	entry, err := stage1Entrypoint(pp.stage1, entrypoint.AnnotationRun)
+	if err != nil {
+		p.Abort()
+		return fmt.Errorf("running pod %s: %w", p.UUID, err)
+	}
+	fd, err := p.Run()
+	if err != nil {
+		p.Abort()
+		return fmt.Errorf("running pod %s: %w", p.UUID, err)
+	}
+	// From here on the pod is in run/: a failure leaves an exited pod that
+	// gc collects.
+	if err := mountPod(cfg.DataDir, p.Path, pp.manifest); err != nil {
+		p.Close()
+		return fmt.Errorf("running pod %s: %w", p.UUID, err)
+	}
+	rc := pp.rc
+	args := entrypoint.RunArgs{
+		Debug:               cfg.Debug || rc.Debug,
+		Net:                 rc.NetList,
+		Interactive:         rc.Interactive,
+		LocalConfig:         cfg.LocalConfig,
+		Hostname:            rc.Hostname,
+		DNSConfMode:         (&podspec.Plan{Runtime: *rc}).DNSConfMode(),
+		DisableCapabilities: cfg.Insecure.Has(insecure.Capabilities),
+		DisablePaths:        cfg.Insecure.Has(insecure.Paths),
+		DisableSeccomp:      cfg.Insecure.Has(insecure.Seccomp),
+		IPC:                 ipc,
+		UUID:                p.UUID,
+	}
+	if rc.MetadataServiceURL != "" {
+		tok, err := os.ReadFile(filepath.Join(p.Path, podlayout.MdsTokenFile))
+		if err != nil {
+			p.Close()
+			return fmt.Errorf("running pod %s: reading the metadata token: %w", p.UUID, err)
+		}
+		args.MDSToken = string(tok)
+	}
+	bin := filepath.Join(podlayout.Stage1Rootfs(p.Path), entry)
+	argv := append([]string{bin}, args.Args(entrypoint.InterfaceVersion(pp.stage1))...)
+	env := append(withoutEnv(os.Environ(), entrypoint.EnvLockFD), entrypoint.EnvLockFD+"="+strconv.Itoa(int(fd)))
+	if err := os.Chdir(p.Path); err != nil {
+		p.Close()
+		return fmt.Errorf("running pod %s: %w", p.UUID, err)
+	}
+	cfg.log().Debug("executing stage1", "uuid", p.UUID, "argv", argv)
+	err = syscall.Exec(bin, argv, env)
+	p.Close()
+	return fmt.Errorf("running pod %s: executing stage1 %s: %w", p.UUID, bin, err)
+}
+
+func withoutEnv(env []string, name string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// stage1Entrypoint is the path (relative to the stage1 rootfs) of the
+// entrypoint that annotation names.
+func stage1Entrypoint(m *schema.ImageManifest, annotation string) (string, error) {
+	ep, ok := entrypoint.Entrypoint(m, annotation)
+	if !ok {
+		return "", fmt.Errorf("%w: %s has no %s annotation", ErrBadStage1, m.Name, annotation)
+	}
+	rel := strings.TrimLeft(ep, "/")
+	if !strings.HasPrefix(ep, "/") || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%w: %s: entrypoint %q is not an absolute path inside the image", ErrBadStage1, m.Name, ep)
+	}
+	return rel, nil
+}
+
+// prepare does everything up to a fully laid out pod in prepare/, locked
+// by this process.
+func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedPod, retErr error) {
+	log := cfg.log()
+	lock, err := LockPrepare(cfg.DataDir, flock.Shared)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+
+	policy, err := fetch.ParsePullPolicy(plan.PullPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("preparing pod: %w", err)
+	}
+	var f fetch.Fetcher
+	if cfg.Fetcher != nil {
+		f = *cfg.Fetcher
+	} else {
+		return nil, errors.New("preparing pod: no fetcher configured")
+	}
+	f.PullPolicy = policy
+
+	// Images and the pod manifest.
+	var pm *schema.PodManifest
+	var apps []resolved
+	if plan.PodManifestFile != "" {
+		pm, apps, err = resolveManifest(ctx, cfg, &f, plan.PodManifestFile)
+	} else {
+		pm, apps, err = resolvePlan(ctx, cfg, &f, plan)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	// Stage1.
+	s1, err := chooseStage1(ctx, cfg, plan.Stage1)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stage1Entrypoint(s1.manifest, entrypoint.AnnotationRun); err != nil {
+		return nil, fmt.Errorf("preparing pod: %w", err)
+	}
+
+	// The pod directory.
+	p, err := pod.Create(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("preparing pod: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			p.Abort()
+		}
+	}()
+	trees, err := tree.New(filepath.Join(cfg.DataDir, "cas", "tree"), filepath.Join(cfg.DataDir, "cas", "treestorelocks"))
+	if err != nil {
+		return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
+	}
+	for _, id := range append([]string{s1.treeID}, treeIDs(apps)...) {
+		l, err := trees.Lock(id, flock.Shared, true)
+		if err != nil {
+			return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
+		}
+		defer l.Close()
+		if !trees.IsRendered(id) {
+			return nil, fmt.Errorf("preparing pod %s: tree %s: %w", p.UUID, id, store.ErrNotFound)
+		}
+	}
+
+	rc := plan.Runtime
+	rc.UUID = p.UUID
+	if rc.Hostname == "" {
+		rc.Hostname = "rkt-" + p.UUID
+	}
+	if len(rc.NetList) == 0 {
+		rc.NetList = []string{"default"}
+	}
+	rc.Debug = rc.Debug || cfg.Debug
+	for _, o := range []struct {
+		set  insecure.Set
+		name string
+	}{{insecure.Capabilities, "capabilities"}, {insecure.Paths, "paths"}, {insecure.Seccomp, "seccomp"}} {
+		if cfg.Insecure.Has(o.set) {
+			rc.InsecureOptions = append(rc.InsecureOptions, o.name)
+		}
+	}
+	for _, v := range pm.Volumes {
+		if v.Kind == "host" {
+			if rc.HostVolumes == nil {
+				rc.HostVolumes = map[string]string{}
+			}
+			rc.HostVolumes[v.Name.String()] = v.Source
+		}
+	}
+
+	overlay := !plan.NoOverlay
+	if overlay && !overlayUsable(cfg.DataDir) {
+		log.Debug("overlayfs is not usable for the data dir: copying the rootfs instead", "dir", cfg.DataDir)
+		overlay = false
+	}
+	l := &layout{pod: p.Path, dataDir: cfg.DataDir, overlay: overlay}
+	if err := l.write(pm, &rc, s1, apps); err != nil {
+		return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
+	}
+	if plan.UUIDFileSave != "" {
+		if err := atomicfile.WriteFile(plan.UUIDFileSave, []byte(p.UUID), 0o644); err != nil {
+			return nil, fmt.Errorf("preparing pod %s: saving the UUID: %w", p.UUID, err)
+		}
+	}
+	for _, k := range append([]string{s1.key}, keys(apps)...) {
+		if err := cfg.Store.Touch(k); err != nil {
+			log.Debug("touching image", "key", k, "err", err)
+		}
+	}
+	images := map[string]*schema.ImageManifest{}
+	for i, ra := range pm.Apps {
+		images[ra.Name.String()] = apps[i].manifest
+	}
+	return &preparedPod{pod: p, manifest: pm, rc: &rc, stage1: s1.manifest, images: images}, nil
+}
+
+func treeIDs(apps []resolved) []string {
+	out := make([]string, len(apps))
+	for i, a := range apps {
+		out[i] = a.treeID
+	}
+	return out
+}
+
+func keys(apps []resolved) []string {
+	out := make([]string, len(apps))
+	for i, a := range apps {
+		out[i] = a.key
+	}
+	return out
+}
+
+// resolvePlan fetches (as the pull policy allows) every image of the plan
+// and builds the pod manifest.
+func resolvePlan(ctx context.Context, cfg *Config, f *fetch.Fetcher, plan *podspec.Plan) (*schema.PodManifest, []resolved, error) {
+	apps := make([]resolved, len(plan.Apps))
+	specs := make([]podspec.ResolvedImage, len(plan.Apps))
+	for i, a := range plan.Apps {
+		key, err := f.Fetch(ctx, a.Image, a.Signature)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing pod: %w", err)
+		}
+		r, err := resolveKey(ctx, cfg, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing pod: image %q: %w", a.Image, err)
+		}
+		apps[i] = r
+		specs[i] = podspec.ResolvedImage{Key: key, Manifest: r.manifest}
+	}
+	pm, err := podspec.Manifest(plan, specs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pm, apps, nil
+}
+
+// resolveKey renders an image in the store (a no-op when it is) and reads
+// its manifest.
+func resolveKey(ctx context.Context, cfg *Config, key string) (resolved, error) {
+	treeID, err := cfg.Store.Render(ctx, key)
+	if err != nil {
+		return resolved{}, err
+	}
+	im, raw, err := cfg.Store.Manifest(key)
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{key: key, treeID: treeID, manifest: im, raw: raw}, nil
+}
+
+// resolveManifest reads a --pod-manifest file and resolves its images: by
+// ID in the store, or by name (and labels) through the fetcher.
+func resolveManifest(ctx context.Context, cfg *Config, f *fetch.Fetcher, path string) (*schema.PodManifest, []resolved, error) {
+	pm, err := podspec.LoadManifest(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	apps := make([]resolved, len(pm.Apps))
+	for i := range pm.Apps {
+		ra := &pm.Apps[i]
+		var key string
+		if !ra.Image.ID.Empty() {
+			key, err = cfg.Store.ResolveKey(ra.Image.ID.String())
+		} else {
+			ref := ra.Image.Name.String()
+			for _, l := range ra.Image.Labels {
+				ref += "," + l.Name.String() + "=" + l.Value
+			}
+			key, err = f.Fetch(ctx, ref, "")
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing pod: app %q: %w", ra.Name, err)
+		}
+		r, err := resolveKey(ctx, cfg, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing pod: app %q: %w", ra.Name, err)
+		}
+		id, err := types.NewHash(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("preparing pod: app %q: %w", ra.Name, err)
+		}
+		ra.Image.ID = *id
+		if ra.Image.Name == nil {
+			n := r.manifest.Name
+			ra.Image.Name = &n
+		}
+		if ra.App == nil {
+			if r.manifest.App == nil {
+				return nil, nil, fmt.Errorf("preparing pod: app %q: image %s has no app", ra.Name, key)
+			}
+			app := *r.manifest.App
+			ra.App = &app
+		}
+		apps[i] = r
+	}
+	return pm, apps, nil
+}
