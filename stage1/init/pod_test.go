@@ -560,3 +560,90 @@ func TestPodReapsOrphans(t *testing.T) {
 		t.Errorf("exit %d after %v", res.code, res.elapsed)
 	}
 }
+
+// runNspawn runs the pod the way the nspawn entrypoint does: the
+// supervisor as PID 1 of systemd-nspawn, without machined.
+func (p *testPod) runNspawn(t *testing.T, nspawn string, sig os.Signal) result {
+	t.Helper()
+	os.MkdirAll(filepath.Join(p.dir, "usr/lib"), 0o755)
+	os.WriteFile(filepath.Join(p.dir, "usr/lib/os-release"), []byte("ID=rkt-test\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, nspawn, "-D", p.dir, "--register=no", "--keep-unit", "--quiet",
+		"--console=pipe", "--kill-signal=SIGTERM", "--machine=rkt-supervisor-test", "/supervisor")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if sig != nil {
+		p.waitReady(t)
+		cmd.Process.Signal(sig)
+	}
+	err := cmd.Wait()
+	res := result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("running systemd-nspawn: %v", err)
+	}
+	t.Logf("exit %d in %v\nstdout:\n%sstderr:\n%s", res.code, res.elapsed, res.stdout, res.stderr)
+	return res
+}
+
+func findNspawn(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("systemd-nspawn")
+	if err != nil {
+		t.Skip("systemd-nspawn is not installed")
+	}
+	return p
+}
+
+func TestPodUnderNspawn(t *testing.T) {
+	needRoot(t)
+	nspawn := findNspawn(t)
+	p := &testPod{
+		volumes: []types.Volume{{Name: "data", Kind: "host", Source: "/srv/data"}},
+		apps: []testApp{
+			{name: "a", exec: sh(strings.Join([]string{
+				`test -e /proc/self/status && echo proc-ok`,
+				`echo x > /dev/null && test -c /dev/urandom && test -d /dev/pts && echo dev-ok`,
+				`touch /sys/x 2>/dev/null && echo sys-writable || echo sys-readonly`,
+				`echo v > /data/v && echo vol-ok`,
+				`exit 5`,
+			}, "; ")), mounts: []schema.Mount{{Volume: "data", Path: "/data"}}},
+			{name: "b", exec: []string{"/bin/sleep", "100"}},
+		},
+	}
+	p.make(t)
+	res := p.runNspawn(t, nspawn, nil)
+	if res.code != 5 {
+		t.Errorf("exit code %d, want 5", res.code)
+	}
+	for _, l := range []string{"proc-ok", "dev-ok", "sys-readonly", "vol-ok"} {
+		if !regexp.MustCompile(`(?m)^a\[\d+\]: ` + l + `\r?$`).MatchString(res.stdout) {
+			t.Errorf("stdout lacks a[pid]: %s", l)
+		}
+	}
+	if got, ok := p.status(t, "a"); !ok || got != 5 {
+		t.Errorf("status of a: %d (%v)", got, ok)
+	}
+}
+
+func TestPodUnderNspawnSIGTERM(t *testing.T) {
+	needRoot(t)
+	nspawn := findNspawn(t)
+	p := &testPod{apps: []testApp{{
+		name: "s", exec: []string{"/bin/sleep", "100"},
+		handlers: []types.EventHandler{{Name: "post-stop", Exec: sh("echo post > /post-ran")}},
+	}}}
+	p.make(t)
+	res := p.runNspawn(t, nspawn, syscall.SIGTERM)
+	if res.code != 0 || res.elapsed > 8*time.Second {
+		t.Errorf("exit code %d after %v, want 0 soon after SIGTERM", res.code, res.elapsed)
+	}
+	if _, err := os.Stat(p.rootfsFile("s", "post-ran")); err != nil {
+		t.Errorf("post-stop did not run: %v", err)
+	}
+}
