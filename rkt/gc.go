@@ -31,7 +31,10 @@ prepares are removed. Mounts left under a pod are unmounted first.`,
 			if err != nil {
 				return err
 			}
-			opts := g.podGCOptions(cmd)
+			opts, err := g.podGCOptions(cmd)
+			if err != nil {
+				return err
+			}
 			opts.GracePeriod, opts.ExpirePrepared, opts.MarkOnly = grace, expirePrepared, markOnly
 			res, err := pod.GC(cmd.Context(), dir, opts)
 			for _, u := range res.Marked {

@@ -1,19 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
-	"github.com/appc/spec/schema"
-	"github.com/rkt/rkt/common/entrypoint"
-	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/stage0/pod"
 	"github.com/spf13/cobra"
 )
 
@@ -60,35 +52,3 @@ func uuidFileFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "uuid-file", "", "read pod UUID from file instead of argument")
 }
 
-// stage1GC returns the hook that runs a pod's stage1 gc entrypoint
-// (`<pod>/stage1/rootfs/<gc> [--debug] [--local-config=DIR] UUID`, cwd =
-// the pod dir) before gc and rm remove it. A pod whose stage1 is gone or
-// declares no gc entrypoint has nothing to tear down.
-func (g *globalFlags) stage1GC(cmd *cobra.Command) func(ctx context.Context, p *pod.Pod) error {
-	return func(ctx context.Context, p *pod.Pod) error {
-		data, err := os.ReadFile(podlayout.Stage1Manifest(p.Path))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("running stage1 gc of pod %s: %w", p.UUID, err)
-		}
-		var m schema.ImageManifest
-		if err := m.UnmarshalJSON(data); err != nil {
-			return fmt.Errorf("running stage1 gc of pod %s: reading the stage1 manifest: %w", p.UUID, err)
-		}
-		ep, ok := entrypoint.Entrypoint(&m, entrypoint.AnnotationGC)
-		if !ok {
-			return nil
-		}
-		bin := filepath.Join(podlayout.Stage1Rootfs(p.Path), filepath.Clean("/"+ep))
-		args := entrypoint.GCArgs{Debug: g.debug, LocalConfig: g.localConfig, UUID: p.UUID}.Args()
-		c := exec.CommandContext(ctx, bin, args...)
-		c.Dir = p.Path
-		c.Stdout, c.Stderr = g.stderr, g.stderr
-		if err := c.Run(); err != nil {
-			return fmt.Errorf("running stage1 gc of pod %s: %w", p.UUID, err)
-		}
-		return nil
-	}
-}

@@ -347,3 +347,43 @@ func TestRootRequired(t *testing.T) {
 		t.Errorf("list as a user: %d %q", r.code, r.stderr)
 	}
 }
+
+func TestRunPrepareCommandLine(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		stderrHead string
+	}{
+		{[]string{"run"}, 2, "run: must provide at least one image"},
+		{[]string{"run", "--exec", "/bin/true"}, 2, "run: "},
+		{[]string{"prepare", "--net=host", "example.com/app"}, 2, "prepare: "},
+		{[]string{"run", "--quiet", "example.com/app"}, 2, "run: "},
+		{[]string{"run", "--insecure-options=bogus", "example.com/app"}, 2, `run: invalid argument "bogus" for --insecure-options`},
+		{[]string{"run-prepared", "--ipc=shared", "x"}, 2, `run-prepared: invalid --ipc "shared"`},
+		{[]string{"run-prepared", "--hosts-entry=nope", "x"}, 2, `run-prepared: --hosts-entry="nope"`},
+		{[]string{"run-prepared"}, 2, "run-prepared: "},
+		{[]string{"enter"}, 2, "enter: "},
+		{[]string{"stop"}, 2, "stop: missing pod UUID"},
+		{[]string{"run-prepared", "00000000-0000-0000-0000-000000000000"}, 254, "run-prepared: "},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := e.rkt(t, "", tc.args...)
+			if r.code != tc.code || !strings.HasPrefix(r.stderr, tc.stderrHead) {
+				t.Errorf("exit %d stderr %q, want %d and %q", r.code, r.stderr, tc.code, tc.stderrHead)
+			}
+		})
+	}
+	if r := e.rkt(t, "", "run", "--help"); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+		t.Errorf("run --help: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+
+	old := geteuid
+	geteuid = func() int { return 1000 }
+	defer func() { geteuid = old }()
+	for _, args := range [][]string{{"run", "example.com/app"}, {"prepare", "example.com/app"}, {"run-prepared", "x"}, {"enter", "x"}} {
+		if r := e.rkt(t, "", args...); r.code != 254 || r.stderr != args[0]+": cannot run as unprivileged user\n" {
+			t.Errorf("%v as a user: %d %q", args, r.code, r.stderr)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rkt/rkt/stage0/pod"
+	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/spf13/cobra"
 )
 
@@ -26,7 +27,10 @@ func newRmCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := g.podGCOptions(cmd)
+			opts, err := g.podGCOptions(cmd)
+			if err != nil {
+				return err
+			}
 			failed := 0
 			for _, u := range uuids {
 				p, err := pod.Get(dir, u)
@@ -53,10 +57,15 @@ func newRmCmd(g *globalFlags) *cobra.Command {
 var errNotAllRemoved = errors.New("failed to remove one or more pods")
 
 // podGCOptions are the removal settings shared by gc and rm.
-func (g *globalFlags) podGCOptions(cmd *cobra.Command) pod.GCOptions {
-	opts := pod.GCOptions{Stage1GC: g.stage1GC(cmd)}
+// The pod's stage1 gc entrypoint runs before a pod that ran is removed.
+func (g *globalFlags) podGCOptions(cmd *cobra.Command) (pod.GCOptions, error) {
+	cfg, err := g.podConfig(cmd)
+	if err != nil {
+		return pod.GCOptions{}, err
+	}
+	opts := pod.GCOptions{Stage1GC: podrun.Stage1GC(cmd.Context(), cfg)}
 	if g.debug {
 		opts.Log = g.log
 	}
-	return opts
+	return opts, nil
 }

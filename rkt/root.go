@@ -104,6 +104,11 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newMetadataServiceCmd(g),
 		newRmCmd(g),
 		newGCCmd(g),
+		newRunCmd(g),
+		newPrepareCmd(g),
+		newRunPreparedCmd(g),
+		newStopCmd(g),
+		newEnterCmd(g),
 	)
 	return root
 }

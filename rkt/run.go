@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rkt/rkt/stage0/fetch"
+	"github.com/rkt/rkt/stage0/podspec"
+	podrun "github.com/rkt/rkt/stage0/run"
+	"github.com/rkt/rkt/store"
+	"github.com/spf13/cobra"
+)
+
+// defaultStage1Flavor is the stage1 used when no --stage1-* flag or
+// stage1.d entry chooses one (set at build time with
+// -X main.defaultStage1Flavor=fly).
+var defaultStage1Flavor = "nspawn"
+
+const runUsage = `run [--volume=name,kind=host,source=/path] [--net=host|none] [pod flags...]
+	IMAGE [--exec=CMD] [--name=NAME] [image flags...] [-- image-args... ---]...`
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   runUsage,
+		Short: "Run image(s) in a pod in rkt",
+		Long: `IMAGE is an image name, ID, file or URL as for fetch. Image flags apply to the
+image before them; "-- ARGS ---" gives an image's arguments. rkt exits with
+the exit code of the first app that failed.`,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, err := g.parsePlan(cmd, "run", args)
+			if plan == nil {
+				return err
+			}
+			cfg, done, err := g.runConfig(cmd, plan.PullPolicy, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return podrun.Run(cmd.Context(), cfg, plan)
+		},
+	}
+}
+
+// parsePlan reads a run or prepare argument vector, applies the global
+// flags found in it and checks for root. A nil plan with a nil error means
+// help was printed.
+func (g *globalFlags) parsePlan(cmd *cobra.Command, command string, args []string) (*podspec.Plan, error) {
+	plan := &podspec.Plan{Command: command}
+	err := podspec.Parse(args, plan)
+	switch {
+	case errors.Is(err, podspec.ErrHelp):
+		return nil, cmd.Help()
+	case errors.Is(err, podspec.ErrUsage):
+		return nil, &usageError{err}
+	case err != nil:
+		return nil, err
+	}
+	for name, v := range plan.Globals {
+		if err := cmd.Root().PersistentFlags().Set(name, v); err != nil {
+			return nil, usagef("invalid argument %q for --%s: %v", v, name, err)
+		}
+	}
+	g.log = newCLILogger(g.stderr, logPrefix(cmd), g.debug)
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(g.stderr, "%s: %s\n", command, w)
+	}
+	if len(plan.Apps) == 0 && plan.PodManifestFile == "" {
+		return nil, usagef("at least one image is required")
+	}
+	if err := ensureSuperuser(); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// runConfig builds stage0/run's configuration: the store, a fetcher with
+// the pull policy, and the stage1 beside the binary. done closes the store.
+func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet bool) (podrun.Config, func(), error) {
+	dir, err := g.dataDir(cmd)
+	if err != nil {
+		return podrun.Config{}, nil, err
+	}
+	if pullPolicy == "" {
+		pullPolicy = fetch.PullNew.String()
+	}
+	policy, err := parsePullPolicy(pullPolicy)
+	if err != nil {
+		return podrun.Config{}, nil, err
+	}
+	f, closeStore, err := g.newFetcher(cmd, policy)
+	if err != nil {
+		return podrun.Config{}, nil, err
+	}
+	if quiet {
+		f.Progress = io.Discard
+	}
+	cfg := podrun.Config{
+		DataDir:       dir,
+		LocalConfig:   g.localConfig,
+		SystemConfig:  g.systemConfig,
+		UserConfig:    g.userConfig,
+		Store:         f.Store.(*store.Store),
+		Fetcher:       f,
+		Stage1Default: stage1Beside(),
+		Insecure:      g.insecure,
+		Debug:         g.debug,
+		Log:           g.log,
+		Stdout:        g.stdout,
+		Stderr:        g.stderr,
+	}
+	return cfg, closeStore, nil
+}
+
+// stage1Beside is the default stage1 image: stage1-<flavor>.aci in the
+// directory of the rkt binary.
+func stage1Beside() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return filepath.Join(filepath.Dir(exe), "stage1-"+defaultStage1Flavor+".aci")
+}
