@@ -51,4 +51,3 @@ func podUUIDs(args []string, uuidFile string, want1 bool) ([]string, error) {
 func uuidFileFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "uuid-file", "", "read pod UUID from file instead of argument")
 }
-
