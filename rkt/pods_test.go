@@ -387,3 +387,27 @@ func TestRunPrepareCommandLine(t *testing.T) {
 		}
 	}
 }
+
+func TestRunGlobalFlagsAfterCommand(t *testing.T) {
+	e := newEnv(t)
+	other := filepath.Join(t.TempDir(), "other")
+	// paths.d names a data dir; --dir given after "run" must win over it.
+	pathsD := filepath.Join(e.local, "paths.d")
+	if err := os.MkdirAll(pathsD, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgDir := filepath.Join(t.TempDir(), "configured")
+	if err := os.WriteFile(filepath.Join(pathsD, "paths.json"), []byte(`{"rktKind":"paths","rktVersion":"v1","data":"`+cfgDir+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.rkt(t, "", "run", "--dir="+other, "--pull-policy=never", "example.com/app")
+	if r.code != 254 {
+		t.Fatalf("run of a missing image with --pull-policy=never: %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(other, "cas")); err != nil {
+		t.Errorf("--dir after run not used: %v (stderr %q)", err, r.stderr)
+	}
+	if _, err := os.Stat(cfgDir); err == nil {
+		t.Error("the configured data dir was used despite --dir")
+	}
+}

@@ -59,8 +59,11 @@ func (g *globalFlags) parsePlan(cmd *cobra.Command, command string, args []strin
 	case err != nil:
 		return nil, err
 	}
+	// The persistent flags were not merged, flag parsing being off: merge
+	// them so that Set marks them changed where dataDir looks.
+	cmd.InheritedFlags()
 	for name, v := range plan.Globals {
-		if err := cmd.Root().PersistentFlags().Set(name, v); err != nil {
+		if err := cmd.Flags().Set(name, v); err != nil {
 			return nil, usagef("invalid argument %q for --%s: %v", v, name, err)
 		}
 	}
