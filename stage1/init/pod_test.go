@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,10 @@ import (
 // and mount namespace, chrooted into a stage1 rootfs made in the test with
 // busybox apps.
 
-var supervisorBin string // built once by TestMain when running as root
+var (
+	supervisorBin string // built once by TestMain when running as root
+	notifierBin   string // testdata/notifier, likewise
+)
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -46,6 +50,13 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		supervisorBin = filepath.Join(dir, "supervisor")
+		cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "notifier"), "./testdata/notifier")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building the notifier: %v\n%s", err, out)
+			return 1
+		}
+		notifierBin = filepath.Join(dir, "notifier")
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -76,6 +87,8 @@ type testApp struct {
 	readOnly    bool
 	files       map[string]string // extra files in the rootfs
 	symlinks    map[string]string // extra symlinks in the rootfs: name -> target
+	annotations types.Annotations // image manifest annotations
+	notifier    bool              // install testdata/notifier as /bin/notifier
 }
 
 type testPod struct {
@@ -142,6 +155,9 @@ func (p *testPod) make(t *testing.T) {
 			"etc/group":  "root:x:0:\ngrp:x:1001:\nextra:x:1002:app\n",
 		})
 		writeFiles(t, rootfs, a.files)
+		if a.notifier {
+			copyFile(t, notifierBin, filepath.Join(rootfs, "bin/notifier"), 0o755)
+		}
 		for name, target := range a.symlinks {
 			if err := os.Symlink(target, filepath.Join(rootfs, name)); err != nil {
 				t.Fatal(err)
@@ -150,6 +166,7 @@ func (p *testPod) make(t *testing.T) {
 		name := types.MustACName(a.name)
 		im := schema.BlankImageManifest()
 		im.Name = *types.MustACIdentifier("example.com/" + a.name)
+		im.Annotations = a.annotations
 		im.App = &types.App{
 			Exec: a.exec, User: "0", Group: "0", Environment: a.imageEnv,
 			EventHandlers: a.handlers, WorkingDirectory: a.workdir,
@@ -189,39 +206,66 @@ type result struct {
 	elapsed        time.Duration
 }
 
-// run runs the supervisor as PID 1 of the pod; with sig set, it sends sig
-// once the supervisor reports every app started.
-func (p *testPod) run(t *testing.T, sig os.Signal) result {
+// running is a supervisor started by start.
+type running struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	start          time.Time
+	cancel         context.CancelFunc
+	ctx            context.Context
+}
+
+// start starts the supervisor as PID 1 of a new PID and mount namespace,
+// chrooted into the pod, with extra environment variables.
+func (p *testPod) start(t *testing.T, env []string, stdio *os.File) *running {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "/supervisor")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: p.dir, Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
-	cmd.Dir = "/"
-	cmd.Env = []string{"PATH=/bin"}
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	r := &running{}
+	r.ctx, r.cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	r.cmd = exec.CommandContext(r.ctx, "/supervisor")
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: p.dir, Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
+	r.cmd.Dir = "/"
+	r.cmd.Env = append([]string{"PATH=/bin"}, env...)
+	if stdio != nil {
+		r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = stdio, stdio, stdio
+	} else {
+		r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	}
+	r.start = time.Now()
+	if err := r.cmd.Start(); err != nil {
+		r.cancel()
 		t.Fatal(err)
 	}
-	if sig != nil {
-		p.waitReady(t)
-		if err := cmd.Process.Signal(sig); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := cmd.Wait()
-	res := result{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	return r
+}
+
+func (r *running) wait(t *testing.T) result {
+	t.Helper()
+	defer r.cancel()
+	err := r.cmd.Wait()
+	res := result{code: r.cmd.ProcessState.ExitCode(), stdout: r.stdout.String(), stderr: r.stderr.String(), elapsed: time.Since(r.start)}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("running the supervisor: %v", err)
 	}
-	if ctx.Err() != nil {
+	if r.ctx.Err() != nil {
 		t.Fatalf("the supervisor did not exit in time; stderr:\n%s", res.stderr)
 	}
 	t.Logf("exit %d in %v\nstdout:\n%sstderr:\n%s", res.code, res.elapsed, res.stdout, res.stderr)
 	return res
+}
+
+// run runs the supervisor to its end; with sig set, it sends sig once the
+// supervisor reports every app started.
+func (p *testPod) run(t *testing.T, sig os.Signal) result {
+	t.Helper()
+	r := p.start(t, nil, nil)
+	if sig != nil {
+		p.waitReady(t)
+		if err := r.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r.wait(t)
 }
 
 // waitReady waits for rkt/supervisor-status, as rkt status --wait-ready
@@ -571,7 +615,7 @@ func (p *testPod) runNspawn(t *testing.T, nspawn string, sig os.Signal) result {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, nspawn, "-D", p.dir, "--register=no", "--keep-unit", "--quiet",
-		"--console=pipe", "--kill-signal=SIGTERM", "--machine=rkt-supervisor-test", "/supervisor")
+		"--console=pipe", "--kill-signal=SIGTERM", "--machine="+fmt.Sprintf("supervisor-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6), "/supervisor")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -645,5 +689,142 @@ func TestPodUnderNspawnSIGTERM(t *testing.T) {
 	}
 	if _, err := os.Stat(p.rootfsFile("s", "post-ran")); err != nil {
 		t.Errorf("post-stop did not run: %v", err)
+	}
+}
+
+// readNotify reads one datagram from the service manager's side of a
+// notify socket.
+func readNotify(conn *net.UnixConn, within time.Duration) (string, error) {
+	conn.SetReadDeadline(time.Now().Add(within))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	return string(buf[:n]), err
+}
+
+func listenNotify(t *testing.T, p *testPod) *net.UnixConn {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(p.dir, "notify.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestPodNotifyReady(t *testing.T) {
+	needRoot(t)
+	p := &testPod{apps: []testApp{{name: "s", exec: []string{"/bin/sleep", "100"}}}}
+	p.make(t)
+	conn := listenNotify(t, p)
+	r := p.start(t, []string{"NOTIFY_SOCKET=/notify.sock"}, nil)
+	msg, err := readNotify(conn, 20*time.Second)
+	if err != nil || msg != "READY=1" {
+		t.Errorf("got %q, %v; want READY=1", msg, err)
+	}
+	if _, err := os.Readlink(filepath.Join(p.dir, "rkt/supervisor-status")); err != nil {
+		t.Errorf("READY=1 before supervisor-status: %v", err)
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	if msg, _ := readNotify(conn, 20*time.Second); msg != "STOPPING=1" {
+		t.Errorf("got %q, want STOPPING=1", msg)
+	}
+	if res := r.wait(t); res.code != 0 {
+		t.Errorf("exit code %d", res.code)
+	}
+}
+
+// An app annotated as supporting sd_notify decides when the pod is ready.
+func TestPodNotifyRelay(t *testing.T) {
+	needRoot(t)
+	p := &testPod{apps: []testApp{
+		{
+			name: "n", exec: []string{"/bin/notifier"}, notifier: true, user: "app", group: "grp",
+			annotations: types.Annotations{{Name: AnnotationSupportsNotify, Value: "true"}},
+		},
+		{name: "plain", exec: []string{"/bin/sleep", "100"}},
+	}}
+	p.make(t)
+	conn := listenNotify(t, p)
+	r := p.start(t, []string{"NOTIFY_SOCKET=/notify.sock"}, nil)
+	p.waitReady(t)
+	// The notifier cannot send READY=1 before /go exists, so nothing may
+	// arrive yet: every app runs, but the notify app is not ready.
+	if msg, err := readNotify(conn, 300*time.Millisecond); err == nil {
+		t.Fatalf("got %q before the app was ready", msg)
+	}
+	if err := os.WriteFile(p.rootfsFile("n", "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := readNotify(conn, 20*time.Second); err != nil || msg != "READY=1" {
+		t.Errorf("got %q, %v; want READY=1", msg, err)
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	res := r.wait(t)
+	if res.code != 0 || !regexp.MustCompile(`(?m)^n\[\d+\]: notified$`).MatchString(res.stdout) {
+		t.Errorf("exit code %d, stdout %q", res.code, res.stdout)
+	}
+	env, _ := os.ReadFile(filepath.Join(p.dir, "rkt/env/n"))
+	if !strings.Contains(string(env), "NOTIFY_SOCKET="+notifySocketInApp+"\n") {
+		t.Errorf("rkt/env/n lacks NOTIFY_SOCKET:\n%s", env)
+	}
+}
+
+// openPty returns the master and the slave of a new pseudo-terminal.
+func openPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+func TestPodInteractive(t *testing.T) {
+	needRoot(t)
+	p := &testPod{
+		apps: []testApp{{name: "i", exec: sh(`test -t 0 && echo stdin-is-tty; read line; echo "got-$line"; exit 4`)}},
+		rc:   podlayout.RuntimeConfig{Interactive: true},
+	}
+	p.make(t)
+	master, slave := openPty(t)
+	r := p.start(t, []string{"TERM=xterm"}, slave)
+	var out bytes.Buffer
+	found := make(chan struct{})
+	go func() {
+		buf := make([]byte, 1024)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if strings.Contains(out.String(), "got-hello") {
+				close(found)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	p.waitReady(t)
+	master.Write([]byte("hello\n"))
+	select {
+	case <-found:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no answer on the terminal; read %q", out.String())
+	}
+	res := r.wait(t)
+	if res.code != 4 || !strings.Contains(out.String(), "stdin-is-tty") {
+		t.Errorf("exit %d, terminal output %q", res.code, out.String())
 	}
 }

@@ -1,0 +1,29 @@
+// Command notifier is a test app: once /go exists it sends READY=1 to
+// $NOTIFY_SOCKET, then waits to be stopped.
+package main
+
+import (
+	"net"
+	"os"
+	"time"
+)
+
+func main() {
+	for {
+		if _, err := os.Stat("/go"); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	addr := &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"}
+	conn, err := net.DialUnix("unixgram", nil, addr)
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(3)
+	}
+	if _, err := conn.Write([]byte("STATUS=warming up\nREADY=1\n")); err != nil {
+		os.Exit(4)
+	}
+	os.Stdout.WriteString("notified\n")
+	select {}
+}
