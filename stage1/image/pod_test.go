@@ -477,3 +477,46 @@ func TestFlyUserAndVolume(t *testing.T) {
 		t.Errorf("gc: %v", err)
 	}
 }
+
+// The nspawn flavor's start-up cost against systemd-nspawn alone on the
+// same app rootfs (run with -bench, as root). The pod directory is laid
+// out once; each iteration is one pod run of /bin/true.
+func BenchmarkNspawnPodTrue(b *testing.B) {
+	needRoot(b, image.FlavorNspawn)
+	p := layoutPod(b, buildImage(b, image.FlavorNspawn), image.FlavorNspawn, []string{"/bin/true"})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var stdout, stderr bytes.Buffer
+		if code := exitCode(b, p.start(b, &stdout, &stderr).Wait()); code != 0 {
+			b.Fatalf("exit code %d: %s", code, stderr.String())
+		}
+	}
+}
+
+func BenchmarkBareNspawnTrue(b *testing.B) {
+	needRoot(b, image.FlavorNspawn)
+	p := layoutPod(b, buildImage(b, image.FlavorNspawn), image.FlavorNspawn, []string{"/bin/true"})
+	rootfs := podlayout.AppRootfs(p.dir, "app")
+	if err := os.MkdirAll(filepath.Join(rootfs, "usr"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command("systemd-nspawn", "-D", rootfs, "--register=no", "--keep-unit", "--quiet", "/bin/true")
+		if out, err := cmd.CombinedOutput(); exitCode(b, err) != 0 {
+			b.Fatalf("systemd-nspawn: %v: %s", err, out)
+		}
+	}
+}
+
+func BenchmarkFlyPodTrue(b *testing.B) {
+	needRoot(b, image.FlavorFly)
+	p := layoutPod(b, buildImage(b, image.FlavorFly), image.FlavorFly, []string{"/bin/true"})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var stdout, stderr bytes.Buffer
+		if code := exitCode(b, p.start(b, &stdout, &stderr).Wait()); code != 0 {
+			b.Fatalf("exit code %d: %s", code, stderr.String())
+		}
+	}
+}

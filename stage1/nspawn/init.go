@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func runInit(args []string) error {
 	if err != nil {
 		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(pod, podlayout.PpidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := writeRuntimeFile(filepath.Join(pod, podlayout.PpidFile), []byte(strconv.Itoa(os.Getpid()))); err != nil {
 		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
 	}
 	// The rest of this function runs on one OS thread: a private mount
@@ -89,9 +90,12 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	rcData, err := json.Marshal(rc)
+	rcData, err := os.ReadFile(podlayout.RuntimeConfigPath(pod))
+	if errors.Is(err, os.ErrNotExist) {
+		rcData, err = json.Marshal(rc)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("encoding runtime config: %w", err)
+		return nil, fmt.Errorf("copying the runtime config: %w", err)
 	}
 	rootfs := podlayout.Stage1Rootfs(pod)
 	if _, err := os.Stat(filepath.Join(rootfs, supervisorPath)); err != nil {
@@ -105,10 +109,10 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 			return nil, fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	if err := atomicfile.WriteFile(podlayout.InPodManifestPath(pod), manifestData, 0o644); err != nil {
+	if err := copyIfChanged(podlayout.InPodManifestPath(pod), manifestData); err != nil {
 		return nil, fmt.Errorf("copying the pod manifest into the pod: %w", err)
 	}
-	if err := atomicfile.WriteFile(podlayout.InPodRuntimeConfigPath(pod), rcData, 0o644); err != nil {
+	if err := copyIfChanged(podlayout.InPodRuntimeConfigPath(pod), rcData); err != nil {
 		return nil, fmt.Errorf("copying the runtime config into the pod: %w", err)
 	}
 
@@ -264,6 +268,47 @@ func makeMountPoint(src, mp string) error {
 		return fmt.Errorf("creating mount point: %w", err)
 	}
 	return f.Close()
+}
+
+// writeRuntimeFile replaces path with data by a temp file and rename(2),
+// so readers see the old or the new content, but without fsync: the files
+// written this way (ppid) name live processes and mean nothing after a
+// crash of the machine, and the pod start must not wait for the disk.
+func writeRuntimeFile(path string, data []byte) (retErr error) {
+	f, err := os.CreateTemp(filepath.Dir(path), atomicfile.TempPrefix+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer func() {
+		if retErr != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// copyIfChanged writes data to path unless path already holds it (stage0
+// lays these copies out before run; run-prepared may have changed them).
+// Like the ppid file, the copies are remade at every start, so they are
+// written without fsync.
+func copyIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return writeRuntimeFile(path, data)
 }
 
 // escapeBind escapes the separators of nspawn's --bind=SRC:DST syntax.
