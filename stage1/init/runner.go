@@ -39,7 +39,7 @@ type runner struct {
 	killing  bool     // past the stop timeout: start nothing
 	cur      int      // pid (and process group) of the current process
 	curKind  procKind // what cur is
-	stdin    *os.File
+	stdin    *os.File // the app's /dev/null
 	env      []string
 	id       identity
 }
@@ -163,13 +163,11 @@ func (r *runner) prepare() error {
 		return err
 	}
 	r.env, r.id = env.List(), id
-	if !s.interactive {
-		f, err := os.OpenFile(path.Join(r.spec.Rootfs, "dev", "null"), os.O_RDWR, 0)
-		if err != nil {
-			return fmt.Errorf("opening /dev/null: %w", err)
-		}
-		r.stdin = f
+	f, err := os.OpenFile(path.Join(r.spec.Rootfs, "dev", "null"), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("opening /dev/null: %w", err)
 	}
+	r.stdin = f
 	return nil
 }
 
@@ -220,9 +218,11 @@ func (r *runner) start(kind procKind, argv []string, id identity, dir string) (i
 	}
 	out := s.outputs(r.spec.Name)
 	defer out.closeChildEnds()
-	stdin := s.Stdin
-	if r.stdin != nil {
-		stdin = r.stdin
+	// Only an interactive app reads the terminal; handlers and other
+	// apps read /dev/null.
+	stdin := r.stdin
+	if s.interactive && kind == procApp {
+		stdin = s.Stdin
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   dir,

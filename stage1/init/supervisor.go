@@ -55,6 +55,13 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 		return 254, err
 	}
 
+	if os.Getpid() != 1 {
+		// Outside a PID namespace the orphans of the apps must still come
+		// to us to be reaped.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			s.Log.Warn("becoming a child subreaper", "err", err)
+		}
+	}
 	s.reaper = newReaper()
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
