@@ -168,7 +168,7 @@ func Run(ctx context.Context, cfg Config, plan *podspec.Plan) error {
 			return err
 		}
 	}
-	return launch(&cfg, pp, plan.IPC)
+	return launch(&cfg, pp, plan.IPC, nil)
 }
 
 // RunPrepared runs a prepared pod (rkt run-prepared).
@@ -184,16 +184,15 @@ func RunPrepared(ctx context.Context, cfg Config, uuid string, rt RunOverrides) 
 	if err != nil {
 		return err
 	}
-	applyOverrides(pp.rc, rt)
-	if rt.MDSRegister {
-		if err := registerMDS(ctx, &cfg, pp); err != nil {
-			return err
+	// The overrides are written once the pod is ours (locked, in run/):
+	// two run-prepared of one pod must not both write its config.
+	return launch(&cfg, pp, rt.IPC, func() error {
+		applyOverrides(pp.rc, rt)
+		if rt.MDSRegister {
+			return registerMDS(ctx, &cfg, pp)
 		}
-	}
-	if err := pp.rc.Write(podlayout.RuntimeConfigPath(p.Path)); err != nil {
-		return fmt.Errorf("running prepared pod %s: %w", p.UUID, err)
-	}
-	return launch(&cfg, pp, rt.IPC)
+		return pp.rc.Write(podlayout.RuntimeConfigPath(p.Path))
+	})
 }
 
 func applyOverrides(rc *podlayout.RuntimeConfig, rt RunOverrides) {
@@ -283,9 +282,10 @@ func registerMDS(ctx context.Context, cfg *Config, pp *preparedPod) error {
 	return nil
 }
 
-// launch moves the pod to run/, mounts its overlays and execs the stage1
-// run entrypoint with the pod lock as RKT_LOCK_FD.
-func launch(cfg *Config, pp *preparedPod, ipc string) error {
+// launch moves the pod to run/, calls locked (when not nil), mounts its
+// overlays and execs the stage1 run entrypoint with the pod lock as
+// RKT_LOCK_FD.
+func launch(cfg *Config, pp *preparedPod, ipc string, locked func() error) error {
 	p := pp.pod
 	entry, err := stage1Entrypoint(pp.stage1, entrypoint.AnnotationRun)
 	if err != nil {
@@ -299,6 +299,12 @@ func launch(cfg *Config, pp *preparedPod, ipc string) error {
 	}
 	// From here on the pod is in run/: a failure leaves an exited pod that
 	// gc collects.
+	if locked != nil {
+		if err := locked(); err != nil {
+			p.Close()
+			return fmt.Errorf("running pod %s: %w", p.UUID, err)
+		}
+	}
 	if err := mountPod(cfg.DataDir, p.Path, pp.manifest); err != nil {
 		p.Close()
 		return fmt.Errorf("running pod %s: %w", p.UUID, err)
