@@ -426,12 +426,12 @@ func TestPodEnvironment(t *testing.T) {
 func TestPodUser(t *testing.T) {
 	needRoot(t)
 	p := &testPod{apps: []testApp{{
-		name: "u", user: "app", group: "grp", supp: []int{1002, 5}, workdir: "/home/app",
-		exec: sh(`echo "$(id -u) $(id -g) $(id -G) $(pwd) $HOME $USER"; touch /home/app/x 2>/dev/null || echo cannot-write`),
+		name: "u", user: "app", group: "grp", supp: []int{1002, 5}, workdir: "/opt/work",
+		exec: sh(`echo "$(id -u) $(id -g) $(id -G) $(pwd) $HOME $USER"; touch /opt/work/x 2>/dev/null || echo cannot-write`),
 	}}}
 	p.make(t)
 	res := p.run(t, nil)
-	want := "1000 1001 1001 5 1002 /home/app /home/app app\ncannot-write\n"
+	want := "1000 1001 1001 5 1002 /opt/work /home/app app\ncannot-write\n"
 	if res.code != 0 || res.stdout != want {
 		t.Errorf("got %d %q, want %q", res.code, res.stdout, want)
 	}

@@ -145,6 +145,17 @@ func (r *runner) prepare() error {
 	if err != nil {
 		return err
 	}
+	if a.WorkingDirectory != "" {
+		// A missing working directory is created, owned by root, rather
+		// than failing the app at chdir.
+		rel, err := resolveInRoot(root, a.WorkingDirectory)
+		if err != nil {
+			return fmt.Errorf("creating the working directory: %w", err)
+		}
+		if err := root.MkdirAll(rel, 0o755); err != nil {
+			return fmt.Errorf("creating the working directory %s: %w", a.WorkingDirectory, err)
+		}
+	}
 	term := ""
 	if rc.Interactive {
 		term = os.Getenv("TERM")
