@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +29,7 @@ import (
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/fetch"
+	"github.com/rkt/rkt/stage0/metadata"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
 	"github.com/rkt/rkt/stage0/trust"
@@ -49,7 +53,7 @@ type helperSpec struct {
 	DataDir, Stage1 string
 	Args            []string // run: the argument vector
 	UUID            string   // run-prepared
-	NoOverlay       bool
+	MDSSocket       string
 }
 
 func helperMain(spec string) {
@@ -64,6 +68,7 @@ func helperMain(spec string) {
 		os.Exit(250)
 	}
 	cfg := testConfig(h.DataDir, s, h.Stage1)
+	cfg.MDSSocket = h.MDSSocket
 	ctx := context.Background()
 	if h.UUID != "" {
 		err = RunPrepared(ctx, cfg, h.UUID, RunOverrides{Hostname: "override"})
@@ -643,4 +648,50 @@ func aciArch() string {
 		return "i386"
 	}
 	return runtime.GOARCH
+}
+
+func TestRunRegistersWithTheMetadataService(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(e.dir, "mds.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		served <- metadata.Serve(ctx, metadata.Options{SocketPath: sock, Ready: func(net.Addr) { close(ready) }})
+	}()
+	t.Cleanup(func() { cancel(); <-served })
+	select {
+	case <-ready:
+	case err := <-served:
+		t.Fatalf("metadata service: %v", err)
+	}
+	c := startHelper(t, helperSpec{DataDir: e.dataDir, Stage1: e.stage1, MDSSocket: sock, Args: []string{"--mds-register", "--net=host", e.busybox}})
+	r := waitRecord(t, e.stubDir, "init")
+	uuid := r.Args[len(r.Args)-1]
+	p, err := pod.Get(e.dataDir, uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := os.ReadFile(filepath.Join(p.Path, podlayout.MdsTokenFile))
+	if len(token) == 0 || !slices.Contains(r.Args, "--mds-token="+string(token)) {
+		t.Errorf("stage1 args %q lack the token %q of mds-token", r.Args, token)
+	}
+	rc, err := podlayout.ReadRuntimeConfig(podlayout.RuntimeConfigPath(p.Path))
+	if err != nil || !strings.Contains(rc.MetadataServiceURL, string(token)) {
+		t.Fatalf("runtime config URL %q (token %q), %v", rc.MetadataServiceURL, token, err)
+	}
+	req, _ := http.NewRequest("GET", rc.MetadataServiceURL+"/acMetadata/v1/pod/uuid", nil)
+	req.Header.Set("Metadata-Flavor", "AppContainer")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != uuid {
+		t.Errorf("metadata service pod uuid = %q (%s), want %q", body, resp.Status, uuid)
+	}
+	os.WriteFile(filepath.Join(e.stubDir, "release"), nil, 0o644)
+	exitCode(t, c)
+	pod.UnmountAll(p.Path)
 }
