@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -170,6 +169,3 @@ func (s *Supervisor) setupSelf() {
 		}
 	}
 }
-
-// String describes the supervisor for logs.
-func (s *Supervisor) String() string { return fmt.Sprintf("supervisor(%s)", s.Root) }

@@ -471,3 +471,30 @@ func TestNameFiles(t *testing.T) {
 		t.Errorf("hosts %q", b)
 	}
 }
+
+// With the host's network and no DNS flags, the app gets the pod's
+// resolv.conf (nspawn copies the host's); an existing /etc/hosts is kept.
+func TestNameFilesHostNetwork(t *testing.T) {
+	stage1 := t.TempDir()
+	writeFiles(t, stage1, map[string]string{"etc/resolv.conf": "nameserver 10.1.1.1\n"})
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"etc/resolv.conf": "old\n", "etc/hosts": "1.2.3.4 mine\n"})
+	root := openRoot(t, dir)
+	if err := writeNameFiles(root, rootfsSetup{Stage1: stage1, Runtime: &podlayout.RuntimeConfig{NetList: []string{"host"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/resolv.conf")); string(b) != "nameserver 10.1.1.1\n" {
+		t.Errorf("resolv.conf %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/hosts")); string(b) != "1.2.3.4 mine\n" {
+		t.Errorf("hosts %q", b)
+	}
+	// Without the host's network nothing is copied.
+	dir2 := t.TempDir()
+	if err := writeNameFiles(openRoot(t, dir2), rootfsSetup{Stage1: stage1, Runtime: &podlayout.RuntimeConfig{NetList: []string{"none"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "etc/resolv.conf")); err == nil {
+		t.Error("resolv.conf written for a pod without the host's network")
+	}
+}
