@@ -54,6 +54,7 @@ type helperSpec struct {
 	Args            []string // run: the argument vector
 	UUID            string   // run-prepared
 	MDSSocket       string
+	Enter           bool // enter the pod UUID
 }
 
 func helperMain(spec string) {
@@ -70,7 +71,9 @@ func helperMain(spec string) {
 	cfg := testConfig(h.DataDir, s, h.Stage1)
 	cfg.MDSSocket = h.MDSSocket
 	ctx := context.Background()
-	if h.UUID != "" {
+	if h.Enter {
+		err = Enter(ctx, cfg, h.UUID, "", nil)
+	} else if h.UUID != "" {
 		err = RunPrepared(ctx, cfg, h.UUID, RunOverrides{Hostname: "override"})
 	} else {
 		plan := &podspec.Plan{Command: "run"}
@@ -136,6 +139,10 @@ func main() {
 	if fd, err := strconv.Atoi(r.LockFD); err == nil {
 		var st syscall.Stat_t
 		r.LockValid = syscall.Fstat(fd, &st) == nil
+	}
+	if entry == "init" {
+		os.WriteFile("pid.tmp", []byte(strconv.Itoa(os.Getpid())), 0o644)
+		os.Rename("pid.tmp", "pid")
 	}
 	data, _ := json.Marshal(r)
 	tmp := filepath.Join(dir, entry+".json.tmp")
@@ -691,6 +698,28 @@ func TestRunRegistersWithTheMetadataService(t *testing.T) {
 	if string(body) != uuid {
 		t.Errorf("metadata service pod uuid = %q (%s), want %q", body, resp.Status, uuid)
 	}
+	os.WriteFile(filepath.Join(e.stubDir, "release"), nil, 0o644)
+	exitCode(t, c)
+	pod.UnmountAll(p.Path)
+}
+
+func TestEnterExecsStage1Enter(t *testing.T) {
+	e := newEnv(t)
+	c := startHelper(t, helperSpec{DataDir: e.dataDir, Stage1: e.stage1, Args: []string{e.busybox}})
+	r := waitRecord(t, e.stubDir, "init")
+	uuid := r.Args[len(r.Args)-1]
+	p, err := pod.Get(e.dataDir, uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := os.ReadFile(filepath.Join(p.Path, "pid"))
+	enter := startHelper(t, helperSpec{DataDir: e.dataDir, UUID: uuid[:8], Enter: true})
+	r = waitRecord(t, e.stubDir, "enter")
+	want := []string{"--pid=" + string(pid), "--appname=busybox", "--", "/bin/sh"}
+	if !reflect.DeepEqual(r.Args, want) || r.Cwd != p.Path {
+		t.Errorf("stage1 enter: args %q in %q, want %q in %q", r.Args, r.Cwd, want, p.Path)
+	}
+	exitCode(t, enter)
 	os.WriteFile(filepath.Join(e.stubDir, "release"), nil, 0o644)
 	exitCode(t, c)
 	pod.UnmountAll(p.Path)
