@@ -110,6 +110,7 @@ bench_find_rkt() {
 	local dir=$1 repo
 	if [[ -n ${RKT:-} ]]; then
 		[[ -x $RKT ]] || bench_die "RKT=$RKT is not an executable"
+		RKT_GIVEN=${RKT_GIVEN-1}
 		return 0
 	fi
 	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -134,7 +135,13 @@ bench_machine() {
 	printf 'host:      %s, %s cpus, %s\n' "${cpu:-unknown cpu}" "$(nproc)" \
 		"$(awk '/^MemTotal/ { printf "%d MB RAM", $2 / 1024 }' /proc/meminfo)"
 	printf 'kernel:    %s\n' "$(uname -sr)"
-	printf 'commit:    %s\n' "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	local rev
+	rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+	if [[ -n ${RKT_GIVEN:-} ]]; then
+		printf 'commit:    %s (of the scripts; rkt was given by RKT)\n' "$rev"
+	else
+		printf 'commit:    %s (rkt built from this tree)\n' "$rev"
+	fi
 	if command -v go >/dev/null; then
 		printf 'go:        %s\n' "$(go version | awk '{ print $3 }')"
 	fi

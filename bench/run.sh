@@ -14,7 +14,8 @@ if [[ -z ${RKT:-} ]]; then
 	bindir=$(mktemp -d "${TMPDIR:-/tmp}/rkt-bench-bin.XXXXXX")
 	trap 'rm -rf "$bindir"' EXIT
 	if bench_find_rkt "$bindir"; then
-		export RKT
+		# Built here: the scripts report it as built from this tree.
+		export RKT RKT_GIVEN=
 	fi
 fi
 
