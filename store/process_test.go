@@ -341,7 +341,7 @@ func TestSweepSparesLiveCommit(t *testing.T) {
 	}
 	before := keyFiles(t, dir, key)
 	s := openStore(t, dir)
-	if _, err := s.GC(0); err != nil {
+	if _, err := s.GC(GCOptions{GracePeriod: 0}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

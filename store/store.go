@@ -313,19 +313,43 @@ func (s *Store) removeTree(id string, wait bool) error {
 	return s.trees.Remove(id)
 }
 
-// GC removes images not used (nor imported) within gracePeriod, then
-// what interrupted commits left, orphan blobs, manifests and trees, and
-// temp files of dead writers beside them. Images whose lock is held (being
-// committed or removed) are skipped. It returns the removed image keys.
-func (s *Store) GC(gracePeriod time.Duration) ([]string, error) {
+// GCOptions are image garbage collection's settings.
+type GCOptions struct {
+	// GracePeriod: images neither used nor imported within it are removed.
+	GracePeriod time.Duration
+	// KeepTrees names the trees in use (by pods). When it is non-nil, it
+	// is taken to name every tree in use: all other trees are removed
+	// (they are rebuilt by the next Render), as rkt's image gc does, and
+	// an image whose tree is kept is never removed, whatever its age.
+	// Nil: trees go only with their images (and orphans).
+	KeepTrees map[string]bool
+}
+
+// GC removes images not used (nor imported) within the grace period,
+// unless a kept tree is theirs; then, with KeepTrees, the trees nothing
+// uses; then what interrupted commits left, orphan blobs, manifests and
+// trees (never a kept one), and temp files of dead writers beside them.
+// Images whose lock is held (being committed or removed) and trees whose
+// lock is held (being rendered or read) are skipped. It returns the
+// removed image keys.
+func (s *Store) GC(opts GCOptions) ([]string, error) {
 	imgs, err := s.idx.Images()
 	if err != nil {
 		return nil, fmt.Errorf("collecting images: %w", err)
 	}
-	cutoff := s.now().Add(-gracePeriod)
+	keepImages := map[string]bool{}
+	for id := range opts.KeepTrees {
+		if !tree.ValidID(id) {
+			continue
+		}
+		if top, err := s.trees.ImageKey(id); err == nil {
+			keepImages[top] = true
+		}
+	}
+	cutoff := s.now().Add(-opts.GracePeriod)
 	var removed []string
 	for _, img := range imgs {
-		if !lastTouched(img).Before(cutoff) {
+		if keepImages[img.Key] || !lastTouched(img).Before(cutoff) {
 			continue
 		}
 		ok, err := s.gcImage(img.Key, cutoff)
@@ -336,16 +360,55 @@ func (s *Store) GC(gracePeriod time.Duration) ([]string, error) {
 			removed = append(removed, img.Key)
 		}
 	}
+	if opts.KeepTrees != nil {
+		if err := s.gcUnusedTrees(opts.KeepTrees); err != nil {
+			return removed, fmt.Errorf("collecting trees: %w", err)
+		}
+	}
 	if err := s.sweepIntents(); err != nil {
 		return removed, fmt.Errorf("collecting images: %w", err)
 	}
-	if err := s.gcOrphans(); err != nil {
+	if err := s.gcOrphans(opts.KeepTrees); err != nil {
 		return removed, fmt.Errorf("collecting images: %w", err)
 	}
 	if err := s.gcTemps(); err != nil {
 		return removed, fmt.Errorf("collecting images: %w", err)
 	}
 	return removed, nil
+}
+
+// gcUnusedTrees removes every tree not in keep whose image is not being
+// committed and which nobody has locked, and zeroes its image's tree size.
+func (s *Store) gcUnusedTrees(keep map[string]bool) error {
+	ids, err := s.trees.IDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if keep[id] {
+			continue
+		}
+		top, err := s.trees.ImageKey(id)
+		if err != nil || !cas.ValidKey(top) {
+			continue // incomplete: gcOrphans decides
+		}
+		l, err := s.lockImage(top, false)
+		if errors.Is(err, flock.ErrLocked) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = s.removeTree(id, false)
+		if err == nil {
+			s.idx.UpdateImage(top, func(img *index.Image) { img.TreeStoreSize = 0 })
+		}
+		l.Close()
+		if err != nil && !errors.Is(err, flock.ErrLocked) {
+			return err
+		}
+	}
+	return nil
 }
 
 func lastTouched(img index.Image) time.Time {
@@ -380,7 +443,7 @@ func (s *Store) gcImage(key string, cutoff time.Time) (bool, error) {
 	return true, nil
 }
 
-func (s *Store) gcOrphans() error {
+func (s *Store) gcOrphans(keepTrees map[string]bool) error {
 	rows := map[string]bool{}
 	imgs, err := s.idx.Images()
 	if err != nil {
@@ -420,6 +483,9 @@ func (s *Store) gcOrphans() error {
 		return err
 	}
 	for _, id := range ids {
+		if keepTrees[id] {
+			continue
+		}
 		top, err := s.trees.ImageKey(id)
 		if err == nil && rows[top] && s.trees.IsRendered(id) {
 			continue

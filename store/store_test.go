@@ -315,7 +315,7 @@ func TestGCSparesImageBeingCommittedAndRemovesOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	removed, err := s.GC(24 * time.Hour)
+	removed, err := s.GC(GCOptions{GracePeriod: 24 * time.Hour})
 	l.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -340,8 +340,66 @@ func TestGCSparesImageBeingCommittedAndRemovesOrphans(t *testing.T) {
 	if _, err := s.cas.Manifest(orphan); err == nil {
 		t.Errorf("orphan manifest not collected")
 	}
-	if removed, _ := s.GC(24 * time.Hour); len(removed) != 1 || removed[0] != held {
+	if removed, _ := s.GC(GCOptions{GracePeriod: 24 * time.Hour}); len(removed) != 1 || removed[0] != held {
 		t.Fatalf("second GC removed %v, want %s", removed, held)
+	}
+}
+
+func TestGCKeepTrees(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	past := time.Now().Add(-48 * time.Hour)
+	s.now = func() time.Time { return past }
+	used := mustIngest(t, s, storetest.BuildACI(t, "example.com/used", nil), ImportMeta{})
+	old := mustIngest(t, s, storetest.BuildACI(t, "example.com/old", nil), ImportMeta{})
+	s.now = time.Now
+	fresh := mustIngest(t, s, storetest.BuildACI(t, "example.com/fresh", nil), ImportMeta{})
+	usedTree := tree.ID(used)
+
+	removed, err := s.GC(GCOptions{KeepTrees: map[string]bool{usedTree: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 {
+		t.Fatalf("removed %v, want %s and %s", removed, old, fresh)
+	}
+	if _, err := s.Image(used); err != nil {
+		t.Errorf("image whose tree is kept was removed: %v", err)
+	}
+	if !s.trees.IsRendered(usedTree) {
+		t.Errorf("kept tree was removed")
+	}
+	for _, key := range []string{old, fresh} {
+		if _, err := s.Image(key); err == nil {
+			t.Errorf("image %s survived a zero grace period", key)
+		}
+	}
+
+	// Once no pod uses it, the old image goes; an image kept for its age
+	// loses its unused tree, and gets it back from Render.
+	fresh = mustIngest(t, s, storetest.BuildACI(t, "example.com/fresh", nil), ImportMeta{})
+	removed, err = s.GC(GCOptions{GracePeriod: time.Hour, KeepTrees: map[string]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != used {
+		t.Fatalf("removed %v, want %s", removed, used)
+	}
+	if _, err := s.Image(fresh); err != nil {
+		t.Errorf("image within the grace period removed: %v", err)
+	}
+	if s.trees.IsRendered(tree.ID(fresh)) {
+		t.Errorf("unused tree survived")
+	}
+	if img, _ := s.Image(fresh); img.TreeStoreSize != 0 {
+		t.Errorf("tree size of %s is %d after its tree was removed", fresh, img.TreeStoreSize)
+	}
+	id, err := s.Render(context.Background(), fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyTree(id); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -500,7 +558,7 @@ func TestGCRemovesStaleTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := s.GC(time.Hour); err != nil {
+	if _, err := s.GC(GCOptions{GracePeriod: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range deadTemps {

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/metadata"
 )
 
 // EmbryoTimeout is how old an unlocked embryo must be before GC discards it:
@@ -29,6 +34,11 @@ type GCOptions struct {
 	// stage0/run). It is called for pods that ran, before their mounts are
 	// removed; a failure is logged and the removal goes on. May be nil.
 	Stage1GC func(ctx context.Context, p *Pod) error
+	// MDSSocket is the metadata service's registration socket ("" =
+	// metadata.DefaultSocketPath). A removed pod that registered (it has
+	// an mds-token file) is unregistered there; a service that is not
+	// running is not an error.
+	MDSSocket string
 	// Log receives one line per pod acted on; nil: discard.
 	Log *slog.Logger
 }
@@ -210,6 +220,9 @@ func (p *Pod) destroy(ctx context.Context, opts *GCOptions) error {
 			opts.log().Warn("stage1 gc failed; removing the pod anyway", "uuid", p.UUID, "err", err)
 		}
 	}
+	if err := unregister(ctx, p, opts.MDSSocket); err != nil {
+		opts.log().Warn("unregistering from the metadata service failed; removing the pod anyway", "uuid", p.UUID, "err", err)
+	}
 	if err := UnmountAll(p.Path); err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
 	}
@@ -228,6 +241,15 @@ func (p *Pod) destroy(ctx context.Context, opts *GCOptions) error {
 		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
 	}
 	return nil
+}
+
+// unregister removes a pod that registered with the metadata service (it
+// has an mds-token) from it; nil when the service is not running.
+func unregister(ctx context.Context, p *Pod, socket string) error {
+	if _, err := os.Lstat(filepath.Join(p.Path, podlayout.MdsTokenFile)); err != nil {
+		return nil
+	}
+	return metadata.Unregister(ctx, socket, p.UUID)
 }
 
 // Remove is `rkt rm`: it removes a pod that is not running, being prepared
