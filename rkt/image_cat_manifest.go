@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
 
@@ -15,31 +16,24 @@ func newImageCatManifestCmd(g *globalFlags) *cobra.Command {
 		Short: "Print the manifest of an image in the local store",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.openStore(cmd)
-			if err != nil {
+			return g.withImage(cmd, args[0], "", false, func(st *store.Store, key string) error {
+				_, raw, err := st.Manifest(key)
+				if err != nil {
+					return err
+				}
+				var buf bytes.Buffer
+				if pretty {
+					err = json.Indent(&buf, raw, "", "  ")
+				} else {
+					err = json.Compact(&buf, raw)
+				}
+				if err != nil {
+					return fmt.Errorf("formatting the manifest of %s: %w", key, err)
+				}
+				buf.WriteByte('\n')
+				_, err = g.stdout.Write(buf.Bytes())
 				return err
-			}
-			defer st.Close()
-			key, err := resolveImage(st, args[0])
-			if err != nil {
-				return err
-			}
-			_, raw, err := st.Manifest(key)
-			if err != nil {
-				return err
-			}
-			var buf bytes.Buffer
-			if pretty {
-				err = json.Indent(&buf, raw, "", "  ")
-			} else {
-				err = json.Compact(&buf, raw)
-			}
-			if err != nil {
-				return fmt.Errorf("formatting the manifest of %s: %w", key, err)
-			}
-			buf.WriteByte('\n')
-			_, err = g.stdout.Write(buf.Bytes())
-			return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&pretty, "pretty-print", true, "apply indent to format the output")

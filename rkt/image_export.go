@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
 
@@ -21,33 +22,45 @@ func newImageExportCmd(g *globalFlags) *cobra.Command {
 		Args:  usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := args[1]
-			if !overwrite {
-				if err := checkAbsent(out); err != nil {
+			return g.withImage(cmd, args[0], out, overwrite, func(st *store.Store, key string) error {
+				blob, err := st.OpenBlob(key)
+				if err != nil {
 					return err
 				}
-			}
-			st, err := g.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			key, err := resolveImage(st, args[0])
-			if err != nil {
-				return err
-			}
-			blob, err := st.OpenBlob(key)
-			if err != nil {
-				return err
-			}
-			defer blob.Close()
-			if err := writeFileFrom(out, blob, overwrite); err != nil {
-				return fmt.Errorf("exporting %s: %w", key, err)
-			}
-			return nil
+				defer blob.Close()
+				if err := writeOutput(out, overwrite, func(w io.Writer) error {
+					_, err := io.Copy(w, blob)
+					return err
+				}); err != nil {
+					return fmt.Errorf("exporting %s: %w", key, err)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "overwrite the output file if it exists")
 	return cmd
+}
+
+// withImage is the frame of the image commands that read one image: out
+// (when set) must not exist unless overwrite, then fn runs with the store
+// open and arg resolved to an image key.
+func (g *globalFlags) withImage(cmd *cobra.Command, arg, out string, overwrite bool, fn func(st *store.Store, key string) error) error {
+	if out != "" && !overwrite {
+		if err := checkAbsent(out); err != nil {
+			return err
+		}
+	}
+	st, err := g.openStore(cmd)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, err := resolveImage(st, arg)
+	if err != nil {
+		return err
+	}
+	return fn(st, key)
 }
 
 // checkAbsent fails when path exists.
@@ -60,11 +73,11 @@ func checkAbsent(path string) error {
 	return nil
 }
 
-// writeFileFrom writes r to path through a synced temp file in the same
-// directory, so that path never holds a partial file. Without overwrite an
-// existing path is left alone and is an error, even if it appeared while
-// copying.
-func writeFileFrom(path string, r io.Reader, overwrite bool) (retErr error) {
+// writeOutput has fill write a synced temp file in path's directory and
+// then puts it at path, so that path never holds a partial file. Without
+// overwrite an existing path is left alone and is an error, even if it
+// appeared while writing.
+func writeOutput(path string, overwrite bool, fill func(w io.Writer) error) (retErr error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("creating temp file: %w", err)
@@ -73,7 +86,7 @@ func writeFileFrom(path string, r io.Reader, overwrite bool) (retErr error) {
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
-	if _, err := io.Copy(tmp, r); err != nil {
+	if err := fill(tmp); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {

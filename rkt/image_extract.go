@@ -1,46 +1,46 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
 
 func newImageExtractCmd(g *globalFlags) *cobra.Command {
+	return newImageDirCmd(g, "extract IMAGE OUTPUT_DIR", "Extract an image (without its dependencies) to a directory",
+		func(_ context.Context, st *store.Store, key, tmp string) error {
+			blob, err := st.OpenBlob(key)
+			if err != nil {
+				return err
+			}
+			defer blob.Close()
+			if _, err := tarsafe.Extract(blob, tmp, tarsafe.Options{}); err != nil {
+				return fmt.Errorf("extracting %s: %w", key, err)
+			}
+			return nil
+		})
+}
+
+// newImageDirCmd is `image extract` and `image render`: fill writes the
+// image's tree (manifest and rootfs/) into a temp directory, which then
+// replaces OUTPUT_DIR (or, with --rootfs-only, its rootfs does).
+func newImageDirCmd(g *globalFlags, use, short string, fill func(ctx context.Context, st *store.Store, key, tmp string) error) *cobra.Command {
 	var rootfsOnly, overwrite bool
 	cmd := &cobra.Command{
-		Use:   "extract IMAGE OUTPUT_DIR",
-		Short: "Extract an image (without its dependencies) to a directory",
+		Use:   use,
+		Short: short,
 		Args:  usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst := args[1]
-			if !overwrite {
-				if err := checkAbsent(dst); err != nil {
-					return err
-				}
-			}
-			st, err := g.openStore(cmd)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			key, err := resolveImage(st, args[0])
-			if err != nil {
-				return err
-			}
-			return placeDir(dst, rootfsOnly, overwrite, func(tmp string) error {
-				blob, err := st.OpenBlob(key)
-				if err != nil {
-					return err
-				}
-				defer blob.Close()
-				if _, err := tarsafe.Extract(blob, tmp, tarsafe.Options{}); err != nil {
-					return fmt.Errorf("extracting %s: %w", key, err)
-				}
-				return nil
+			return g.withImage(cmd, args[0], dst, overwrite, func(st *store.Store, key string) error {
+				return placeDir(dst, rootfsOnly, overwrite, func(tmp string) error {
+					return fill(cmd.Context(), st, key, tmp)
+				})
 			})
 		},
 	}
