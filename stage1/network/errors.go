@@ -1,0 +1,20 @@
+package network
+
+import "errors"
+
+var (
+	// ErrUsage marks a --net value that does not parse or names no valid
+	// network.
+	ErrUsage = errors.New("invalid --net value")
+	// ErrUnknownNetwork is returned by Setup for a network name that is
+	// neither built in nor configured in net.d.
+	ErrUnknownNetwork = errors.New("no such network")
+	// ErrBadConfig is returned for a net.d file that does not parse.
+	ErrBadConfig = errors.New("invalid network configuration")
+	// ErrNetNSExists is returned by Setup when the pod's namespace path is
+	// already taken (a pod that was set up and never torn down).
+	ErrNetNSExists = errors.New("network namespace already exists")
+	// ErrNoNetwork is returned by Load for a pod without network state
+	// (host networking, never set up, or torn down).
+	ErrNoNetwork = errors.New("pod has no network state")
+)

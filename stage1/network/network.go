@@ -1,0 +1,425 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/podlayout"
+)
+
+// Files in the pod directory.
+const (
+	NetInfoFile = "net-info.json" // one record per network, see the package comment
+	NetNSFile   = "netns"         // path of the pod's network namespace
+	NetCacheDir = "net"           // libcni's cache of results, for DEL
+)
+
+// Config says which networks a pod joins.
+type Config struct {
+	PodUUID string
+	PodDir  string
+	// LocalConfig and SystemConfig are rkt's configuration directories;
+	// networks are read from their net.d (local wins).
+	LocalConfig, SystemConfig string
+	// Nets as returned by ParseNetFlag; empty means default.
+	Nets []NetRequest
+	// Ports are forwarded from the host on the first network whose
+	// configuration takes port mappings (default and default-restricted do).
+	Ports []PortForward
+	// PluginDirs are searched for CNI plugins; empty means DefaultPluginDirs.
+	PluginDirs []string
+	Log        *slog.Logger
+}
+
+// PortForward forwards HostIP:HostPort on the host to PodPort in the pod.
+type PortForward struct {
+	Name     string // the manifest port's name, for messages
+	Protocol string // "tcp" or "udp"
+	PodPort  uint16
+	HostIP   string // "" = every host address
+	HostPort uint16
+}
+
+// Info is a pod's network state.
+type Info struct {
+	NetNS string // path of the network namespace; "" for host networking
+	Nets  []NetInfo
+}
+
+// NetInfo is one network the pod is in. IP is "" while the network is
+// being added, or when adding it failed.
+type NetInfo struct {
+	Name    string `json:"netName"`
+	IfName  string `json:"ifName"`
+	IP      string `json:"ip,omitempty"`
+	Mask    string `json:"mask,omitempty"` // dotted, as rkt wrote it
+	Gateway string `json:"gateway,omitempty"`
+	// HostIP is the host's address on this network (the host end of the
+	// ptp link, the bridge): the address the pod reaches the host at.
+	HostIP string `json:"hostIP,omitempty"`
+	Args   string `json:"args"` // CNI_ARGS as given
+	DNS    *DNS   `json:"dns,omitempty"`
+}
+
+// DNS is the DNS configuration a plugin returned, if any.
+type DNS struct {
+	Nameservers []string `json:"nameservers,omitempty"`
+	Domain      string   `json:"domain,omitempty"`
+	Search      []string `json:"search,omitempty"`
+	Options     []string `json:"options,omitempty"`
+}
+
+// record is one entry of net-info.json: what Teardown needs to undo the
+// network without the configuration files, plus what list/status show.
+type record struct {
+	NetInfo
+	ConfSource   string          `json:"netConf"`    // file, or "builtin"
+	PluginPath   string          `json:"pluginPath"` // plugin dirs, ':'-separated
+	ContainerID  string          `json:"containerID"`
+	HostIfName   string          `json:"hostIfName,omitempty"` // first host-side link of the result
+	ConfList     json.RawMessage `json:"confList"`
+	PortMappings []portMapping   `json:"portMappings,omitempty"`
+}
+
+// portMapping is the portmap plugin's runtimeConfig entry.
+type portMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// Setup gives the pod its networks: for host networking it does nothing
+// and returns an Info without NetNS. Otherwise it makes the namespace
+// (bind-mounted at NetNSPath), records every network in net-info.json
+// before adding any, adds them in order as eth0, eth1, ..., forwards the
+// ports, and records the results. On failure everything made so far is
+// undone. The caller holds the pod's lock.
+func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
+	if err := podlayout.ValidUUID(cfg.PodUUID); err != nil {
+		return nil, fmt.Errorf("setting up the network: %w", err)
+	}
+	if cfg.PodDir == "" {
+		return nil, errors.New("setting up the network: no pod directory")
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reqs := cfg.Nets
+	if len(reqs) == 0 {
+		reqs = []NetRequest{{Name: NetDefault}}
+	}
+	if IsHost(reqs) {
+		if len(cfg.Ports) > 0 {
+			log.Debug("ports need no forwarding with host networking")
+		}
+		return &Info{}, nil
+	}
+	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the network: %w", err)
+	}
+	mappings, err := portMappings(cfg.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the network: %w", err)
+	}
+	if len(mappings) > 0 && !anyPortMappings(nets) {
+		return nil, fmt.Errorf("setting up the network: %w: no network of the pod forwards ports (use default or a network with the portmap plugin)", ErrUsage)
+	}
+	dirs := cfg.PluginDirs
+	if len(dirs) == 0 {
+		dirs = DefaultPluginDirs
+	}
+
+	nsPath := NetNSPath(cfg.PodUUID)
+	if err := createNetNS(nsPath); err != nil {
+		return nil, fmt.Errorf("setting up the network: %w", err)
+	}
+	var recs []record
+	defer func() {
+		if retErr != nil {
+			if err := teardown(context.WithoutCancel(ctx), cfg.PodDir, nsPath, recs); err != nil {
+				log.Warn("undoing a failed network setup", "pod", cfg.PodUUID, "err", err)
+			}
+		}
+	}()
+	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("setting up the network: writing %s: %w", NetNSFile, err)
+	}
+
+	forwarded := false
+	for i, nc := range nets {
+		r := record{
+			NetInfo:     NetInfo{Name: nc.name, IfName: "eth" + strconv.Itoa(i), Args: joinArgs(reqs[i].CNIArgs())},
+			ConfSource:  nc.source,
+			PluginPath:  strings.Join(dirs, string(filepath.ListSeparator)),
+			ContainerID: cfg.PodUUID,
+			ConfList:    nc.list.Bytes,
+		}
+		if !forwarded && len(mappings) > 0 && hasPortMappings(nc.list) {
+			r.PortMappings = mappings
+			forwarded = true
+		}
+		recs = append(recs, r)
+	}
+	// Durable before any ADD: IPAM leases outlive a crash, and this is
+	// what lets Teardown release them.
+	if err := writeRecords(cfg.PodDir, recs, true); err != nil {
+		return nil, fmt.Errorf("setting up the network: %w", err)
+	}
+
+	cni := libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(cfg.PodDir, NetCacheDir), nil)
+	for i := range recs {
+		r := &recs[i]
+		res, err := cni.AddNetworkList(ctx, nets[i].list, runtimeConf(r, nsPath))
+		if err != nil {
+			return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
+		}
+		if err := fillResult(r, res); err != nil {
+			return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
+		}
+		log.Debug("network added", "pod", cfg.PodUUID, "net", r.Name, "if", r.IfName, "ip", r.IP)
+	}
+	if err := writeRecords(cfg.PodDir, recs, false); err != nil {
+		return nil, fmt.Errorf("setting up the network: %w", err)
+	}
+	return infoOf(nsPath, recs), nil
+}
+
+// Teardown removes a pod's networks: DEL for every network recorded in
+// net-info.json, last first (releasing IPAM leases, links and iptables
+// rules), then the namespace and the pod's network files. It is safe on
+// a pod that was never set up, half set up, or already torn down. When a
+// DEL fails the state files stay, so a later Teardown can finish the job.
+func Teardown(ctx context.Context, podDir string) error {
+	recs, err := readRecords(podDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("tearing down the network: %w", err)
+	}
+	nsPath := ""
+	if b, err := os.ReadFile(filepath.Join(podDir, NetNSFile)); err == nil {
+		nsPath = strings.TrimSpace(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("tearing down the network: reading %s: %w", NetNSFile, err)
+	}
+	if nsPath == "" && len(recs) > 0 && podlayout.ValidUUID(recs[0].ContainerID) == nil {
+		nsPath = NetNSPath(recs[0].ContainerID)
+	}
+	if nsPath != "" && filepath.Dir(nsPath) != NetNSDir {
+		return fmt.Errorf("tearing down the network: %s names %q, not a path in %s", NetNSFile, nsPath, NetNSDir)
+	}
+	if err := teardown(ctx, podDir, nsPath, recs); err != nil {
+		return fmt.Errorf("tearing down the network: %w", err)
+	}
+	return nil
+}
+
+func teardown(ctx context.Context, podDir, nsPath string, recs []record) error {
+	var errs []error
+	nsArg := nsPath
+	if nsPath != "" {
+		if _, err := os.Stat(nsPath); err != nil {
+			nsArg = "" // gone (a reboot): plugins still release what is outside it
+		}
+	}
+	cache := filepath.Join(podDir, NetCacheDir)
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := &recs[i]
+		list, err := libcni.NetworkConfFromBytes(r.ConfList)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("network %q: reading its recorded configuration: %w", r.Name, err))
+			continue
+		}
+		dirs := filepath.SplitList(r.PluginPath)
+		if len(dirs) == 0 {
+			dirs = DefaultPluginDirs
+		}
+		cni := libcni.NewCNIConfigWithCacheDir(dirs, cache, nil)
+		if err := cni.DelNetworkList(ctx, list, runtimeConf(r, nsArg)); err != nil {
+			errs = append(errs, fmt.Errorf("removing network %q: %w", r.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if nsPath != "" {
+		if err := removeNetNS(nsPath); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{NetInfoFile, NetNSFile} {
+		if err := os.Remove(filepath.Join(podDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", name, err)
+		}
+	}
+	if err := os.RemoveAll(cache); err != nil {
+		return fmt.Errorf("removing %s: %w", NetCacheDir, err)
+	}
+	return nil
+}
+
+// Load reads a pod's network state for list and status. It returns
+// ErrNoNetwork when the pod has none recorded (host networking, never
+// started, torn down).
+func Load(podDir string) (*Info, error) {
+	recs, err := readRecords(podDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoNetwork
+	}
+	if err != nil {
+		return nil, err
+	}
+	nsPath := ""
+	if b, err := os.ReadFile(filepath.Join(podDir, NetNSFile)); err == nil {
+		nsPath = strings.TrimSpace(string(b))
+	}
+	return infoOf(nsPath, recs), nil
+}
+
+func infoOf(nsPath string, recs []record) *Info {
+	info := &Info{NetNS: nsPath, Nets: make([]NetInfo, 0, len(recs))}
+	for _, r := range recs {
+		info.Nets = append(info.Nets, r.NetInfo)
+	}
+	return info
+}
+
+func runtimeConf(r *record, nsPath string) *libcni.RuntimeConf {
+	rt := &libcni.RuntimeConf{
+		ContainerID: r.ContainerID,
+		NetNS:       nsPath,
+		IfName:      r.IfName,
+	}
+	if r.Args != "" {
+		for _, pair := range strings.Split(r.Args, ";") {
+			k, v, _ := strings.Cut(pair, "=")
+			rt.Args = append(rt.Args, [2]string{k, v})
+		}
+	}
+	if len(r.PortMappings) > 0 {
+		rt.CapabilityArgs = map[string]any{"portMappings": r.PortMappings}
+	}
+	return rt
+}
+
+// fillResult copies the pod's address on r's interface from a CNI result.
+func fillResult(r *record, res types.Result) error {
+	cur, err := types100.NewResultFromResult(res)
+	if err != nil {
+		return fmt.Errorf("reading the plugin's result: %w", err)
+	}
+	var chosen *types100.IPConfig
+	for _, ipc := range cur.IPs {
+		if ipc.Interface != nil && *ipc.Interface >= 0 && *ipc.Interface < len(cur.Interfaces) &&
+			cur.Interfaces[*ipc.Interface].Sandbox == "" {
+			continue // an address on the host side
+		}
+		if chosen == nil || (chosen.Address.IP.To4() == nil && ipc.Address.IP.To4() != nil) {
+			chosen = ipc
+		}
+	}
+	if chosen == nil {
+		return errors.New("the plugin returned no address for the pod")
+	}
+	r.IP = chosen.Address.IP.String()
+	r.Mask = net.IP(chosen.Address.Mask).String()
+	if chosen.Gateway != nil {
+		r.Gateway = chosen.Gateway.String()
+		r.HostIP = r.Gateway
+	}
+	for _, ifc := range cur.Interfaces {
+		if ifc.Sandbox == "" {
+			r.HostIfName = ifc.Name
+			break
+		}
+	}
+	if !cur.DNS.IsEmpty() {
+		r.DNS = &DNS{Nameservers: cur.DNS.Nameservers, Domain: cur.DNS.Domain, Search: cur.DNS.Search, Options: cur.DNS.Options}
+	}
+	return nil
+}
+
+func joinArgs(kvs [][2]string) string {
+	parts := make([]string, len(kvs))
+	for i, kv := range kvs {
+		parts[i] = kv[0] + "=" + kv[1]
+	}
+	return strings.Join(parts, ";")
+}
+
+func portMappings(ports []PortForward) ([]portMapping, error) {
+	var out []portMapping
+	for _, p := range ports {
+		proto := strings.ToLower(p.Protocol)
+		if proto == "" {
+			proto = "tcp"
+		}
+		if proto != "tcp" && proto != "udp" && proto != "sctp" {
+			return nil, fmt.Errorf("%w: port %q: protocol %q", ErrUsage, p.Name, p.Protocol)
+		}
+		if p.PodPort == 0 || p.HostPort == 0 {
+			return nil, fmt.Errorf("%w: port %q: port 0", ErrUsage, p.Name)
+		}
+		if p.HostIP != "" && net.ParseIP(p.HostIP) == nil {
+			return nil, fmt.Errorf("%w: port %q: host address %q", ErrUsage, p.Name, p.HostIP)
+		}
+		out = append(out, portMapping{HostPort: int(p.HostPort), ContainerPort: int(p.PodPort), Protocol: proto, HostIP: p.HostIP})
+	}
+	return out, nil
+}
+
+func anyPortMappings(nets []*netConf) bool {
+	for _, nc := range nets {
+		if hasPortMappings(nc.list) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeRecords(podDir string, recs []record, durable bool) error {
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", NetInfoFile, err)
+	}
+	path := filepath.Join(podDir, NetInfoFile)
+	if durable {
+		err = atomicfile.WriteFile(path, b, 0o644)
+	} else {
+		err = atomicfile.ReplaceFile(path, b, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", NetInfoFile, err)
+	}
+	return nil
+}
+
+func readRecords(podDir string) ([]record, error) {
+	b, err := os.ReadFile(filepath.Join(podDir, NetInfoFile))
+	if err != nil {
+		return nil, err
+	}
+	var recs []record
+	if len(b) == 0 {
+		return nil, nil // a crash between create and write: nothing was added
+	}
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", NetInfoFile, err)
+	}
+	return recs, nil
+}
