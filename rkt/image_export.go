@@ -29,8 +29,10 @@ func newImageExportCmd(g *globalFlags) *cobra.Command {
 				}
 				defer blob.Close()
 				if err := writeOutput(out, overwrite, func(w io.Writer) error {
-					_, err := io.Copy(w, blob)
-					return err
+					if _, err := io.Copy(w, blob); err != nil {
+						return fmt.Errorf("writing %s: %w", out, err)
+					}
+					return nil
 				}); err != nil {
 					return fmt.Errorf("exporting %s: %w", key, err)
 				}
@@ -87,7 +89,7 @@ func writeOutput(path string, overwrite bool, fill func(w io.Writer) error) (ret
 		os.Remove(tmp.Name())
 	}()
 	if err := fill(tmp); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return err // fill says what it was doing
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

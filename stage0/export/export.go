@@ -1,0 +1,219 @@
+// Package export writes an app of an exited pod as an ACI (`rkt export`):
+// the app's rootfs as the pod left it, with its image manifest.
+//
+// Invariants:
+//   - only exited pods are exported, and the pod's lock is held shared
+//     for the whole export, so gc and rm (exclusive) cannot remove it and
+//     it cannot be run again meanwhile;
+//   - an overlay pod is read through a fresh read-only overlay (the app's
+//     upper directory over its image tree) mounted in a private temp
+//     directory and unmounted before returning, so whiteouts and opaque
+//     directories read as the app saw them and the pod is never written;
+//   - a copied (non-overlay) rootfs is read in place, and only when no
+//     mount remains under it (a volume's content is not the app's);
+//   - the ACI is uncompressed: manifest, then rootfs/ (see fscopy.Tar).
+package export
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/appc/spec/schema/types"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/common/fscopy"
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/pod"
+)
+
+	// ErrAppRequired: the pod has more than one app and none was named.
+	ErrAppRequired = errors.New("pod has more than one app: specify one with --app")
+	// ErrNoSuchApp: the named app is not in the pod.
+	ErrNoSuchApp = errors.New("no such app in the pod")
+	// ErrMountsRemain: a copied rootfs still has mounts under it.
+	ErrMountsRemain = errors.New("mounts remain under the app's rootfs (run `rkt gc` or unmount them)")
+)
+
+// Trees finds rendered image trees: *store.Store.
+type Trees interface {
+	TreePath(treeID string) string
+}
+
+// App writes app of the exited pod p (app "" is the only app) to w as an
+// uncompressed ACI. It returns the name of the app exported.
+func App(ctx context.Context, p *pod.Pod, app string, trees Trees, w io.Writer) (string, error) {
+	l, err := flock.LockPath(p.Path, flock.Shared, false, false)
+	if err != nil {
+		if errors.Is(err, flock.ErrLocked) {
+			return "", fmt.Errorf("exporting pod %s: %w", p.UUID, ErrNotExited)
+		}
+		return "", fmt.Errorf("exporting pod %s: %w", p.UUID, err)
+	}
+	defer l.Close()
+	if err := p.Refresh(); err != nil {
+		return "", fmt.Errorf("exporting pod %s: %w", p.UUID, err)
+	}
+	if !p.State.Exited() {
+		return "", fmt.Errorf("exporting pod %s: %w", p.UUID, ErrNotExited)
+	}
+	pm, _, err := p.Manifest()
+	if err != nil {
+		return "", fmt.Errorf("exporting pod %s: %w", p.UUID, err)
+	}
+	switch {
+	case app == "" && len(pm.Apps) != 1:
+		return "", fmt.Errorf("exporting pod %s: %w", p.UUID, ErrAppRequired)
+	case app == "":
+		app = pm.Apps[0].Name.String()
+	default:
+		if err := podlayout.ValidAppName(app); err != nil {
+			return "", fmt.Errorf("exporting pod %s: %w", p.UUID, err)
+		}
+		if pm.Apps.Get(types.ACName(app)) == nil {
+			return "", fmt.Errorf("exporting pod %s: app %q: %w", p.UUID, app, ErrNoSuchApp)
+		}
+	}
+	manifest, err := os.ReadFile(podlayout.AppsInfoManifest(p.Path, app))
+	if err != nil {
+		return "", fmt.Errorf("exporting app %s of pod %s: reading its image manifest: %w", app, p.UUID, err)
+	}
+	rootfs, cleanup, err := rootfsOf(p.Path, app, trees)
+	if err != nil {
+		return "", fmt.Errorf("exporting app %s of pod %s: %w", app, p.UUID, err)
+	}
+	defer cleanup()
+	if err := writeACI(w, manifest, rootfs); err != nil {
+		return "", fmt.Errorf("exporting app %s of pod %s: %w", app, p.UUID, err)
+	}
+	return app, nil
+}
+
+// rootfsOf returns a directory holding app's rootfs as the pod left it,
+// and what to call when done with it.
+func rootfsOf(podDir, app string, trees Trees) (string, func(), error) {
+	nothing := func() {}
+	if _, err := os.Stat(filepath.Join(podDir, podlayout.OverlayPreparedFile)); err != nil {
+		rootfs := podlayout.AppRootfs(podDir, app)
+		mps, err := mountsUnder(rootfs)
+		if err != nil {
+			return "", nothing, err
+		}
+		if len(mps) > 0 {
+			return "", nothing, fmt.Errorf("%w: %s", ErrMountsRemain, strings.Join(mps, ", "))
+		}
+		return rootfs, nothing, nil
+	}
+	b, err := os.ReadFile(podlayout.AppsInfoTreeStoreID(podDir, app))
+	if err != nil {
+		return "", nothing, fmt.Errorf("reading the app's tree ID: %w", err)
+	}
+	treeID := strings.TrimSpace(string(b))
+	lower := filepath.Join(trees.TreePath(treeID), "rootfs")
+	if _, err := os.Stat(lower); err != nil {
+		return "", nothing, fmt.Errorf("image tree %s: %w", treeID, err)
+	}
+	layers := []string{lower}
+	upper := filepath.Join(podlayout.OverlayDir(podDir, treeID), "upper", app)
+	if _, err := os.Stat(upper); err == nil {
+		layers = []string{upper, lower}
+	}
+	mnt, err := os.MkdirTemp("", "rkt-export-")
+	if err != nil {
+		return "", nothing, err
+	}
+	for i, l := range layers {
+		layers[i] = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(l)
+	}
+	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+strings.Join(layers, ":")); err != nil {
+		os.Remove(mnt)
+		return "", nothing, fmt.Errorf("mounting the app's overlay read-only: %w", err)
+	}
+	return mnt, func() {
+		unix.Unmount(mnt, unix.MNT_DETACH)
+		os.Remove(mnt)
+	}, nil
+}
+
+// writeACI writes the manifest and the rootfs tree as an ACI tar.
+func writeACI(w io.Writer, manifest []byte, rootfs string) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	tw := tar.NewWriter(bw)
+	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(manifest); err != nil {
+		return err
+	}
+	if err := fscopy.Tar(tw, rootfs, "rootfs"); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// mountsUnder lists the mount points at or under dir.
+func mountsUnder(dir string) ([]string, error) {
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescape(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out, sc.Err()
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, ok := octal(s[i+1 : i+4]); ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func octal(s string) (byte, bool) {
+	if len(s) != 3 {
+		return 0, false
+	}
+	var v int
+	for _, c := range s {
+		if c < '0' || c > '7' {
+			return 0, false
+		}
+		v = v*8 + int(c-'0')
+	}
+	return byte(v), v < 256
+}
