@@ -43,3 +43,34 @@ func TestWriteFileMissingDirFails(t *testing.T) {
 		t.Fatal("WriteFile into a missing directory succeeded")
 	}
 }
+
+func TestReplaceFileReplacesAndLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "marker")
+	for _, content := range []string{"first, the longer content", "second"} {
+		if err := ReplaceFile(p, []byte(content), 0o600); err != nil {
+			t.Fatalf("ReplaceFile(%q): %v", content, err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != content {
+			t.Fatalf("content = %q, want %q", got, content)
+		}
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(entries))
+	}
+	if err := ReplaceFile(filepath.Join(dir, "no", "f"), nil, 0o644); err == nil {
+		t.Error("ReplaceFile into a missing directory succeeded")
+	}
+}

@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,11 +54,19 @@ func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 r
 	if err != nil {
 		return fmt.Errorf("encoding pod manifest: %w", err)
 	}
-	if err := atomicfile.WriteFile(podlayout.PodManifest(l.pod), pmData, 0o644); err != nil {
+	// The pod manifest and the runtime config are renamed into place, so
+	// that `rkt list` and `rkt status` never read half of one, but not
+	// fsynced: a pod that is prepared is made durable as a whole by
+	// syncPod, and one that is run is garbage after a crash.
+	if err := atomicfile.ReplaceFile(podlayout.PodManifest(l.pod), pmData, 0o644); err != nil {
 		return fmt.Errorf("writing pod manifest: %w", err)
 	}
-	if err := rc.Write(podlayout.RuntimeConfigPath(l.pod)); err != nil {
-		return err
+	rcData, err := json.Marshal(rc)
+	if err != nil {
+		return fmt.Errorf("encoding runtime config: %w", err)
+	}
+	if err := atomicfile.ReplaceFile(podlayout.RuntimeConfigPath(l.pod), rcData, 0o644); err != nil {
+		return fmt.Errorf("writing runtime config: %w", err)
 	}
 	if err := writeNew(filepath.Join(l.pod, podlayout.Stage1TreeStoreIDFile), []byte(s1.treeID), 0o644); err != nil {
 		return fmt.Errorf("writing stage1 tree ID: %w", err)

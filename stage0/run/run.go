@@ -331,7 +331,13 @@ func launch(cfg *Config, pp *preparedPod, ipc string, locked func() error) error
 		}
 		args.MDSToken = string(tok)
 	}
-	bin := filepath.Join(podlayout.Stage1Rootfs(p.Path), entry)
+	// Absolute: the working directory changes to the pod's below, and
+	// the data dir may have been given relative.
+	bin, err := filepath.Abs(filepath.Join(podlayout.Stage1Rootfs(p.Path), entry))
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("running pod %s: %w", p.UUID, err)
+	}
 	argv := append([]string{bin}, args.Args(entrypoint.InterfaceVersion(pp.stage1))...)
 	env := append(withoutEnv(os.Environ(), entrypoint.EnvLockFD), entrypoint.EnvLockFD+"="+strconv.Itoa(int(fd)))
 	if err := os.Chdir(p.Path); err != nil {
@@ -411,6 +417,19 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 		return nil, fmt.Errorf("preparing pod: %w", err)
 	}
 
+	// Last-used times of the images: a write transaction of the store's
+	// index (two fdatasyncs each) that overlaps the layout below.
+	touched := make(chan struct{})
+	go func() {
+		defer close(touched)
+		for _, k := range append([]string{s1.key}, keys(apps)...) {
+			if err := cfg.Store.Touch(k); err != nil {
+				log.Debug("touching image", "key", k, "err", err)
+			}
+		}
+	}()
+	defer func() { <-touched }()
+
 	// The pod directory.
 	p, err := pod.Create(cfg.DataDir)
 	if err != nil {
@@ -474,11 +493,6 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 	if plan.UUIDFileSave != "" {
 		if err := atomicfile.WriteFile(plan.UUIDFileSave, []byte(p.UUID), 0o644); err != nil {
 			return nil, fmt.Errorf("preparing pod %s: saving the UUID: %w", p.UUID, err)
-		}
-	}
-	for _, k := range append([]string{s1.key}, keys(apps)...) {
-		if err := cfg.Store.Touch(k); err != nil {
-			log.Debug("touching image", "key", k, "err", err)
 		}
 	}
 	images := map[string]*schema.ImageManifest{}

@@ -116,7 +116,8 @@ func checkEnvVar(name, value string) error {
 }
 
 // writeEnvFile records an app's environment as KEY=VALUE lines in
-// <root>/rkt/env/<app>, atomically.
+// <root>/rkt/env/<app>, atomically for a reader (rkt enter), without an
+// fsync: it is remade at every start.
 func writeEnvFile(root, app string, env *environ) error {
 	dir := filepath.Join(root, podlayout.InPodEnvDir)
 	var b strings.Builder
@@ -124,7 +125,7 @@ func writeEnvFile(root, app string, env *environ) error {
 		b.WriteString(kv)
 		b.WriteByte('\n')
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, app), []byte(b.String()), 0o644); err != nil {
+	if err := atomicfile.ReplaceFile(filepath.Join(dir, app), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("recording the environment of app %s: %w", app, err)
 	}
 	return nil
