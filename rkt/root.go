@@ -109,6 +109,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newRunPreparedCmd(g),
 		newStopCmd(g),
 		newEnterCmd(g),
+		newExportCmd(g),
 	)
 	return root
 }

@@ -34,14 +34,6 @@ import (
 	"github.com/rkt/rkt/stage0/pod"
 )
 
-	// ErrAppRequired: the pod has more than one app and none was named.
-	ErrAppRequired = errors.New("pod has more than one app: specify one with --app")
-	// ErrNoSuchApp: the named app is not in the pod.
-	ErrNoSuchApp = errors.New("no such app in the pod")
-	// ErrMountsRemain: a copied rootfs still has mounts under it.
-	ErrMountsRemain = errors.New("mounts remain under the app's rootfs (run `rkt gc` or unmount them)")
-)
-
 // Trees finds rendered image trees: *store.Store.
 type Trees interface {
 	TreePath(treeID string) string
