@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/fscopy"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/store/tree"
@@ -93,7 +93,7 @@ func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 r
 		}
 		s1Files = upper
 	} else {
-		if err := copyTree(s1Lower, s1Root); err != nil {
+		if err := fscopy.Tree(s1Lower, s1Root); err != nil {
 			return fmt.Errorf("copying the stage1 rootfs: %w", err)
 		}
 		s1Files = s1Root
@@ -129,7 +129,7 @@ func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 r
 			if err := os.Mkdir(filepath.Join(appDir, "rootfs"), 0o755); err != nil {
 				return fmt.Errorf("laying out app %s: %w", name, err)
 			}
-		} else if err := copyTree(lower, filepath.Join(appDir, "rootfs")); err != nil {
+		} else if err := fscopy.Tree(lower, filepath.Join(appDir, "rootfs")); err != nil {
 			return fmt.Errorf("copying the rootfs of app %s: %w", name, err)
 		}
 	}
@@ -351,117 +351,4 @@ func isMountPoint(path string) (bool, error) {
 		return false, err
 	}
 	return st.Dev != parent.Dev, nil
-}
-
-// copyTree copies the tree at src to dst (which must not exist): regular
-// files (with copy_file_range where the kernel can), directories,
-// symlinks, device nodes and fifos, with their modes, owners and times,
-// and hard links as hard links.
-func copyTree(src, dst string) error {
-	type dirTimes struct {
-		path string
-		st   *syscall.Stat_t
-	}
-	var dirs []dirTimes
-	links := map[[2]uint64]string{}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return fmt.Errorf("%s: no stat information", p)
-		}
-		mode := fi.Mode()
-		switch {
-		case mode.IsDir():
-			if err := os.Mkdir(target, 0o700); err != nil {
-				return err
-			}
-			dirs = append(dirs, dirTimes{target, st})
-			return setMeta(target, st, true)
-		case mode&fs.ModeSymlink != 0:
-			dest, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			if err := os.Symlink(dest, target); err != nil {
-				return err
-			}
-			return setMeta(target, st, false)
-		}
-		if st.Nlink > 1 {
-			id := [2]uint64{uint64(st.Dev), st.Ino}
-			if first, ok := links[id]; ok {
-				return os.Link(first, target)
-			}
-			links[id] = target
-		}
-		if mode.IsRegular() {
-			if err := copyFile(p, target); err != nil {
-				return err
-			}
-		} else if err := unix.Mknod(target, st.Mode, int(st.Rdev)); err != nil {
-			return err
-		}
-		return setMeta(target, st, true)
-	})
-	if err != nil {
-		return err
-	}
-	// Directory times last: creating their entries changed them.
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := setTimes(dirs[i].path, dirs[i].st, true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// setMeta applies owner, then mode (chown clears set-id bits), then times.
-func setMeta(path string, st *syscall.Stat_t, follow bool) error {
-	if err := os.Lchown(path, int(st.Uid), int(st.Gid)); err != nil {
-		return err
-	}
-	if follow {
-		if err := unix.Chmod(path, st.Mode&0o7777); err != nil {
-			return err
-		}
-	}
-	return setTimes(path, st, follow)
-}
-
-func setTimes(path string, st *syscall.Stat_t, follow bool) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
-	flags := 0
-	if !follow {
-		flags = unix.AT_SYMLINK_NOFOLLOW
-	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, flags)
 }
