@@ -1,0 +1,373 @@
+package cgroups
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The test binary doubles as the app in the real-kernel tests: with
+// envHelper set it enters the cgroup given in envCgroup (as an exec stub
+// would), says so on stdout, waits for a line on stdin, then does what
+// envHelper asks.
+const (
+	envHelper = "RKT_CGROUPS_TEST_HELPER"
+	envCgroup = "RKT_CGROUPS_TEST_CGROUP"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envHelper); mode != "" {
+		os.Exit(helper(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func helper(mode string) int {
+	if s := os.Getenv(envCgroup); s != "" {
+		c, err := Decode(s)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		if err := c.Enter(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+	}
+	fmt.Println("entered")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil && err != io.EOF {
+		return 3
+	}
+	switch mode {
+	case "hog":
+		// Touch 256 MiB, one page at a time; a 32 MiB limit must stop it.
+		var chunks [][]byte
+		for i := 0; i < 256; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			chunks = append(chunks, b)
+		}
+		fmt.Println("allocated", len(chunks))
+		return 0
+	case "sleep":
+		time.Sleep(time.Hour)
+	}
+	return 0
+}
+
+func needRoot(t *testing.T) *Hierarchy {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	h, err := Discover()
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	return h
+}
+
+// startHelper runs the test binary as an app that enters c itself.
+func startHelper(t *testing.T, mode string, c *Cgroup) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envHelper+"="+mode, envCgroup+"="+c.Encode())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "entered\n" {
+		t.Fatalf("helper did not enter its cgroup: %q %v", line, err)
+	}
+	return cmd, stdin
+}
+
+func readTrim(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func newPod(t *testing.T, h *Hierarchy) *Cgroup {
+	t.Helper()
+	pod, err := CreatePod(h.Self(), uuid.NewString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pod.Destroy(context.Background()) })
+	return pod
+}
+
+func TestPodAndAppCgroups(t *testing.T) {
+	h := needRoot(t)
+	pod := newPod(t, h)
+	app, err := pod.Child("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Resources{MemoryLimit: 48 << 20, CPUMilli: 250, CPUShares: 512, PidsLimit: 64, Devices: WithDefaultDevices()}
+	if err := app.Create(res); err != nil {
+		t.Fatal(err)
+	}
+	dirs := app.Dirs()
+	for _, d := range pod.Dirs() {
+		if _, err := os.Stat(filepath.Join(d, Stage1Leaf)); err != nil {
+			t.Errorf("stage1 leaf missing: %v", err)
+		}
+	}
+	switch h.Mode() {
+	case Unified:
+		d := dirs[UnifiedKey]
+		for f, want := range map[string]string{
+			"memory.max": "50331648", "cpu.max": "25000 100000",
+			"cpu.weight": strconv.FormatUint(SharesToWeight(512), 10), "pids.max": "64",
+		} {
+			if got := readTrim(t, filepath.Join(d, f)); got != want {
+				t.Errorf("%s = %q, want %q", f, got, want)
+			}
+		}
+	default:
+		m, _ := h.limitMount("memory")
+		c, _ := h.limitMount("cpu")
+		p, _ := h.limitMount("pids")
+		dv, _ := h.limitMount("devices")
+		for f, want := range map[string]string{
+			filepath.Join(dirs[m.key], "memory.limit_in_bytes"): "50331648",
+			filepath.Join(dirs[c.key], "cpu.cfs_quota_us"):      "25000",
+			filepath.Join(dirs[c.key], "cpu.cfs_period_us"):     "100000",
+			filepath.Join(dirs[c.key], "cpu.shares"):            "512",
+			filepath.Join(dirs[p.key], "pids.max"):              "64",
+		} {
+			if got := readTrim(t, f); got != want {
+				t.Errorf("%s = %q, want %q", f, got, want)
+			}
+		}
+		list := readTrim(t, filepath.Join(dirs[dv.key], "devices.list"))
+		for _, d := range DefaultDevices {
+			if !strings.Contains(list, d.String()) {
+				t.Errorf("devices.list lacks %q:\n%s", d, list)
+			}
+		}
+		if strings.Contains(list, "a *:* rwm") {
+			t.Errorf("devices.list still allows everything:\n%s", list)
+		}
+	}
+
+	// A sleeping app moved in by pid (the supervisor's way) and one that
+	// entered by itself (the exec stub's way).
+	sleeper := exec.Command("sleep", "1000")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.AddProc(sleeper.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	stub, _ := startHelper(t, "sleep", app)
+	cg := readTrim(t, fmt.Sprintf("/proc/%d/cgroup", sleeper.Process.Pid))
+	for k := range dirs {
+		if !strings.Contains(cg, app.Path(k)) {
+			t.Errorf("/proc/<pid>/cgroup does not show %s in %s:\n%s", app.Path(k), k, cg)
+		}
+	}
+	procs, err := app.Procs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsAll(procs, sleeper.Process.Pid, stub.Process.Pid) {
+		t.Fatalf("Procs = %v, want %d and %d", procs, sleeper.Process.Pid, stub.Process.Pid)
+	}
+
+	if err := SetOOMScoreAdj(sleeper.Process.Pid, 777); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTrim(t, fmt.Sprintf("/proc/%d/oom_score_adj", sleeper.Process.Pid)); got != "777" {
+		t.Errorf("oom_score_adj = %s, want 777", got)
+	}
+	if err := SetOOMScoreAdj(0, 2000); !errors.Is(err, ErrInvalidResources) {
+		t.Errorf("out of range: %v", err)
+	}
+
+	// Teardown from a record, as stage1 gc does in another process.
+	rec := filepath.Join(t.TempDir(), "cgroup")
+	if err := pod.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Destroy(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err = sleeper.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("sleeper ended with %v, want killed", err)
+	}
+	for k, d := range pod.Dirs() {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s pod cgroup %s remains: %v", k, d, err)
+		}
+	}
+	// Idempotent.
+	if err := loaded.Destroy(context.Background()); err != nil {
+		t.Fatalf("second Destroy: %v", err)
+	}
+}
+
+func containsAll(have []int, want ...int) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func TestMemoryLimitKillsHog(t *testing.T) {
+	h := needRoot(t)
+	pod := newPod(t, h)
+	app, err := pod.Child("hog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Create(Resources{MemoryLimit: 32 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	cmd, stdin := startHelper(t, "hog", app)
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("hog ended with %v, want killed by the OOM killer", err)
+	}
+	// The kernel's own count says it was the cgroup's OOM killer.
+	var events string
+	if h.Mode() == Unified {
+		events = readTrim(t, filepath.Join(app.Dirs()[UnifiedKey], "memory.events"))
+	} else {
+		m, _ := h.limitMount("memory")
+		events = readTrim(t, filepath.Join(app.Dirs()[m.key], "memory.oom_control"))
+	}
+	if !strings.Contains(events, "oom_kill 1") {
+		t.Errorf("no oom kill recorded:\n%s", events)
+	}
+}
+
+func TestDestroyKillsForkingTree(t *testing.T) {
+	h := needRoot(t)
+	pod := newPod(t, h)
+	app, err := pod.Child("shell")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	nested, err := app.Child("nested")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nested.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	// A shell that keeps forking sleepers, in a nested cgroup.
+	sh := exec.Command("sh", "-c", "while :; do sleep 100 & sleep 0.01; done")
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = sh.Wait() }()
+	if err := nested.AddProc(sh.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pod.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for k, d := range pod.Dirs() {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %s remains", k, d)
+		}
+	}
+	if err := syscall.Kill(sh.Process.Pid, 0); err == nil {
+		// The shell may linger as our unreaped zombie for a moment.
+		st := readTrim(t, fmt.Sprintf("/proc/%d/stat", sh.Process.Pid))
+		if !strings.Contains(st, ") Z ") {
+			t.Errorf("shell still alive: %s", st)
+		}
+	}
+}
+
+func TestLoadRefusesNonCgroupRecords(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "rkt-victim")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A cgroup.procs-looking file outside cgroupfs naming our own pid.
+	if err := os.WriteFile(filepath.Join(victim, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(dir, "rec")
+	for _, body := range []string{
+		`{"dirs":{"memory":"` + victim + `"}}`,
+		`{"dirs":{"memory":"/sys/fs/cgroup/memory"}}`,
+		`{"dirs":{"memory":"relative/rkt-x"}}`,
+		`{"dirs":{}}`,
+		`not json`,
+	} {
+		if err := os.WriteFile(rec, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(rec); err == nil {
+			t.Errorf("Load(%s) accepted", body)
+		}
+	}
+	// A missing pod cgroup is fine: gc after teardown.
+	gone := `{"dirs":{"memory":"/sys/fs/cgroup/memory/rkt-` + uuid.NewString() + `"}}`
+	if err := os.WriteFile(rec, []byte(gone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Destroy(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
