@@ -1,0 +1,18 @@
+package seccomp
+
+import "errors"
+
+var (
+	// ErrUnsupportedArch: the compiler has no syscall table for the architecture.
+	ErrUnsupportedArch = errors.New("unsupported architecture for seccomp filters")
+	// ErrUnknownSyscall: a set names neither a known syscall nor a known group.
+	ErrUnknownSyscall = errors.New("unknown syscall")
+	// ErrUnknownGroup: a set names an @group this implementation does not define.
+	ErrUnknownGroup = errors.New("unknown syscall group")
+	// ErrBadErrno: an errno that is not a known errno name or a number in 1..4095.
+	ErrBadErrno = errors.New("invalid errno")
+	// ErrBadProfile: a profile that cannot be compiled (e.g. a set without a mode).
+	ErrBadProfile = errors.New("invalid seccomp profile")
+	// ErrCorruptCache: a cached filter file that fails its checksum or format.
+	ErrCorruptCache = errors.New("corrupt cached seccomp filter")
+)
