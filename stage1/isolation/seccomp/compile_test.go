@@ -233,7 +233,7 @@ func TestRetainAndRemove(t *testing.T) {
 		{retain, "read", allow},
 		{retain, "execve", allow}, // life-cycle
 		{retain, "exit_group", allow},
-		{retain, "openat", kill},  // not retained, no errno: killed as in rkt
+		{retain, "openat", kill},   // not retained, no errno: killed as in rkt
 		{retain, "clone3", enosys}, // not retained, new: libc falls back
 		{retain, "keyctl", eperm},  // retained but the baseline denies it
 		{Profile{Mode: ModeRetain, Arch: "amd64", Syscalls: []string{"read"}, Errno: "ENOTSUP"}, "openat", retErrnoOf(int(unix.ENOTSUP))},
