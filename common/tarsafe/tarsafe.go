@@ -23,20 +23,30 @@
 // running as root, ownership and "SCHILY.xattr." extended attributes are
 // preserved; device nodes need root and are skipped (and counted) otherwise.
 //
+// With Options.Record, Extract also describes the rootfs it wrote (one
+// FileRecord per path, regular files with the SHA-256 of their content,
+// hashed as they are written), so a caller can digest the tree without
+// reading it back. The description is given only when it is exact: rootfs
+// did not exist before, and no entry was written through a symlink.
+//
 // Extract does not fsync: the caller makes the tree durable (e.g. syncfs)
 // before marking it complete.
 package tarsafe
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +70,24 @@ type Result struct {
 	Entries        int    // entries accepted
 	Size           int64  // total size of regular files under rootfs/
 	SkippedDevices int    // device nodes not created for lack of privilege
+
+	// Files describes <dest>/rootfs as Extract left it, in walk order
+	// (see WalkLess), when Options.Record was set and the description is
+	// exact; nil otherwise (the caller then has to walk the tree).
+	Files []FileRecord
+}
+
+// FileRecord is one path of an extracted rootfs, as lstat(2) reports it
+// after extraction (device nodes that were skipped have none).
+type FileRecord struct {
+	Path   string   // slash-separated, relative to rootfs; "." is rootfs itself
+	Mode   uint32   // st_mode: file type and permission bits
+	Uid    uint32   // owner
+	Gid    uint32   // group
+	Size   int64    // regular files: content length; 0 otherwise
+	SHA256 [32]byte // regular files: SHA-256 of the content
+	Link   string   // symlinks: the target
+	Rdev   uint64   // character and block devices: the device number
 }
 
 // Options adjust Extract.
@@ -67,6 +95,40 @@ type Options struct {
 	// SkipManifest leaves <dest>/manifest unwritten; the manifest is still
 	// read and returned in the Result. Used when layering dependencies.
 	SkipManifest bool
+	// Record fills Result.Files (when exact), hashing every regular file
+	// as it is written.
+	Record bool
+}
+
+// WalkLess orders rootfs paths as a lexical directory walk visits them
+// (filepath.WalkDir): "." first, then component by component, a
+// directory immediately followed by its contents.
+func WalkLess(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == ".":
+		return -1
+	case b == ".":
+		return 1
+	}
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if ca == '/' {
+			return -1
+		}
+		if cb == '/' {
+			return 1
+		}
+		if ca < cb {
+			return -1
+		}
+		return 1
+	}
+	return len(a) - len(b)
 }
 
 // Check reads an ACI tar from r up to its end-of-archive marker and
@@ -92,6 +154,10 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		asRoot:  os.Geteuid() == 0,
 		buf:     make([]byte, copyBufferSize),
 		dirMeta: map[string]*tar.Header{},
+		known:   map[string]bool{},
+	}
+	if opts.Record {
+		x.rec = &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}
 	}
 	defer x.close()
 	res, err := run(r, x)
@@ -102,6 +168,9 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.SkippedDevices = x.skipped
+	if x.rec != nil && x.rootfs != nil {
+		res.Files = x.rec.result()
+	}
 	return res, nil
 }
 
@@ -263,7 +332,9 @@ type extractor struct {
 	buf     []byte
 	dirs    []string               // directories in creation order
 	dirMeta map[string]*tar.Header // their headers, applied last
+	known   map[string]bool        // paths known to be directories (or symlinks to them)
 	skipped int
+	rec     *recorder // nil unless Options.Record
 }
 
 func (x *extractor) close() {
@@ -276,8 +347,12 @@ func (x *extractor) openRootfs() error {
 	if x.rootfs != nil {
 		return nil
 	}
-	if err := x.root.Mkdir(RootfsName, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	err := x.root.Mkdir(RootfsName, 0o755)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
+	}
+	if err != nil && x.rec != nil {
+		x.rec.exact = false // layered over an earlier tree the records do not know
 	}
 	fi, err := x.root.Lstat(RootfsName)
 	if err != nil {
@@ -291,6 +366,8 @@ func (x *extractor) openRootfs() error {
 		return err
 	}
 	x.rootfs = r
+	x.known["."] = true
+	x.rec.stat(".", fromSys(fi), nil, "")
 	return nil
 }
 
@@ -313,45 +390,91 @@ func (x *extractor) entry(h *tar.Header, name string, body io.Reader) error {
 }
 
 func (x *extractor) write(h *tar.Header, rel string, body io.Reader) error {
-	if dir := path.Dir(rel); dir != "." {
-		if err := x.rootfs.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	isDir := h.Typeflag == tar.TypeDir
-	if err := x.clear(rel, isDir); err != nil {
+	if err := x.ensureDir(path.Dir(rel)); err != nil {
 		return err
 	}
 	switch h.Typeflag {
 	case tar.TypeDir:
-		if err := x.rootfs.Mkdir(rel, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		if _, seen := x.dirMeta[rel]; !seen {
-			x.dirs = append(x.dirs, rel)
-		}
-		x.dirMeta[rel] = h
-		return nil
+		return x.dir(h, rel)
 	case tar.TypeReg, tar.TypeRegA:
 		return x.regular(h, rel, body)
 	case tar.TypeSymlink:
-		if err := x.rootfs.Symlink(h.Linkname, rel); err != nil {
+		if err := x.create(rel, func() error { return x.rootfs.Symlink(h.Linkname, rel) }); err != nil {
 			return err
 		}
 		return x.nodeMeta(h, rel, false)
 	case tar.TypeLink:
-		return x.rootfs.Link(strings.TrimPrefix(path.Clean(h.Linkname), RootfsName+"/"), rel)
+		old := strings.TrimPrefix(path.Clean(h.Linkname), RootfsName+"/")
+		if err := x.create(rel, func() error { return x.rootfs.Link(old, rel) }); err != nil {
+			return err
+		}
+		x.rec.link(old, rel)
+		return nil
 	default: // char, block, fifo
 		return x.device(h, rel)
 	}
 }
 
-// clear removes what stands at rel unless it is a directory that a
-// directory entry may reuse.
-func (x *extractor) clear(rel string, isDir bool) error {
-	if rel == "." {
+// ensureDir makes sure dir exists as a directory, creating the missing
+// ones with mode 0755. Directories already seen are not looked at again.
+func (x *extractor) ensureDir(dir string) error {
+	if x.known[dir] {
 		return nil
 	}
+	if err := x.ensureDir(path.Dir(dir)); err != nil {
+		return err
+	}
+	err := x.rootfs.Mkdir(dir, 0o755)
+	if err == nil {
+		x.known[dir] = true
+		if x.rec != nil {
+			fi, err := x.rootfs.Lstat(dir)
+			if err != nil {
+				return err
+			}
+			x.rec.stat(dir, fromSys(fi), nil, "")
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := x.rootfs.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		// Written through a symlink (one that stays inside rootfs, or
+		// the os.Root refuses): the records would name the wrong path.
+		if fi, err = x.rootfs.Stat(dir); err != nil {
+			return err
+		}
+		if x.rec != nil {
+			x.rec.exact = false
+		}
+	}
+	if !fi.IsDir() {
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	}
+	x.known[dir] = true
+	return nil
+}
+
+// create runs mk, which creates rel exclusively; when something already
+// stands at rel, it is removed and mk runs again.
+func (x *extractor) create(rel string, mk func() error) error {
+	err := mk()
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := x.clear(rel); err != nil {
+		return err
+	}
+	return mk()
+}
+
+// clear removes what stands at rel (a whole directory tree included).
+func (x *extractor) clear(rel string) error {
 	fi, err := x.rootfs.Lstat(rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -360,27 +483,112 @@ func (x *extractor) clear(rel string, isDir bool) error {
 		return err
 	}
 	if fi.IsDir() {
-		if isDir {
-			return nil
-		}
-		return x.rootfs.RemoveAll(rel)
+		err = x.rootfs.RemoveAll(rel)
+	} else {
+		err = x.rootfs.Remove(rel)
 	}
-	return x.rootfs.Remove(rel)
+	if fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0 {
+		forgetTree(x.known, rel)
+		if x.rec != nil {
+			forgetTree(x.rec.files, rel)
+		}
+	} else if x.rec != nil {
+		delete(x.rec.files, rel)
+	}
+	return err
+}
+
+// forgetTree deletes p and every key below it.
+func forgetTree[V any](m map[string]V, p string) {
+	delete(m, p)
+	prefix := p + "/"
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			delete(m, k)
+		}
+	}
+}
+
+func (x *extractor) dir(h *tar.Header, rel string) error {
+	var err error
+	if rel != "." { // rootfs itself exists already
+		err = x.rootfs.Mkdir(rel, 0o755)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		var fi fs.FileInfo
+		if fi, err = x.rootfs.Lstat(rel); err == nil && !fi.IsDir() {
+			if err = x.clear(rel); err == nil {
+				err = x.rootfs.Mkdir(rel, 0o755)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	x.known[rel] = true
+	if _, seen := x.dirMeta[rel]; !seen {
+		x.dirs = append(x.dirs, rel)
+	}
+	x.dirMeta[rel] = h
+	if x.rec != nil {
+		if _, ok := x.rec.files[rel]; !ok {
+			x.rec.files[rel] = &record{} // filled in by finishDirs
+		}
+	}
+	return nil
 }
 
 func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
-	f, err := x.rootfs.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var f *os.File
+	err := x.create(rel, func() (err error) {
+		f, err = x.rootfs.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := io.CopyBuffer(f, body, x.buf); err != nil {
+	var sum hash.Hash
+	if x.rec != nil {
+		sum = x.rec.sum
+		sum.Reset()
+	}
+	if err := copyFile(f, body, x.buf, sum); err != nil {
 		return err
 	}
 	if err := x.fileMeta(f, h); err != nil {
 		return err
 	}
+	if x.rec != nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return err
+		}
+		x.rec.stat(rel, fromUnix(&st), sum, "")
+	}
 	return f.Close()
+}
+
+// copyFile copies body to f through buf, filling it before each write,
+// and feeds sum (when not nil) the same bytes. It never allocates.
+func copyFile(f *os.File, body io.Reader, buf []byte, sum hash.Hash) error {
+	for {
+		n, err := io.ReadFull(body, buf)
+		if n > 0 {
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if sum != nil {
+				sum.Write(buf[:n])
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // fileMeta applies ownership, mode, xattrs and mtime to an open file or
@@ -402,6 +610,99 @@ func (x *extractor) fileMeta(f *os.File, h *tar.Header) error {
 		return err
 	}
 	return unix.Futimes(int(f.Fd()), []unix.Timeval{unix.NsecToTimeval(mtime(h).UnixNano()), unix.NsecToTimeval(mtime(h).UnixNano())})
+}
+
+// recorder keeps the FileRecords of an extraction. Its methods are no-ops
+// on a nil recorder.
+type recorder struct {
+	files map[string]*record
+	exact bool      // false once the records may differ from the disk
+	sum   hash.Hash // SHA-256, reused for every file
+}
+
+type record struct {
+	FileRecord
+	filled bool
+}
+
+// statInfo is what a record keeps of a stat(2) result.
+type statInfo struct {
+	mode, uid, gid uint32
+	size           int64
+	rdev           uint64
+}
+
+func fromUnix(st *unix.Stat_t) statInfo {
+	return statInfo{mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, rdev: st.Rdev}
+}
+
+func fromSys(fi fs.FileInfo) statInfo {
+	st := fi.Sys().(*syscall.Stat_t)
+	return statInfo{mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, rdev: st.Rdev}
+}
+
+// stat records rel from its lstat, with the content digest of a regular
+// file and the target of a symlink.
+func (r *recorder) stat(rel string, st statInfo, sum hash.Hash, link string) {
+	if r == nil {
+		return
+	}
+	fr := &record{filled: true, FileRecord: FileRecord{
+		Path: rel, Mode: st.mode, Uid: st.uid, Gid: st.gid, Link: link,
+	}}
+	switch st.mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		fr.Size = st.size
+		if sum != nil {
+			sum.Sum(fr.SHA256[:0])
+		} else {
+			r.exact = false
+		}
+	case syscall.S_IFCHR, syscall.S_IFBLK:
+		fr.Rdev = st.rdev
+	}
+	r.files[rel] = fr
+}
+
+// link records rel as a hardlink of the regular file old.
+func (r *recorder) link(old, rel string) {
+	if r == nil {
+		return
+	}
+	src, ok := r.files[old]
+	if !ok || !src.filled || src.Mode&syscall.S_IFMT != syscall.S_IFREG || r.throughSymlink(old) {
+		r.exact = false
+		return
+	}
+	cp := *src
+	cp.Path = rel
+	r.files[rel] = &cp
+}
+
+// throughSymlink reports whether a parent directory of rel is a symlink.
+func (r *recorder) throughSymlink(rel string) bool {
+	for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+		if f, ok := r.files[d]; ok && f.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+			return true
+		}
+	}
+	return false
+}
+
+// result returns the records in walk order, or nil when not exact.
+func (r *recorder) result() []FileRecord {
+	if !r.exact {
+		return nil
+	}
+	out := make([]FileRecord, 0, len(r.files))
+	for _, f := range r.files {
+		if !f.filled {
+			return nil
+		}
+		out = append(out, f.FileRecord)
+	}
+	slices.SortFunc(out, func(a, b FileRecord) int { return WalkLess(a.Path, b.Path) })
+	return out
 }
 
 func mtime(h *tar.Header) time.Time {
@@ -441,7 +742,21 @@ func (x *extractor) nodeMeta(h *tar.Header, rel string, chmod bool) error {
 		}
 	}
 	ts := unix.NsecToTimespec(mtime(h).UnixNano())
-	return unix.UtimesNanoAt(fd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	if err := unix.UtimesNanoAt(fd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if x.rec != nil {
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		link := ""
+		if h.Typeflag == tar.TypeSymlink {
+			link = h.Linkname
+		}
+		x.rec.stat(rel, fromUnix(&st), nil, link)
+	}
+	return nil
 }
 
 func (x *extractor) device(h *tar.Header, rel string) error {
@@ -458,7 +773,15 @@ func (x *extractor) device(h *tar.Header, rel string) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Mknodat(int(d.Fd()), base, kind|uint32(h.Mode&0o777), int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))))
+	mknod := func() error {
+		return unix.Mknodat(int(d.Fd()), base, kind|uint32(h.Mode&0o777), int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))))
+	}
+	err = mknod()
+	if errors.Is(err, fs.ErrExist) {
+		if err = x.clear(rel); err == nil {
+			err = mknod()
+		}
+	}
 	d.Close()
 	if errors.Is(err, unix.EPERM) && kind != unix.S_IFIFO && !x.asRoot {
 		x.skipped++
@@ -485,6 +808,12 @@ func (x *extractor) finishDirs() error {
 			return refuse(h.Name, "extracting", err)
 		}
 		err = x.fileMeta(f, h)
+		if err == nil && x.rec != nil {
+			var st unix.Stat_t
+			if err = unix.Fstat(int(f.Fd()), &st); err == nil {
+				x.rec.stat(rel, fromUnix(&st), nil, "")
+			}
+		}
 		f.Close()
 		if err != nil {
 			return refuse(h.Name, "extracting", err)

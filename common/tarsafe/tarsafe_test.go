@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -156,5 +157,39 @@ func TestCheckAcceptsValidImage(t *testing.T) {
 	}
 	if res.Size != 5 || res.Manifest == nil || res.Entries != 3 {
 		t.Errorf("result %+v", res)
+	}
+}
+
+func TestRecordsFollowTheWalk(t *testing.T) {
+	aci := storetest.BuildACI(t, "example.com/rec", nil,
+		storetest.File{Name: "a/b", Body: []byte("12")},
+		storetest.File{Name: "a-b", Body: []byte("345")},
+		storetest.File{Name: "a.b/c", Typeflag: tar.TypeSymlink, Linkname: "../a"},
+		storetest.File{Name: "-", Body: nil},
+	)
+	dest := t.TempDir()
+	res, err := Extract(bytes.NewReader(aci), dest, Options{Record: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walked []string
+	rootfs := filepath.Join(dest, "rootfs")
+	filepath.WalkDir(rootfs, func(p string, _ os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(rootfs, p)
+		walked = append(walked, rel)
+		return err
+	})
+	var got []string
+	for _, f := range res.Files {
+		got = append(got, f.Path)
+	}
+	if strings.Join(got, " ") != strings.Join(walked, " ") {
+		t.Fatalf("records %q, walk %q", got, walked)
+	}
+	// Layering over an existing rootfs: the records would miss the lower
+	// layer, so none are given.
+	res, err = Extract(bytes.NewReader(aci), dest, Options{Record: true, SkipManifest: true})
+	if err != nil || res.Files != nil {
+		t.Fatalf("layered extraction: records %v, err %v", res.Files, err)
 	}
 }
