@@ -9,14 +9,8 @@ var (
 	ErrNoExec = errors.New("no command to run (exec is empty)")
 	// ErrNoVolume: a mount names a volume the pod does not have.
 	ErrNoVolume = errors.New("no such volume")
-	// ErrBadTarget: a mount target is not a path below the app's root.
-	ErrBadTarget = errors.New("mount target must be below the app's root")
 	// ErrCommandNotFound: the command is not in the app's PATH.
 	ErrCommandNotFound = errors.New("command not found in the app's PATH")
-	// ErrUnknownUser and ErrUnknownGroup: a name missing from the app's
-	// /etc/passwd or /etc/group.
-	ErrUnknownUser  = errors.New("unknown user")
-	ErrUnknownGroup = errors.New("unknown group")
 	// ErrNoPid: the pod has no pid file or its process is gone.
 	ErrNoPid = errors.New("pod process not found")
 	// ErrNoNsenter: nsenter (util-linux) is not installed on the host.

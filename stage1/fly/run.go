@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
@@ -68,9 +68,9 @@ func runRun(args []string) error {
 		return fmt.Errorf("starting app %q: %w", a.name, err)
 	}
 	// The user's HOME, USER and LOGNAME, unless the app sets them.
-	env := []string{"HOME=" + id.home}
-	if id.name != "" {
-		env = append(env, "USER="+id.name, "LOGNAME="+id.name)
+	env := []string{"HOME=" + id.Home}
+	if id.Name != "" {
+		env = append(env, "USER="+id.Name, "LOGNAME="+id.Name)
 	}
 	env = dedupEnv(append(env, a.env...))
 	if err := unix.Setpgid(0, 0); err != nil {
@@ -139,7 +139,10 @@ func loadApp(pod string) (*flyApp, error) {
 	} else if rt.App == nil {
 		return nil, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
 	}
-	app := effectiveApp(img, rt.App)
+	merged, imgEnv, podEnv := appexec.MergeApp(img, rt.App)
+	app := &merged
+	// The pod's variables after the image's: appEnv keeps the last value.
+	app.Environment = append(append(types.Environment(nil), imgEnv...), podEnv...)
 	if len(app.Exec) == 0 {
 		return nil, fmt.Errorf("app %q: %w", name, ErrNoExec)
 	}
@@ -161,42 +164,6 @@ func readPodManifest(pod string) (*schema.PodManifest, error) {
 		return nil, fmt.Errorf("reading pod manifest: %w", err)
 	}
 	return &pm, nil
-}
-
-// effectiveApp applies the pod manifest's app (the run flags, set by
-// stage0) over the image's: every field the pod manifest sets wins, and
-// its environment is merged over the image's.
-func effectiveApp(img, pod *types.App) *types.App {
-	var app types.App
-	if img != nil {
-		app = *img
-		app.Environment = append(types.Environment(nil), img.Environment...)
-	}
-	if pod == nil {
-		return &app
-	}
-	if len(pod.Exec) > 0 {
-		app.Exec = pod.Exec
-	}
-	if pod.User != "" {
-		app.User = pod.User
-	}
-	if pod.Group != "" {
-		app.Group = pod.Group
-	}
-	if len(pod.SupplementaryGIDs) > 0 {
-		app.SupplementaryGIDs = pod.SupplementaryGIDs
-	}
-	if pod.WorkingDirectory != "" {
-		app.WorkingDirectory = pod.WorkingDirectory
-	}
-	if len(pod.MountPoints) > 0 {
-		app.MountPoints = pod.MountPoints
-	}
-	for _, kv := range pod.Environment {
-		app.Environment.Set(kv.Name, kv.Value)
-	}
-	return &app
 }
 
 // appEnv is the app's environment: rkt's default PATH, AC_APP_NAME, the
@@ -337,68 +304,18 @@ func enterMountNS(a *flyApp) error {
 		{src: "/sys", target: "/sys", recursive: true},
 		{src: "/dev", target: "/dev", recursive: true},
 	} {
-		if err := bindInto(root, m); err != nil {
+		if err := appexec.BindInto(root, m.target, m.src, m.recursive, m.readOnly); err != nil {
 			return err
 		}
 	}
 	for _, m := range a.mounts {
-		if err := bindInto(root, m); err != nil {
+		if err := appexec.BindInto(root, m.target, m.src, m.recursive, m.readOnly); err != nil {
 			return err
 		}
 	}
 	if a.readOnly {
-		if err := unix.Mount("", a.rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		if err := appexec.RemountReadOnly(a.rootfs); err != nil {
 			return fmt.Errorf("making the app rootfs read-only: %w", err)
-		}
-	}
-	return nil
-}
-
-// bindInto binds m.src onto m.target inside root. The target is created
-// (a directory, or an empty file for a file source) and opened through
-// root, which refuses paths and symlinks that lead outside the rootfs;
-// the mount goes onto the opened descriptor's /proc/self/fd path.
-func bindInto(root *os.Root, m appMount) error {
-	fi, err := os.Stat(m.src)
-	if err != nil {
-		return fmt.Errorf("binding %s: %w", m.target, err)
-	}
-	rel := strings.TrimPrefix(path.Clean("/"+m.target), "/")
-	if rel == "" {
-		return fmt.Errorf("binding %s: %w", m.target, ErrBadTarget)
-	}
-	if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil && path.Dir(rel) != "." {
-		return fmt.Errorf("binding %s: %w", m.target, err)
-	}
-	var f *os.File
-	if fi.IsDir() {
-		if err := root.Mkdir(rel, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("binding %s: %w", m.target, err)
-		}
-		f, err = root.Open(rel)
-	} else {
-		f, err = root.OpenFile(rel, os.O_RDONLY|os.O_CREATE|unix.O_NONBLOCK, 0o644)
-	}
-	if err != nil {
-		return fmt.Errorf("binding %s: %w", m.target, err)
-	}
-	defer f.Close()
-	flags := uintptr(unix.MS_BIND)
-	if m.recursive {
-		flags |= unix.MS_REC
-	}
-	target := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
-	if err := unix.Mount(m.src, target, "", flags, ""); err != nil {
-		return fmt.Errorf("binding %s onto %s: %w", m.src, m.target, err)
-	}
-	if m.readOnly {
-		g, err := root.Open(rel)
-		if err != nil {
-			return fmt.Errorf("binding %s: %w", m.target, err)
-		}
-		defer g.Close()
-		if err := unix.Mount("", "/proc/self/fd/"+strconv.Itoa(int(g.Fd())), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags&unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("making %s read-only: %w", m.target, err)
 		}
 	}
 	return nil

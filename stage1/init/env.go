@@ -8,6 +8,7 @@ import (
 
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/podlayout"
 )
@@ -52,7 +53,7 @@ type envInput struct {
 	Override    types.Environment // the pod manifest's app environment (flags)
 	SetEnv      map[string]string // runtime config SetEnv, for every app
 	MetadataURL string
-	ID          identity
+	ID          appexec.Identity
 	Term        string // TERM for an interactive app, "" otherwise
 }
 

@@ -6,17 +6,8 @@ import (
 )
 
 var (
-	// ErrUnknownUser is returned when an app's user name is not in its
-	// image's /etc/passwd.
-	ErrUnknownUser = errors.New("unknown user")
-	// ErrUnknownGroup is returned when an app's group name is not in its
-	// image's /etc/group.
-	ErrUnknownGroup = errors.New("unknown group")
 	// ErrNoExec is returned for an app without an exec command.
 	ErrNoExec = errors.New("app has no exec command")
-	// ErrEscapingPath is returned when a mount target or file resolves
-	// outside the app's rootfs.
-	ErrEscapingPath = errors.New("path escapes the app rootfs")
 	// ErrUnknownVolume is returned when an app mounts a volume the pod
 	// manifest does not declare.
 	ErrUnknownVolume = errors.New("unknown volume")

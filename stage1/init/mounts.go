@@ -1,20 +1,18 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/appc/spec/schema/types"
+	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
 )
 
@@ -69,10 +67,10 @@ func prepareRootfs(s rootfsSetup) error {
 	}
 	defer root.Close()
 
-	if err := bindInto(root, "/proc", filepath.Join(s.Stage1, "proc"), true, false); err != nil {
+	if err := appexec.BindInto(root, "/proc", filepath.Join(s.Stage1, "proc"), true, false); err != nil {
 		return err
 	}
-	if err := bindInto(root, "/sys", filepath.Join(s.Stage1, "sys"), true, true); err != nil {
+	if err := appexec.BindInto(root, "/sys", filepath.Join(s.Stage1, "sys"), true, true); err != nil {
 		return err
 	}
 	if err := setupDev(root, s); err != nil {
@@ -86,7 +84,7 @@ func prepareRootfs(s rootfsSetup) error {
 	}
 	for _, v := range s.Volumes {
 		src := filepath.Join(s.Stage1, podlayout.InPodVolumesDir, v.Volume)
-		if err := bindInto(root, v.Target, src, v.Recursive, v.ReadOnly); err != nil {
+		if err := appexec.BindInto(root, v.Target, src, v.Recursive, v.ReadOnly); err != nil {
 			return fmt.Errorf("mounting volume %s: %w", v.Volume, err)
 		}
 	}
@@ -96,189 +94,17 @@ func prepareRootfs(s rootfsSetup) error {
 		}
 	}
 	if s.ReadOnly {
-		if err := remountReadOnly(s.Rootfs); err != nil {
+		if err := appexec.RemountReadOnly(s.Rootfs); err != nil {
 			return fmt.Errorf("making the rootfs read-only: %w", err)
 		}
 	}
 	return nil
 }
 
-// bindInto binds src (a path of the supervisor's) onto target inside root,
-// creating the target as a directory or an empty file to match src.
-func bindInto(root *os.Root, target, src string, recursive, readOnly bool) error {
-	fi, err := os.Stat(src)
-	if err != nil {
-		return fmt.Errorf("binding %s: %w", target, err)
-	}
-	rel, err := resolveInRoot(root, target)
-	if err != nil {
-		return fmt.Errorf("binding %s: %w", target, err)
-	}
-	if rel == "." {
-		return fmt.Errorf("binding %s: %w: the target is the rootfs itself", target, ErrEscapingPath)
-	}
-	f, err := openTarget(root, rel, fi.IsDir())
-	if err != nil {
-		return fmt.Errorf("binding %s: %w", target, err)
-	}
-	flags := uintptr(unix.MS_BIND)
-	if recursive {
-		flags |= unix.MS_REC
-	}
-	err = unix.Mount(src, fdPath(f), "", flags, "")
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("binding %s onto %s: %w", src, target, err)
-	}
-	if readOnly {
-		// Reopen: the new mount now covers the target.
-		g, err := root.Open(rel)
-		if err != nil {
-			return fmt.Errorf("binding %s: reopening: %w", target, err)
-		}
-		err = remountReadOnly(fdPath(g))
-		g.Close()
-		if err != nil {
-			return fmt.Errorf("making %s read-only: %w", target, err)
-		}
-	}
-	return nil
-}
-
-// mountInto mounts a file system of type fstype on directory target inside
-// root.
-func mountInto(root *os.Root, target, fstype string, flags uintptr, data string) error {
-	rel, err := resolveInRoot(root, target)
-	if err != nil {
-		return fmt.Errorf("mounting %s on %s: %w", fstype, target, err)
-	}
-	f, err := openTarget(root, rel, true)
-	if err != nil {
-		return fmt.Errorf("mounting %s on %s: %w", fstype, target, err)
-	}
-	defer f.Close()
-	if err := unix.Mount(fstype, fdPath(f), fstype, flags, data); err != nil {
-		return fmt.Errorf("mounting %s on %s: %w", fstype, target, err)
-	}
-	return nil
-}
-
-func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
-
-// openTarget creates rel (already resolved, relative to root) as a
-// directory or an empty file if missing, and opens it.
-func openTarget(root *os.Root, rel string, dir bool) (*os.File, error) {
-	if parent := path.Dir(rel); parent != "." {
-		if err := root.MkdirAll(parent, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if dir {
-		if err := root.Mkdir(rel, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		f, err := root.Open(rel)
-		if err != nil {
-			return nil, err
-		}
-		if fi, err := f.Stat(); err != nil || !fi.IsDir() {
-			f.Close()
-			return nil, fmt.Errorf("mount target %s: a directory is needed: %w", rel, syscall.ENOTDIR)
-		}
-		return f, nil
-	}
-	f, err := root.OpenFile(rel, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := f.Stat(); err != nil || fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("mount target %s: a file is needed: %w", rel, syscall.EISDIR)
-	}
-	return f, nil
-}
-
-// maxSymlinks bounds symlink resolution, as the kernel's ELOOP does.
-const maxSymlinks = 40
-
-// resolveInRoot resolves p as the app will see it after chroot: absolute
-// symlinks restart at the rootfs and ".." stops at it. It returns the
-// resolved path relative to root ("." for the root itself); components
-// that do not exist yet are kept as they are. The result is used through
-// root, which refuses to leave the rootfs even if the image changes
-// under us.
-func resolveInRoot(root *os.Root, p string) (string, error) {
-	pending := strings.Split(strings.Trim(p, "/"), "/")
-	var done []string
-	links := 0
-	for len(pending) > 0 {
-		c := pending[0]
-		pending = pending[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
-			}
-			continue
-		}
-		cur := strings.Join(append(done, c), "/")
-		fi, err := root.Lstat(cur)
-		if errors.Is(err, fs.ErrNotExist) {
-			done = append(done, c)
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("resolving %s in the app rootfs: %w", p, err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, c)
-			continue
-		}
-		links++
-		if links > maxSymlinks {
-			return "", fmt.Errorf("resolving %s in the app rootfs: %w", p, syscall.ELOOP)
-		}
-		dest, err := root.Readlink(cur)
-		if err != nil {
-			return "", fmt.Errorf("resolving %s in the app rootfs: %w", p, err)
-		}
-		if strings.HasPrefix(dest, "/") {
-			done = done[:0]
-		}
-		pending = append(strings.Split(strings.Trim(dest, "/"), "/"), pending...)
-	}
-	if len(done) == 0 {
-		return ".", nil
-	}
-	return strings.Join(done, "/"), nil
-}
-
-// remountReadOnly makes the mount at target read-only, keeping its other
-// flags (a bind remount must repeat nosuid, nodev, noexec).
-func remountReadOnly(target string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(target, &st); err != nil {
-		return err
-	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
-	for _, m := range []struct{ st, ms int64 }{
-		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
-		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME},
-		{unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
-	} {
-		if st.Flags&m.st != 0 {
-			flags |= uintptr(m.ms)
-		}
-	}
-	return unix.Mount("", target, "", flags, "")
-}
-
 // setupDev mounts a tmpfs on /dev with the basic nodes, a private devpts
 // instance, /dev/shm and the usual symlinks.
 func setupDev(root *os.Root, s rootfsSetup) error {
-	if err := mountInto(root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=0755"); err != nil {
+	if err := appexec.MountInto(root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=0755"); err != nil {
 		return err
 	}
 	dev, err := root.OpenRoot("dev")
@@ -289,7 +115,7 @@ func setupDev(root *os.Root, s rootfsSetup) error {
 	for _, n := range devNodes {
 		src := filepath.Join(s.Stage1, "dev", n.name)
 		if fi, err := os.Stat(src); err == nil && fi.Mode()&fs.ModeCharDevice != 0 {
-			if err := bindInto(root, "/dev/"+n.name, src, false, false); err != nil {
+			if err := appexec.BindInto(root, "/dev/"+n.name, src, false, false); err != nil {
 				return err
 			}
 			continue
@@ -309,15 +135,15 @@ func setupDev(root *os.Root, s rootfsSetup) error {
 	}
 	if s.Console {
 		if src := filepath.Join(s.Stage1, "dev", "console"); exists(src) {
-			if err := bindInto(root, "/dev/console", src, false, false); err != nil {
+			if err := appexec.BindInto(root, "/dev/console", src, false, false); err != nil {
 				return err
 			}
 		}
 	}
-	if err := mountInto(root, "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := appexec.MountInto(root, "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return err
 	}
-	if err := mountInto(root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+	if err := appexec.MountInto(root, "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
 	for name, target := range map[string]string{
@@ -339,7 +165,7 @@ func exists(p string) bool {
 // ensureTmp makes sure the app has a /tmp, world-writable and sticky when
 // it had to be created.
 func ensureTmp(root *os.Root) error {
-	rel, err := resolveInRoot(root, "/tmp")
+	rel, err := appexec.ResolveInRoot(root, "/tmp")
 	if err != nil {
 		return err
 	}
@@ -377,7 +203,7 @@ func writeNameFiles(root *os.Root, s rootfsSetup) error {
 		}
 	}
 	hasHosts := false
-	if rel, err := resolveInRoot(root, "/etc/hosts"); err == nil {
+	if rel, err := appexec.ResolveInRoot(root, "/etc/hosts"); err == nil {
 		if fi, err := root.Stat(rel); err == nil && fi.Mode().IsRegular() {
 			hasHosts = true
 		}
@@ -437,7 +263,7 @@ func hostsFile(hostname string, entries map[string][]string) string {
 // writeInRoot replaces the file at p inside root (resolved with chroot
 // semantics; a symlink in the final place is replaced, not followed).
 func writeInRoot(root *os.Root, p string, data []byte) error {
-	dir, err := resolveInRoot(root, path.Dir(p))
+	dir, err := appexec.ResolveInRoot(root, path.Dir(p))
 	if err != nil {
 		return err
 	}

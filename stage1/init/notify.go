@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"github.com/rkt/rkt/common/appexec"
 )
 
 // notifySocketInApp is where an app that supports sd_notify finds its
@@ -39,7 +41,7 @@ func (r *runner) setupNotify(root *os.Root) error {
 	if !r.spec.Notify {
 		return nil
 	}
-	dir, err := resolveInRoot(root, "/run/rkt")
+	dir, err := appexec.ResolveInRoot(root, "/run/rkt")
 	if err != nil {
 		return fmt.Errorf("creating the notify socket: %w", err)
 	}
@@ -54,7 +56,7 @@ func (r *runner) setupNotify(root *os.Root) error {
 		return fmt.Errorf("creating the notify socket: %w", err)
 	}
 	defer d.Close()
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: fdPath(d) + "/notify", Net: "unixgram"})
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: appexec.FdPath(d) + "/notify", Net: "unixgram"})
 	if err != nil {
 		return fmt.Errorf("creating the notify socket: %w", err)
 	}

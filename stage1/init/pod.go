@@ -10,6 +10,7 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
 )
 
@@ -73,7 +74,7 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 	if err := json.Unmarshal(data, &im); err != nil {
 		return appSpec{}, fmt.Errorf("loading app %s: reading its image manifest: %w", name, err)
 	}
-	app, imgEnv, overEnv := effectiveApp(im.App, ra.App)
+	app, imgEnv, overEnv := appexec.MergeApp(im.App, ra.App)
 	if len(app.Exec) == 0 {
 		return appSpec{}, fmt.Errorf("loading app %s: %w", name, ErrNoExec)
 	}
@@ -101,41 +102,6 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 		Volumes:        vols,
 		Notify:         notify,
 	}, nil
-}
-
-// effectiveApp applies the pod manifest's app (the run flags, set by
-// stage0) over the image's: every field the pod manifest sets wins. The two
-// environments are returned apart, to be merged in order.
-func effectiveApp(img, pod *types.App) (app types.App, imgEnv, podEnv types.Environment) {
-	if img != nil {
-		app = *img
-		imgEnv = img.Environment
-	}
-	if pod == nil {
-		return app, imgEnv, nil
-	}
-	if len(pod.Exec) > 0 {
-		app.Exec = pod.Exec
-	}
-	if pod.User != "" {
-		app.User = pod.User
-	}
-	if pod.Group != "" {
-		app.Group = pod.Group
-	}
-	if len(pod.SupplementaryGIDs) > 0 {
-		app.SupplementaryGIDs = pod.SupplementaryGIDs
-	}
-	if pod.WorkingDirectory != "" {
-		app.WorkingDirectory = pod.WorkingDirectory
-	}
-	if len(pod.EventHandlers) > 0 {
-		app.EventHandlers = pod.EventHandlers
-	}
-	if len(pod.MountPoints) > 0 {
-		app.MountPoints = pod.MountPoints
-	}
-	return app, imgEnv, pod.Environment
 }
 
 // handlers returns the exec commands of an app's event handlers of a kind

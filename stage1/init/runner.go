@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/rkt/rkt/common/appexec"
 )
 
 // procKind is what a runner's current process is.
@@ -41,7 +43,7 @@ type runner struct {
 	curKind  procKind // what cur is
 	stdin    *os.File // the app's /dev/null
 	env      []string
-	id       identity
+	id       appexec.Identity
 }
 
 func newRunner(sup *Supervisor, spec appSpec) *runner {
@@ -141,14 +143,14 @@ func (r *runner) prepare() error {
 	}
 	defer root.Close()
 	a := r.spec.App
-	id, err := resolveIdentity(root, a.User, a.Group, a.SupplementaryGIDs)
+	id, err := appexec.ResolveIdentity(root, a.User, a.Group, a.SupplementaryGIDs)
 	if err != nil {
 		return err
 	}
 	if a.WorkingDirectory != "" {
 		// A missing working directory is created, owned by root, rather
 		// than failing the app at chdir.
-		rel, err := resolveInRoot(root, a.WorkingDirectory)
+		rel, err := appexec.ResolveInRoot(root, a.WorkingDirectory)
 		if err != nil {
 			return fmt.Errorf("creating the working directory: %w", err)
 		}
@@ -185,7 +187,7 @@ func (r *runner) prepare() error {
 // runHandler runs an event handler as root in the app's rootfs and waits
 // for it.
 func (r *runner) runHandler(kind procKind, argv []string) (int, error) {
-	_, wait, err := r.start(kind, argv, identity{}, "/")
+	_, wait, err := r.start(kind, argv, appexec.Identity{}, "/")
 	if err != nil {
 		return 254, err
 	}
@@ -212,7 +214,7 @@ func (r *runner) postStop() {
 // start starts one process of the app, chrooted into its rootfs, in a
 // process group of its own (a session with the terminal when the pod is
 // interactive).
-func (r *runner) start(kind procKind, argv []string, id identity, dir string) (int, <-chan syscall.WaitStatus, error) {
+func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir string) (int, <-chan syscall.WaitStatus, error) {
 	argv0, err := r.lookExec(argv[0])
 	if err != nil {
 		return 0, nil, err
@@ -315,7 +317,7 @@ func (r *runner) lookExec(name string) (string, error) {
 			continue
 		}
 		p := path.Join(dir, name)
-		rel, err := resolveInRoot(root, p)
+		rel, err := appexec.ResolveInRoot(root, p)
 		if err != nil {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
 )
 
@@ -41,139 +42,6 @@ func openRoot(t *testing.T, dir string) *os.Root {
 	return r
 }
 
-const testPasswd = `root:x:0:0:root:/root:/bin/sh
-# a comment
-daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
-app:x:1000:1001:App:/home/app:/bin/ash
-broken:x:notanumber:1::/:/bin/sh
-`
-
-const testGroup = `root:x:0:
-grp:x:1001:app
-wheel:x:10:app,root
-`
-
-func TestResolveIdentity(t *testing.T) {
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup, "srv/owned": ""})
-	if err := os.Chown(filepath.Join(dir, "srv/owned"), 4242, 4343); err != nil {
-		t.Fatal(err)
-	}
-	root := openRoot(t, dir)
-	tests := []struct {
-		user, group string
-		supp        []int
-		want        identity
-		err         error
-	}{
-		{"", "", nil, identity{UID: 0, GID: 0, Name: "root", Home: "/root", Shell: "/bin/sh"}, nil},
-		{"app", "grp", []int{10, 20}, identity{UID: 1000, GID: 1001, Groups: []uint32{10, 20}, Name: "app", Home: "/home/app", Shell: "/bin/ash"}, nil},
-		{"app", "", nil, identity{UID: 1000, GID: 1001, Name: "app", Home: "/home/app", Shell: "/bin/ash"}, nil},
-		{"1000", "10", nil, identity{UID: 1000, GID: 10, Name: "app", Home: "/home/app", Shell: "/bin/ash"}, nil},
-		{"5000", "5001", nil, identity{UID: 5000, GID: 5001}, nil},
-		{"daemon", "wheel", nil, identity{UID: 1, GID: 10, Name: "daemon", Home: "/usr/sbin", Shell: "/usr/sbin/nologin"}, nil},
-		{"/srv/owned", "/srv/owned", nil, identity{UID: 4242, GID: 4343}, nil},
-		{"nobody", "grp", nil, identity{}, ErrUnknownUser},
-		{"broken", "grp", nil, identity{}, ErrUnknownUser},
-		{"app", "nogroup", nil, identity{}, ErrUnknownGroup},
-		{"app", "grp", []int{-1}, identity{}, errors.New("out of range")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.user+":"+tt.group, func(t *testing.T) {
-			got, err := resolveIdentity(root, tt.user, tt.group, tt.supp)
-			if tt.err != nil {
-				if err == nil || (!errors.Is(err, tt.err) && !strings.Contains(err.Error(), tt.err.Error())) {
-					t.Fatalf("got %v, %v; want error %v", got, err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestResolveIdentityNoEtc(t *testing.T) {
-	root := openRoot(t, t.TempDir())
-	got, err := resolveIdentity(root, "0", "0", nil)
-	if err != nil || got.UID != 0 || got.GID != 0 || got.Name != "" {
-		t.Fatalf("got %+v, %v", got, err)
-	}
-	if _, err := resolveIdentity(root, "app", "0", nil); !errors.Is(err, ErrUnknownUser) {
-		t.Fatalf("got %v, want ErrUnknownUser", err)
-	}
-}
-
-// An image whose /etc/passwd is an absolute symlink is read as the app
-// would read it: inside its own rootfs, never the supervisor's.
-func TestResolveIdentityAbsoluteSymlink(t *testing.T) {
-	outer := t.TempDir()
-	writeFiles(t, outer, map[string]string{"etc/passwd": "evil:x:0:0::/:/bin/sh\n"})
-	dir := filepath.Join(outer, "rootfs")
-	writeFiles(t, dir, map[string]string{"usr/share/passwd": "app:x:77:78::/:/bin/sh\n"})
-	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
-	if err := os.Symlink("/usr/share/passwd", filepath.Join(dir, "etc/passwd")); err != nil {
-		t.Fatal(err)
-	}
-	root := openRoot(t, dir)
-	got, err := resolveIdentity(root, "app", "", nil)
-	if err != nil || got.UID != 77 || got.GID != 78 {
-		t.Fatalf("got %+v, %v; want uid 77 gid 78 from the image's own file", got, err)
-	}
-	if _, err := resolveIdentity(root, "evil", "", nil); !errors.Is(err, ErrUnknownUser) {
-		t.Fatalf("got %v: a user from outside the rootfs was found", err)
-	}
-}
-
-func TestResolveInRoot(t *testing.T) {
-	outer := t.TempDir()
-	dir := filepath.Join(outer, "rootfs")
-	for _, d := range []string{"usr/lib", "run", "a/b"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	links := map[string]string{
-		"var":     "usr",               // relative
-		"abs":     "/usr/lib",          // absolute: restarts at the rootfs
-		"up":      "../../../../../..", // climbs: stops at the rootfs
-		"a/b/rel": "../../run",
-		"loop1":   "loop2",
-		"loop2":   "loop1",
-		"esc":     "/../" + filepath.Base(outer) + "/x",
-	}
-	for name, dest := range links {
-		if err := os.Symlink(dest, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root := openRoot(t, dir)
-	tests := map[string]string{
-		"/":                 ".",
-		"/usr/lib":          "usr/lib",
-		"/var/lib/x":        "usr/lib/x",
-		"/abs/y":            "usr/lib/y",
-		"/up":               ".",
-		"/up/etc/passwd":    "etc/passwd",
-		"/../../etc":        "etc",
-		"/a/b/rel/notify":   "run/notify",
-		"/new/dir/":         "new/dir",
-		"/esc":              filepath.Base(outer) + "/x",
-		"relative/./x/../y": "relative/y",
-	}
-	for in, want := range tests {
-		got, err := resolveInRoot(root, in)
-		if err != nil || got != want {
-			t.Errorf("resolveInRoot(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	if _, err := resolveInRoot(root, "/loop1/x"); err == nil {
-		t.Errorf("a symlink loop resolved")
-	}
-}
-
 func TestBuildEnv(t *testing.T) {
 	env, err := buildEnv(envInput{
 		App:         "web",
@@ -181,7 +49,7 @@ func TestBuildEnv(t *testing.T) {
 		Override:    types.Environment{{Name: "FOO", Value: "pod"}, {Name: "HOME", Value: "/data"}},
 		SetEnv:      map[string]string{"ZED": "z", "BAR": "b", "KEEP": "set"},
 		MetadataURL: "http://169.254.169.255:18112/token",
-		ID:          identity{UID: 1000, Name: "app", Home: "/home/app", Shell: "/bin/ash"},
+		ID:          appexec.Identity{UID: 1000, Name: "app", Home: "/home/app", Shell: "/bin/ash"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -387,26 +255,6 @@ func TestConditions(t *testing.T) {
 	b.Set()
 	<-all.Done()
 	<-allOf().Done() // nothing to wait for
-}
-
-func TestEffectiveApp(t *testing.T) {
-	img := &types.App{
-		Exec: types.Exec{"/bin/img"}, User: "0", Group: "0", WorkingDirectory: "/img",
-		Environment:   types.Environment{{Name: "A", Value: "1"}},
-		EventHandlers: []types.EventHandler{{Name: "pre-start", Exec: types.Exec{"/pre"}}},
-	}
-	app, ie, pe := effectiveApp(img, nil)
-	if app.Exec[0] != "/bin/img" || len(ie) != 1 || pe != nil {
-		t.Fatalf("%+v %v %v", app, ie, pe)
-	}
-	pod := &types.App{Exec: types.Exec{"/bin/pod", "x"}, User: "app", SupplementaryGIDs: []int{5},
-		Environment: types.Environment{{Name: "B", Value: "2"}}}
-	app, ie, pe = effectiveApp(img, pod)
-	if !reflect.DeepEqual([]string(app.Exec), []string{"/bin/pod", "x"}) || app.User != "app" || app.Group != "0" ||
-		app.WorkingDirectory != "/img" || !reflect.DeepEqual(app.SupplementaryGIDs, []int{5}) ||
-		len(handlers(app, "pre-start")) != 1 || ie[0].Name != "A" || pe[0].Name != "B" {
-		t.Fatalf("%+v %v %v", app, ie, pe)
-	}
 }
 
 func TestAppVolumes(t *testing.T) {

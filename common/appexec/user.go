@@ -1,4 +1,4 @@
-package main
+package appexec
 
 import (
 	"bufio"
@@ -12,8 +12,8 @@ import (
 	"syscall"
 )
 
-// identity is who an app (or its handlers' environment) runs as.
-type identity struct {
+// Identity is who an app (or its handlers' environment) runs as.
+type Identity struct {
 	UID    uint32
 	GID    uint32
 	Groups []uint32 // supplementary groups
@@ -33,14 +33,14 @@ type groupEntry struct {
 	gid  uint32
 }
 
-// resolveIdentity turns an app's user, group and supplementary gids into
+// ResolveIdentity turns an app's user, group and supplementary gids into
 // numeric ids. user and group are numbers, names looked up in the app's own
 // /etc/passwd and /etc/group (read through root, so a symlinked file cannot
 // lead outside the app), or absolute paths inside the app whose owner is
 // taken (the appc rule). An empty user is root; an empty group is the
 // user's primary group from /etc/passwd, or root.
-func resolveIdentity(root *os.Root, user, group string, supplementary []int) (identity, error) {
-	var id identity
+func ResolveIdentity(root *os.Root, user, group string, supplementary []int) (Identity, error) {
+	var id Identity
 	passwd, err := readPasswd(root)
 	if err != nil {
 		return id, err
@@ -133,7 +133,7 @@ func passwdByUID(entries []passwdEntry, uid uint32) *passwdEntry {
 }
 
 func statOwner(root *os.Root, p string) (*syscall.Stat_t, error) {
-	rel, err := resolveInRoot(root, p)
+	rel, err := ResolveInRoot(root, p)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func readGroup(root *os.Root) ([]groupEntry, error) {
 }
 
 func readColonFile(root *os.Root, name string, each func([]string)) error {
-	rel, err := resolveInRoot(root, name)
+	rel, err := ResolveInRoot(root, name)
 	if err != nil {
 		return fmt.Errorf("reading the image's /%s: %w", name, err)
 	}
