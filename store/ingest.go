@@ -27,6 +27,9 @@ import (
 //	        ├─ tmp/.tmp-store-X/blob
 //	        └─ pipe ─> tarsafe.Extract ─> tmp/.tmp-store-X/tree/{manifest,rootfs/}
 //
+// The extractor hashes each file as it writes it (tarsafe.Options.Record),
+// so Commit installs the tree without reading it back.
+//
 // Finish ends the stream and validates the manifest; Commit moves
 // everything into place; Abort (always safe to defer) removes the temps.
 type Ingest struct {
@@ -95,7 +98,7 @@ func (s *Store) NewIngest() (*Ingest, error) {
 	go func() {
 		defer close(in.done)
 		br := bufio.NewReaderSize(pr, bufSize)
-		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{})
+		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{Record: true})
 		if err == nil {
 			// Padding after the end-of-archive marker still belongs to
 			// the blob: keep reading until the writer closes.
@@ -221,7 +224,12 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 		if err != nil {
 			return "", fmt.Errorf("committing image %s: %w", p.Key, err)
 		}
-		treeSize, err = s.trees.Install(filepath.Join(in.area.dir, "tree"), id, p.Key)
+		stage := filepath.Join(in.area.dir, "tree")
+		var sum tree.Sum
+		sum, err = tree.Finish(stage, in.res, p.Manifest.PathWhitelist)
+		if err == nil {
+			treeSize, err = s.trees.InstallHashed(stage, id, p.Key, sum)
+		}
 		tl.Close()
 		if err != nil {
 			return "", fmt.Errorf("committing image %s: %w", p.Key, err)

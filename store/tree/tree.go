@@ -8,7 +8,7 @@
 //	    rootfs/    the rendered files
 //	    manifest   the top image's manifest
 //	    image      the top image's key
-//	    hash       "sha512-" + hex sha512 of the canonical walk (see Hash)
+//	    hash       "v2:sha512-" + hex sha512 of the canonical walk (see Hash)
 //	    rendered   written last, atomically: the tree is complete
 //
 // Invariants: a tree without "rendered" is invisible (IsRendered is false)
@@ -16,17 +16,25 @@
 // directory, made durable with syncfs, and renamed into place before
 // "rendered" is written. Removal deletes "rendered" first. Callers
 // serialise writers of one tree with Lock.
+//
+// The hash of a freshly extracted single-image tree is computed from the
+// extractor's records (tarsafe.Options.Record), without reading the files
+// back; Hash, which walks and reads the tree, gives the same value for an
+// unmodified tree and is what Verify uses.
 package tree
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -138,29 +146,129 @@ type Layer struct {
 	Open func() (io.ReadCloser, error) // the uncompressed ACI tar
 }
 
+// Sum is a tree's hash and the total size of its regular files.
+type Sum struct {
+	Hash string // HashVersion + "sha512-" + 128 hex digits
+	Size int64
+}
+
 // Build extracts layers, bottom first, into stage (an existing empty
 // directory), takes the manifest from the last layer and applies its
 // pathWhitelist (when not empty: files not listed are removed, and
 // directories left empty that are not listed).
 func Build(ctx context.Context, stage string, layers []Layer, whitelist []string) error {
+	_, err := build(ctx, stage, layers, whitelist, false)
+	return err
+}
+
+// BuildHashed is Build that also returns the tree's Sum for InstallHashed:
+// computed from the extractor's records for a single image, by Hash (a
+// walk that reads every file) for a chain of layers.
+func BuildHashed(ctx context.Context, stage string, layers []Layer, whitelist []string) (Sum, error) {
+	return build(ctx, stage, layers, whitelist, true)
+}
+
+func build(ctx context.Context, stage string, layers []Layer, whitelist []string, wantSum bool) (Sum, error) {
+	var last *tarsafe.Result
 	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
-			return err
+			return Sum{}, err
 		}
 		rc, err := l.Open()
 		if err != nil {
-			return fmt.Errorf("rendering %s: %w", l.Key, err)
+			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
 		}
-		_, err = tarsafe.Extract(rc, stage, tarsafe.Options{SkipManifest: i != len(layers)-1})
+		opts := tarsafe.Options{SkipManifest: i != len(layers)-1, Record: wantSum && len(layers) == 1}
+		last, err = tarsafe.Extract(rc, stage, opts)
 		rc.Close()
 		if err != nil {
-			return fmt.Errorf("rendering %s: %w", l.Key, err)
+			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
 		}
 	}
-	if len(whitelist) == 0 {
-		return nil
+	if !wantSum {
+		if len(whitelist) == 0 {
+			return Sum{}, nil
+		}
+		return Sum{}, applyWhitelist(filepath.Join(stage, tarsafe.RootfsName), whitelist)
 	}
-	return applyWhitelist(filepath.Join(stage, tarsafe.RootfsName), whitelist)
+	if len(layers) != 1 {
+		last = nil
+	}
+	return Finish(stage, last, whitelist)
+}
+
+// Finish applies whitelist to stage, a tree written by one tarsafe.Extract
+// whose Result is res, and returns the tree's Sum. When res carries the
+// extractor's records (Options.Record) nothing is read back; otherwise
+// (res nil, or records not exact) the tree is walked with Hash.
+func Finish(stage string, res *tarsafe.Result, whitelist []string) (Sum, error) {
+	var files []tarsafe.FileRecord
+	if res != nil && res.Files != nil {
+		files = res.Files
+		if len(whitelist) > 0 {
+			files = whitelistFiles(filepath.Join(stage, tarsafe.RootfsName), files, whitelist)
+		}
+	}
+	if files == nil {
+		if len(whitelist) > 0 {
+			if err := applyWhitelist(filepath.Join(stage, tarsafe.RootfsName), whitelist); err != nil {
+				return Sum{}, err
+			}
+		}
+		h, size, err := Hash(stage)
+		return Sum{Hash: h, Size: size}, err
+	}
+	manifest, err := os.ReadFile(filepath.Join(stage, tarsafe.ManifestName))
+	if err != nil {
+		return Sum{}, fmt.Errorf("hashing tree: %w", err)
+	}
+	h, size := HashFiles(manifest, files)
+	return Sum{Hash: h, Size: size}, nil
+}
+
+// whitelistFiles removes from rootfs what applyWhitelist would, driven by
+// the records instead of a walk, and returns the records left. It returns
+// nil when the disk did not behave as the records said (the caller then
+// falls back to applyWhitelist and Hash).
+func whitelistFiles(rootfs string, files []tarsafe.FileRecord, whitelist []string) []tarsafe.FileRecord {
+	keep := map[string]bool{}
+	for _, p := range whitelist {
+		keep[filepath.Clean("/"+p)] = true
+	}
+	gone := make([]bool, len(files))
+	children := map[string]int{}
+	for i, f := range files {
+		if f.Path == "." {
+			continue
+		}
+		if f.Mode&syscall.S_IFMT != syscall.S_IFDIR && !keep["/"+f.Path] {
+			if err := os.Remove(filepath.Join(rootfs, f.Path)); err != nil {
+				return nil
+			}
+			gone[i] = true
+			continue
+		}
+		children[path.Dir(f.Path)]++
+	}
+	// Reverse walk order visits every directory after its contents.
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
+		if f.Path == "." || gone[i] || f.Mode&syscall.S_IFMT != syscall.S_IFDIR || keep["/"+f.Path] || children[f.Path] > 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(rootfs, f.Path)); err != nil {
+			return nil
+		}
+		gone[i] = true
+		children[path.Dir(f.Path)]--
+	}
+	out := make([]tarsafe.FileRecord, 0, len(files))
+	for i, f := range files {
+		if !gone[i] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func applyWhitelist(rootfs string, whitelist []string) error {
@@ -198,24 +306,40 @@ func applyWhitelist(rootfs string, whitelist []string) error {
 	return nil
 }
 
-// Install makes stage (built by Build) the tree id of image topKey. The
-// caller holds the tree's exclusive lock. When a complete tree is already
-// there, stage is removed instead. It returns the tree's size in bytes.
+// Install makes stage (built by Build) the tree id of image topKey,
+// hashing it with Hash. The caller holds the tree's exclusive lock. When a
+// complete tree is already there, stage is removed instead. It returns the
+// tree's size in bytes.
 func (s *Store) Install(stage, id, topKey string) (int64, error) {
 	if !ValidID(id) {
 		return 0, fmt.Errorf("installing tree %q: invalid tree ID", id)
 	}
-	final := s.Path(id)
 	if s.IsRendered(id) {
 		os.RemoveAll(stage)
-		_, size, err := Hash(final)
+		_, size, err := Hash(s.Path(id))
 		return size, err
 	}
 	sum, size, err := Hash(stage)
 	if err != nil {
 		return 0, fmt.Errorf("installing tree %s: %w", id, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(stage, hashFile), []byte(sum+"\n"), 0o640); err != nil {
+	return s.InstallHashed(stage, id, topKey, Sum{Hash: sum, Size: size})
+}
+
+// InstallHashed is Install for a stage whose Sum is known (from
+// BuildHashed or Finish): nothing is read back. When a complete tree is
+// already there, stage is removed and sum.Size returned (the same chain
+// renders the same tree).
+func (s *Store) InstallHashed(stage, id, topKey string, sum Sum) (int64, error) {
+	if !ValidID(id) {
+		return 0, fmt.Errorf("installing tree %q: invalid tree ID", id)
+	}
+	final := s.Path(id)
+	if s.IsRendered(id) {
+		os.RemoveAll(stage)
+		return sum.Size, nil
+	}
+	if err := atomicfile.WriteFile(filepath.Join(stage, hashFile), []byte(sum.Hash+"\n"), 0o640); err != nil {
 		return 0, fmt.Errorf("installing tree %s: %w", id, err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(stage, imageFile), []byte(topKey+"\n"), 0o640); err != nil {
@@ -236,7 +360,7 @@ func (s *Store) Install(stage, id, topKey string) (int64, error) {
 	if err := atomicfile.WriteFile(filepath.Join(final, renderedFile), nil, 0o640); err != nil {
 		return 0, fmt.Errorf("installing tree %s: %w", id, err)
 	}
-	return size, nil
+	return sum.Size, nil
 }
 
 func syncFS(dir string) error {
@@ -267,50 +391,168 @@ func (s *Store) Remove(id string) error {
 }
 
 // Verify recomputes the tree's hash and compares it with the recorded one.
+// A hash recorded in the previous format (per-file SHA-512, no version
+// prefix) is checked with that format and, when it matches, replaced by
+// the current one; a hash in a format it does not know gives
+// ErrUnknownHash: the tree has to be rendered again, it is not known to be
+// corrupt.
 func (s *Store) Verify(id string) error {
 	if !s.IsRendered(id) {
 		return fmt.Errorf("verifying tree %s: %w", id, ErrNotRendered)
 	}
-	want, err := os.ReadFile(filepath.Join(s.Path(id), hashFile))
+	b, err := os.ReadFile(filepath.Join(s.Path(id), hashFile))
 	if err != nil {
 		return fmt.Errorf("verifying tree %s: %w", id, err)
 	}
-	got, _, err := Hash(s.Path(id))
+	want := strings.TrimSpace(string(b))
+	legacy := isLegacyHash(want)
+	if !legacy && !strings.HasPrefix(want, HashVersion) {
+		return fmt.Errorf("verifying tree %s: %w", id, ErrUnknownHash)
+	}
+	got, old, _, err := hashTree(s.Path(id), legacy)
 	if err != nil {
 		return fmt.Errorf("verifying tree %s: %w", id, err)
 	}
-	if got != strings.TrimSpace(string(want)) {
+	if legacy {
+		if old != want {
+			return fmt.Errorf("verifying tree %s: %w", id, ErrTreeCorrupt)
+		}
+		// Best effort: a read-only store keeps verifying the old way.
+		atomicfile.WriteFile(filepath.Join(s.Path(id), hashFile), []byte(got+"\n"), 0o640)
+		return nil
+	}
+	if got != want {
 		return fmt.Errorf("verifying tree %s: %w", id, ErrTreeCorrupt)
 	}
 	return nil
 }
 
-// Hash digests a tree directory: its manifest and a walk of rootfs/ in
-// lexical order where each entry contributes its path, type and mode,
-// uid, gid, size, device number, symlink target and the sha512 of its
-// content. Mtimes are left out. It also returns the total size of the
-// regular files.
+// HashVersion starts every tree hash of the current format.
+const HashVersion = "v2:"
+
+// isLegacyHash reports whether h is a hash of the first format:
+// "sha512-" and 128 hex digits, no version.
+func isLegacyHash(h string) bool {
+	rest, ok := strings.CutPrefix(h, "sha512-")
+	if !ok || len(rest) != 128 {
+		return false
+	}
+	_, err := hex.DecodeString(rest)
+	return err == nil
+}
+
+// Hash digests a tree directory: HashVersion, then "sha512-" and the hex
+// SHA-512 of a text that holds the SHA-256 of the manifest and, for each
+// entry of a walk of rootfs/ in lexical order, one line with its path,
+// st_mode (type and permission bits), uid, gid, size (regular files),
+// and the SHA-256 of the content (regular files), the target (symlinks)
+// or major:minor (devices). Mtimes are left out. It also returns the total
+// size of the regular files. HashFiles gives the same value from an
+// extractor's records.
 func Hash(dir string) (string, int64, error) {
-	h := sha512.New()
+	sum, _, size, err := hashTree(dir, false)
+	return sum, size, err
+}
+
+// HashFiles computes Hash from the manifest's content and the records of
+// rootfs (in walk order, see tarsafe.WalkLess), without reading the tree.
+func HashFiles(manifest []byte, files []tarsafe.FileRecord) (string, int64) {
+	h := newHasher()
+	ms := sha256.Sum256(manifest)
+	h.manifest(ms[:])
 	var total int64
+	for _, f := range files {
+		extra := ""
+		switch f.Mode & syscall.S_IFMT {
+		case syscall.S_IFREG:
+			total += f.Size
+			extra = hex.EncodeToString(f.SHA256[:])
+		case syscall.S_IFLNK:
+			extra = f.Link
+		case syscall.S_IFCHR, syscall.S_IFBLK:
+			extra = devString(f.Rdev)
+		}
+		h.entry(f.Path, f.Mode, f.Uid, f.Gid, sizeOf(f.Mode, f.Size), extra)
+	}
+	return h.sum(), total
+}
+
+type hasher struct {
+	h hash.Hash
+	b []byte
+}
+
+func newHasher() *hasher { return &hasher{h: sha512.New()} }
+
+func (h *hasher) manifest(sum []byte) {
+	h.b = append(h.b[:0], "manifest "...)
+	h.b = hex.AppendEncode(h.b, sum)
+	h.b = append(h.b, '\n')
+	h.h.Write(h.b)
+}
+
+func (h *hasher) entry(rel string, mode, uid, gid uint32, size int64, extra string) {
+	h.b = fmt.Appendf(h.b[:0], "%q %o %d %d %d %q\n", rel, mode, uid, gid, size, extra)
+	h.h.Write(h.b)
+}
+
+func (h *hasher) sum() string {
+	return HashVersion + "sha512-" + hex.EncodeToString(h.h.Sum(nil))
+}
+
+func devString(rdev uint64) string {
+	return fmt.Sprintf("%d:%d", unix.Major(rdev), unix.Minor(rdev))
+}
+
+func sizeOf(mode uint32, size int64) int64 {
+	if mode&syscall.S_IFMT == syscall.S_IFREG {
+		return size
+	}
+	return 0
+}
+
+// hashTree walks dir once and returns its Hash and, when legacy is set,
+// its hash in the first format (per-file SHA-512, Go file modes).
+func hashTree(dir string, legacy bool) (sum, legacySum string, total int64, err error) {
+	h := newHasher()
+	var old hash.Hash
+	if legacy {
+		old = sha512.New()
+	}
 	buf := make([]byte, 1<<20)
-	fileSum := func(p string) (string, error) {
+	s256 := sha256.New()
+	s512 := sha512.New()
+	fileSum := func(p string) error {
 		f, err := os.Open(p)
 		if err != nil {
-			return "", err
+			return err
 		}
 		defer f.Close()
-		fh := sha512.New()
-		if _, err := io.CopyBuffer(fh, f, buf); err != nil {
-			return "", err
+		s256.Reset()
+		s512.Reset()
+		for {
+			n, err := io.ReadFull(f, buf)
+			if n > 0 {
+				s256.Write(buf[:n])
+				if legacy {
+					s512.Write(buf[:n])
+				}
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
-		return hex.EncodeToString(fh.Sum(nil)), nil
 	}
-	ms, err := fileSum(filepath.Join(dir, tarsafe.ManifestName))
-	if err != nil {
-		return "", 0, fmt.Errorf("hashing tree: %w", err)
+	if err := fileSum(filepath.Join(dir, tarsafe.ManifestName)); err != nil {
+		return "", "", 0, fmt.Errorf("hashing tree: %w", err)
 	}
-	fmt.Fprintf(h, "manifest %s\n", ms)
+	h.manifest(s256.Sum(nil))
+	if legacy {
+		fmt.Fprintf(old, "manifest %s\n", hex.EncodeToString(s512.Sum(nil)))
+	}
 	rootfs := filepath.Join(dir, tarsafe.RootfsName)
 	err = filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -322,32 +564,37 @@ func Hash(dir string) (string, int64, error) {
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		rel, _ := filepath.Rel(rootfs, p)
-		extra := ""
-		switch {
-		case fi.Mode().IsRegular():
-			total += fi.Size()
-			if extra, err = fileSum(p); err != nil {
+		extra, oldExtra := "", ""
+		switch st.Mode & syscall.S_IFMT {
+		case syscall.S_IFREG:
+			total += st.Size
+			if err := fileSum(p); err != nil {
 				return err
 			}
-		case fi.Mode()&fs.ModeSymlink != 0:
+			extra = hex.EncodeToString(s256.Sum(nil))
+			if legacy {
+				oldExtra = hex.EncodeToString(s512.Sum(nil))
+			}
+		case syscall.S_IFLNK:
 			if extra, err = os.Readlink(p); err != nil {
 				return err
 			}
-		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0:
-			extra = fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+			oldExtra = extra
+		case syscall.S_IFCHR, syscall.S_IFBLK:
+			extra = devString(st.Rdev)
+			oldExtra = extra
 		}
-		fmt.Fprintf(h, "%q %o %d %d %d %q\n", rel, uint32(fi.Mode()), st.Uid, st.Gid, sizeOf(fi), extra)
+		h.entry(filepath.ToSlash(rel), st.Mode, st.Uid, st.Gid, sizeOf(st.Mode, st.Size), extra)
+		if legacy {
+			fmt.Fprintf(old, "%q %o %d %d %d %q\n", rel, uint32(fi.Mode()), st.Uid, st.Gid, sizeOf(st.Mode, st.Size), oldExtra)
+		}
 		return nil
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("hashing tree: %w", err)
+		return "", "", 0, fmt.Errorf("hashing tree: %w", err)
 	}
-	return "sha512-" + hex.EncodeToString(h.Sum(nil)), total, nil
-}
-
-func sizeOf(fi fs.FileInfo) int64 {
-	if fi.Mode().IsRegular() {
-		return fi.Size()
+	if legacy {
+		legacySum = "sha512-" + hex.EncodeToString(old.Sum(nil))
 	}
-	return 0
+	return h.sum(), legacySum, total, nil
 }
