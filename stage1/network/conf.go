@@ -24,15 +24,15 @@ var DefaultPluginDirs = []string{"/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/b
 // network configurations.
 const NetDir = "net.d"
 
-// Built-in networks, as rkt defined them, with the portmap plugin chained
-// so that forwarded ports need nothing else.
+// Built-in networks, as rkt defined them. The portmap plugin is chained
+// only into a network that forwards ports (withPortmap): it costs an exec
+// at every ADD and DEL even with nothing to forward.
 const (
 	defaultConf = `{"cniVersion":"1.0.0","name":"default","plugins":[
-{"type":"ptp","ipMasq":true,"ipam":{"type":"host-local","subnet":"172.16.28.0/24","routes":[{"dst":"0.0.0.0/0"}]}},
-{"type":"portmap","capabilities":{"portMappings":true}}]}`
+{"type":"ptp","ipMasq":true,"ipam":{"type":"host-local","subnet":"172.16.28.0/24","routes":[{"dst":"0.0.0.0/0"}]}}]}`
 	defaultRestrictedConf = `{"cniVersion":"1.0.0","name":"default-restricted","plugins":[
-{"type":"ptp","ipMasq":false,"ipam":{"type":"host-local","subnet":"172.31.0.0/16"}},
-{"type":"portmap","capabilities":{"portMappings":true}}]}`
+{"type":"ptp","ipMasq":false,"ipam":{"type":"host-local","subnet":"172.31.0.0/16"}}]}`
+	portmapPlugin = `{"type":"portmap","capabilities":{"portMappings":true}}`
 )
 
 // netConf is one network ready to be added: its configuration list and
@@ -41,6 +41,34 @@ type netConf struct {
 	name   string
 	source string // the file it was read from, or "builtin"
 	list   *libcni.NetworkConfigList
+}
+
+// forwardsPorts reports whether ports can be forwarded on the network: a
+// built-in one, or one with a plugin that takes port mappings.
+func (nc *netConf) forwardsPorts() bool {
+	return nc.source == "builtin" || hasPortMappings(nc.list)
+}
+
+// withPortmap returns nc's list, with the portmap plugin chained to a
+// built-in network.
+func (nc *netConf) withPortmap() (*libcni.NetworkConfigList, error) {
+	if hasPortMappings(nc.list) || nc.source != "builtin" {
+		return nc.list, nil
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(nc.list.Bytes, &raw); err != nil {
+		return nil, err
+	}
+	var pm any
+	if err := json.Unmarshal([]byte(portmapPlugin), &pm); err != nil {
+		return nil, err
+	}
+	raw["plugins"] = append(raw["plugins"].([]any), pm)
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	return libcni.NetworkConfFromBytes(b)
 }
 
 func builtin(name string) (*netConf, bool) {

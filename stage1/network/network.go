@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
@@ -138,7 +139,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
-	if len(mappings) > 0 && !anyPortMappings(nets) {
+	if len(mappings) > 0 && !anyForwardsPorts(nets) {
 		return nil, fmt.Errorf("setting up the network: %w: no network of the pod forwards ports (use default or a network with the portmap plugin)", ErrUsage)
 	}
 	dirs := cfg.PluginDirs
@@ -151,11 +152,17 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
 	var recs []record
+	tried := 0 // networks whose ADD ran, the failed one included
 	defer func() {
-		if retErr != nil {
-			if err := teardown(context.WithoutCancel(ctx), cfg.PodDir, nsPath, recs); err != nil {
-				log.Warn("undoing a failed network setup", "pod", cfg.PodUUID, "err", err)
-			}
+		if retErr == nil {
+			return
+		}
+		// DEL what was added, and the network whose ADD failed in case it
+		// left something; that last DEL may well fail (a missing plugin)
+		// and does not keep the state files.
+		errs := teardown(context.WithoutCancel(ctx), cfg.PodDir, nsPath, recs[:tried], tried-1)
+		if errs != nil {
+			log.Warn("undoing a failed network setup", "pod", cfg.PodUUID, "err", errs)
 		}
 	}()
 	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath+"\n"), 0o644); err != nil {
@@ -169,12 +176,17 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 			ConfSource:  nc.source,
 			PluginPath:  strings.Join(dirs, string(filepath.ListSeparator)),
 			ContainerID: cfg.PodUUID,
-			ConfList:    nc.list.Bytes,
 		}
-		if !forwarded && len(mappings) > 0 && hasPortMappings(nc.list) {
+		if !forwarded && len(mappings) > 0 && nc.forwardsPorts() {
+			list, err := nc.withPortmap()
+			if err != nil {
+				return nil, fmt.Errorf("setting up the network: chaining portmap to %q: %w", nc.name, err)
+			}
+			nets[i].list = list
 			r.PortMappings = mappings
 			forwarded = true
 		}
+		r.ConfList = nets[i].list.Bytes
 		recs = append(recs, r)
 	}
 	// Durable before any ADD: IPAM leases outlive a crash, and this is
@@ -183,9 +195,10 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
 
-	cni := libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(cfg.PodDir, NetCacheDir), nil)
+	cni := libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(cfg.PodDir, NetCacheDir), pluginExec)
 	for i := range recs {
 		r := &recs[i]
+		tried = i + 1
 		res, err := cni.AddNetworkList(ctx, nets[i].list, runtimeConf(r, nsPath))
 		if err != nil {
 			return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
@@ -223,14 +236,19 @@ func Teardown(ctx context.Context, podDir string) error {
 	if nsPath != "" && filepath.Dir(nsPath) != NetNSDir {
 		return fmt.Errorf("tearing down the network: %s names %q, not a path in %s", NetNSFile, nsPath, NetNSDir)
 	}
-	if err := teardown(ctx, podDir, nsPath, recs); err != nil {
+	if err := teardown(ctx, podDir, nsPath, recs, -1); err != nil {
 		return fmt.Errorf("tearing down the network: %w", err)
 	}
 	return nil
 }
 
-func teardown(ctx context.Context, podDir, nsPath string, recs []record) error {
+// teardown DELs recs last first, then removes the namespace (always: a
+// veth dies with it, and DEL without a namespace still releases IPAM
+// leases on a retry) and, unless a DEL failed, the state files. The
+// failure of recs[forgive] is reported but keeps no state.
+func teardown(ctx context.Context, podDir, nsPath string, recs []record, forgive int) error {
 	var errs []error
+	keep := false
 	nsArg := nsPath
 	if nsPath != "" {
 		if _, err := os.Stat(nsPath); err != nil {
@@ -249,28 +267,32 @@ func teardown(ctx context.Context, podDir, nsPath string, recs []record) error {
 		if len(dirs) == 0 {
 			dirs = DefaultPluginDirs
 		}
-		cni := libcni.NewCNIConfigWithCacheDir(dirs, cache, nil)
+		cni := libcni.NewCNIConfigWithCacheDir(dirs, cache, pluginExec)
 		if err := cni.DelNetworkList(ctx, list, runtimeConf(r, nsArg)); err != nil {
 			errs = append(errs, fmt.Errorf("removing network %q: %w", r.Name, err))
+			keep = keep || i != forgive
 		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
 	}
 	if nsPath != "" {
 		if err := removeNetNS(nsPath); err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
 	}
-	for _, name := range []string{NetInfoFile, NetNSFile} {
+	if err := os.Remove(filepath.Join(podDir, NetNSFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("removing %s: %w", NetNSFile, err))
+	}
+	if keep {
+		return errors.Join(errs...)
+	}
+	for _, name := range []string{NetInfoFile} {
 		if err := os.Remove(filepath.Join(podDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("removing %s: %w", name, err)
+			errs = append(errs, fmt.Errorf("removing %s: %w", name, err))
 		}
 	}
 	if err := os.RemoveAll(cache); err != nil {
-		return fmt.Errorf("removing %s: %w", NetCacheDir, err)
+		errs = append(errs, fmt.Errorf("removing %s: %w", NetCacheDir, err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Load reads a pod's network state for list and status. It returns
@@ -306,6 +328,11 @@ func runtimeConf(r *record, nsPath string) *libcni.RuntimeConf {
 		IfName:      r.IfName,
 	}
 	if r.Args != "" {
+		// Plugins that do not know a key refuse it unless told otherwise;
+		// rkt's IP= must reach host-local through ptp or bridge.
+		if !strings.Contains(";"+r.Args, ";IgnoreUnknown=") {
+			rt.Args = append(rt.Args, [2]string{"IgnoreUnknown", "1"})
+		}
 		for _, pair := range strings.Split(r.Args, ";") {
 			k, v, _ := strings.Cut(pair, "=")
 			rt.Args = append(rt.Args, [2]string{k, v})
@@ -383,9 +410,9 @@ func portMappings(ports []PortForward) ([]portMapping, error) {
 	return out, nil
 }
 
-func anyPortMappings(nets []*netConf) bool {
+func anyForwardsPorts(nets []*netConf) bool {
 	for _, nc := range nets {
-		if hasPortMappings(nc.list) {
+		if nc.forwardsPorts() {
 			return true
 		}
 	}
@@ -423,3 +450,6 @@ func readRecords(podDir string) ([]record, error) {
 	}
 	return recs, nil
 }
+
+// pluginExec runs plugins; nil is libcni's default.
+var pluginExec invoke.Exec
