@@ -284,10 +284,8 @@ func teardown(ctx context.Context, podDir, nsPath string, recs []record, forgive
 	if keep {
 		return errors.Join(errs...)
 	}
-	for _, name := range []string{NetInfoFile} {
-		if err := os.Remove(filepath.Join(podDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing %s: %w", name, err))
-		}
+	if err := os.Remove(filepath.Join(podDir, NetInfoFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("removing %s: %w", NetInfoFile, err))
 	}
 	if err := os.RemoveAll(cache); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", NetCacheDir, err))
