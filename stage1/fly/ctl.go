@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/stage1cmd"
 )
 
 // runEnter runs CMD in the app's mount namespace and root, with the app's
@@ -29,7 +29,7 @@ func runEnter(args []string) error {
 	if len(ea.Cmd) == 0 {
 		return errors.New("entering the pod: no command given")
 	}
-	nsenter, err := findTool("nsenter")
+	nsenter, err := stage1cmd.FindTool("nsenter", ErrNoNsenter)
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
@@ -65,14 +65,14 @@ func runStop(args []string) error {
 	if sa.Force {
 		sig = unix.SIGKILL
 	}
-	pid, err := readPidFile(podlayout.PidFile)
+	pid, err := stage1cmd.ReadPidFile(podlayout.PidFile)
 	if err != nil {
 		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
 	}
 	if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("stopping pod %s: signalling pid %d: %w", sa.UUID, pid, err)
 	}
-	if pgid, err := readPidFile(podlayout.PgidFile); err == nil {
+	if pgid, err := stage1cmd.ReadPidFile(podlayout.PgidFile); err == nil {
 		if err := unix.Kill(-pgid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("stopping pod %s: signalling process group %d: %w", sa.UUID, pgid, err)
 		}
@@ -166,32 +166,4 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-func readPidFile(path string) (int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("%w: no %s file", ErrNoPid, path)
-		}
-		return 0, fmt.Errorf("reading %s: %w", path, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 {
-		return 0, fmt.Errorf("reading %s: invalid pid %q", path, strings.TrimSpace(string(data)))
-	}
-	return pid, nil
-}
-
-func findTool(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	return "", ErrNoNsenter
 }

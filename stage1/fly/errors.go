@@ -11,8 +11,6 @@ var (
 	ErrNoVolume = errors.New("no such volume")
 	// ErrCommandNotFound: the command is not in the app's PATH.
 	ErrCommandNotFound = errors.New("command not found in the app's PATH")
-	// ErrNoPid: the pod has no pid file or its process is gone.
-	ErrNoPid = errors.New("pod process not found")
 	// ErrNoNsenter: nsenter (util-linux) is not installed on the host.
 	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
 )

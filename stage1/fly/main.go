@@ -24,36 +24,13 @@
 //     so holds the pod's "running" lock for its whole life.
 package main
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-)
-
-const exitFailure = 254
+import "github.com/rkt/rkt/common/stage1cmd"
 
 func main() {
-	name := filepath.Base(os.Args[0])
-	args := os.Args[1:]
-	if name == "fly-stage1" && len(args) > 0 {
-		name, args = args[0], args[1:]
-	}
-	var err error
-	switch name {
-	case "run":
-		err = runRun(args)
-	case "enter":
-		err = runEnter(args)
-	case "stop":
-		err = runStop(args)
-	case "gc":
-		err = runGC(args)
-	default:
-		fmt.Fprintf(os.Stderr, "stage1: unknown entrypoint %q (want run, enter, stop or gc)\n", name)
-		os.Exit(exitFailure)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
-		os.Exit(exitFailure)
-	}
+	stage1cmd.Main("fly-stage1", map[string]func([]string) error{
+		"run":   runRun,
+		"enter": runEnter,
+		"stop":  runStop,
+		"gc":    runGC,
+	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/stage1cmd"
 )
 
 // inPodSelf is this binary's path inside the pod.
@@ -35,7 +36,7 @@ func runEnter(args []string) error {
 	if len(ea.Cmd) == 0 {
 		return errors.New("entering the pod: no command given")
 	}
-	nsenter, err := findTool("nsenter", ErrNoNsenter)
+	nsenter, err := stage1cmd.FindTool("nsenter", ErrNoNsenter)
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
@@ -138,17 +139,4 @@ func lookPathIn(file, dirs string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%q: %w", file, exec.ErrNotFound)
-}
-
-func findTool(name string, notFound error) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, d := range []string{"/usr/bin", "/bin", "/usr/sbin", "/sbin"} {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	return "", notFound
 }

@@ -9,6 +9,4 @@ var (
 	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
 	// ErrBadLockFD: RKT_LOCK_FD does not name an open descriptor.
 	ErrBadLockFD = errors.New("invalid lock descriptor")
-	// ErrNoPid: the pod has no ppid file, or its process is gone.
-	ErrNoPid = errors.New("pod process not found")
 )

@@ -27,40 +27,14 @@
 // the app.
 package main
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-)
-
-// exitFailure is the exit code of an entrypoint that failed itself (rkt's
-// "254: rkt itself failed").
-const exitFailure = 254
+import "github.com/rkt/rkt/common/stage1cmd"
 
 func main() {
-	name := filepath.Base(os.Args[0])
-	args := os.Args[1:]
-	if name == "nspawn-stage1" && len(args) > 0 {
-		name, args = args[0], args[1:]
-	}
-	var err error
-	switch name {
-	case "init":
-		err = runInit(args)
-	case "enter":
-		err = runEnter(args)
-	case "enter-app":
-		err = runEnterApp(args)
-	case "stop":
-		err = runStop(args)
-	case "gc":
-		err = runGC(args)
-	default:
-		fmt.Fprintf(os.Stderr, "stage1: unknown entrypoint %q (want init, enter, stop or gc)\n", name)
-		os.Exit(exitFailure)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
-		os.Exit(exitFailure)
-	}
+	stage1cmd.Main("nspawn-stage1", map[string]func([]string) error{
+		"init":      runInit,
+		"enter":     runEnter,
+		"enter-app": runEnterApp,
+		"stop":      runStop,
+		"gc":        runGC,
+	})
 }

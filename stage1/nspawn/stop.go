@@ -12,6 +12,7 @@ import (
 
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/stage1cmd"
 )
 
 // runStop stops the pod whose directory is the working directory. Without
@@ -28,7 +29,7 @@ func runStop(args []string) error {
 	if err := podlayout.ValidUUID(sa.UUID); err != nil {
 		return fmt.Errorf("stopping pod: %w", err)
 	}
-	ppid, err := readPidFile(podlayout.PpidFile)
+	ppid, err := stage1cmd.ReadPidFile(podlayout.PpidFile)
 	if err != nil {
 		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
 	}
@@ -42,21 +43,6 @@ func runStop(args []string) error {
 		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
 	}
 	return nil
-}
-
-func readPidFile(path string) (int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("%w: no %s file", ErrNoPid, path)
-		}
-		return 0, fmt.Errorf("reading %s: %w", path, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 {
-		return 0, fmt.Errorf("reading %s: invalid pid %q", path, strings.TrimSpace(string(data)))
-	}
-	return pid, nil
 }
 
 // killTree sends SIGKILL to root's descendants, parents before children,

@@ -1,0 +1,70 @@
+package stage1cmd
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestRunDispatch(t *testing.T) {
+	var got []string
+	eps := map[string]func([]string) error{
+		"stop": func(args []string) error { got = args; return nil },
+		"gc":   func([]string) error { return errors.New("boom") },
+	}
+	tests := []struct {
+		argv     []string
+		code     int
+		wantArgs []string
+	}{
+		{[]string{"/pod/stage1/rootfs/stop", "--force", "u"}, 0, []string{"--force", "u"}},
+		{[]string{"/x/flavor-stage1", "stop", "u"}, 0, []string{"u"}},
+		{[]string{"/x/gc", "u"}, ExitFailure, nil},
+		{[]string{"/x/flavor-stage1"}, ExitFailure, nil},
+		{[]string{"/x/enter"}, ExitFailure, nil},
+	}
+	for _, tt := range tests {
+		got = nil
+		if code := run("flavor-stage1", eps, tt.argv); code != tt.code {
+			t.Errorf("%v: exit %d, want %d", tt.argv, code, tt.code)
+		}
+		if len(got) != len(tt.wantArgs) || (len(got) > 0 && got[0] != tt.wantArgs[0]) {
+			t.Errorf("%v: entrypoint got %q, want %q", tt.argv, got, tt.wantArgs)
+		}
+	}
+}
+
+func TestReadPidFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{"ok": "4242\n", "one": "1", "neg": "-1", "junk": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pid, err := ReadPidFile(filepath.Join(dir, "ok")); err != nil || pid != 4242 {
+		t.Errorf("ok: %d, %v", pid, err)
+	}
+	for _, name := range []string{"one", "neg", "junk"} {
+		if pid, err := ReadPidFile(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s: got pid %d, want an error", name, pid)
+		}
+	}
+	if _, err := ReadPidFile(filepath.Join(dir, "missing")); !errors.Is(err, ErrNoPid) {
+		t.Errorf("missing: %v, want ErrNoPid", err)
+	}
+}
+
+func TestFindTool(t *testing.T) {
+	notFound := errors.New("install it")
+	if p, err := FindTool("sh", notFound); err != nil || p == "" {
+		t.Errorf("sh: %q, %v", p, err)
+	}
+	t.Setenv("PATH", "")
+	if p, err := FindTool("sh", notFound); err != nil || p == "" {
+		t.Errorf("sh with an empty PATH: %q, %v (the system directories are searched)", p, err)
+	}
+	if _, err := FindTool("no-such-tool-anywhere", notFound); !errors.Is(err, notFound) {
+		t.Errorf("missing tool: %v, want the given error", err)
+	}
+}
