@@ -1,0 +1,262 @@
+// Package caps computes an app's capability set from appc isolators and
+// rkt's flags, and starts the app with it: bounding set, effective,
+// permitted and inheritable sets, ambient set, user and groups,
+// no_new_privs and a seccomp filter, applied in the one order that works
+// (PrepareAndExec).
+//
+// Invariants:
+//   - An app keeps at most its Set: every other capability leaves the
+//     bounding set, so not even a setuid-root or file-capability binary in
+//     the image regains it.
+//   - An app whose uid is not 0 has no capability at all: effective,
+//     permitted, inheritable and ambient sets are empty (the bounding set is
+//     still limited to the Set).
+//   - A root app has effective = permitted = its Set; the inheritable and
+//     ambient sets are always empty (runc's answer to CVE-2022-24769).
+//   - No app runs with weaker seccomp filtering than asked: the filter is in
+//     place before execve, installed either under no_new_privs or, when the
+//     app does not ask for no_new_privs, while the thread still holds
+//     CAP_SYS_ADMIN, which is then dropped (the filter always allows capset
+//     and execve for this).
+//
+// The sequence, on one locked OS thread, ending in execve(2) from it
+// (capabilities, no_new_privs and seccomp filters are per thread):
+//
+//	chroot(Root), chdir("/")          as root
+//	resolve Path in Env's PATH        inside Root
+//	PR_CAPBSET_DROP every cap not in Set   (needs CAP_SETPCAP)
+//	PR_CAP_AMBIENT_CLEAR_ALL
+//	PR_SET_KEEPCAPS 1                 (only to keep CAP_SYS_ADMIN for the filter)
+//	setgroups, setresgid, setresuid   this thread only
+//	chdir(Dir)                        as the app's user
+//	capset(Set or {}, + CAP_SYS_ADMIN if still needed)
+//	PR_SET_NO_NEW_PRIVS               when asked
+//	seccomp(SET_MODE_FILTER)          when given
+//	capset(final)                     when CAP_SYS_ADMIN was kept
+//	execve
+package caps
+
+import (
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/appc/spec/schema/types"
+	"golang.org/x/sys/unix"
+)
+
+// Set is a set of capabilities: bit n is capability n.
+type Set uint64
+
+// Capability numbers (linux/capability.h) used by name in this package.
+const (
+	Chown          = 0
+	DacOverride    = 1
+	Fowner         = 3
+	Fsetid         = 4
+	Kill           = 5
+	Setgid         = 6
+	Setuid         = 7
+	Setpcap        = 8
+	NetBindService = 10
+	NetAdmin       = 12
+	NetRaw         = 13
+	SysChroot      = 18
+	SysAdmin       = 21
+	SysTime        = 25
+	Mknod          = 27
+	AuditWrite     = 29
+	Setfcap        = 31
+)
+
+// names are the capabilities by number, without the CAP_ prefix.
+var names = []string{
+	"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+	"setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+	"ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+	"sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
+	"lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
+	"wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+}
+
+// Of returns the set of the given capability numbers.
+func Of(caps ...int) Set {
+	var s Set
+	for _, c := range caps {
+		s |= 1 << uint(c)
+	}
+	return s
+}
+
+// Default is rkt's (and appc's) default set: what an app keeps when it has
+// no capabilities isolator.
+var Default = Of(AuditWrite, Chown, DacOverride, Fsetid, Fowner, Kill, Mknod, NetRaw,
+	NetBindService, Setuid, Setgid, Setpcap, Setfcap, SysChroot)
+
+// All is every capability this package knows.
+var All = Set(1)<<uint(len(names)) - 1
+
+// Has reports whether capability c is in s.
+func (s Set) Has(c int) bool { return c >= 0 && c < 64 && s&(1<<uint(c)) != 0 }
+
+// Names lists s as "CAP_..." names in number order.
+func (s Set) Names() []string {
+	out := make([]string, 0, bits.OnesCount64(uint64(s)))
+	for c := 0; c < 64; c++ {
+		if s.Has(c) {
+			if c < len(names) {
+				out = append(out, "CAP_"+strings.ToUpper(names[c]))
+			} else {
+				out = append(out, "CAP_"+strconv.Itoa(c))
+			}
+		}
+	}
+	return out
+}
+
+func (s Set) String() string { return strings.Join(s.Names(), ",") }
+
+// ParseName returns the number of a capability named with or without the
+// CAP_ prefix, in any case ("CAP_NET_ADMIN", "net_admin").
+func ParseName(name string) (int, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	n = strings.TrimPrefix(n, "cap_")
+	for i, c := range names {
+		if c == n {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q", ErrUnknownCapability, name)
+}
+
+// Parse returns the set of the named capabilities.
+func Parse(list []string) (Set, error) {
+	var s Set
+	for _, n := range list {
+		c, err := ParseName(n)
+		if err != nil {
+			return 0, err
+		}
+		s |= 1 << uint(c)
+	}
+	return s, nil
+}
+
+// ParseList parses a comma-separated list, as --caps-retain and
+// --caps-remove take it.
+func ParseList(list string) (Set, error) {
+	var fields []string
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	return Parse(fields)
+}
+
+// FromFlags computes the set of rkt's --caps-retain and --caps-remove
+// values (at most one may be non-empty); given is false when both are
+// empty, and then the image's isolators decide.
+func FromFlags(retain, remove string) (set Set, given bool, err error) {
+	switch {
+	case retain != "" && remove != "":
+		return 0, false, fmt.Errorf("parsing --caps-retain and --caps-remove: %w", ErrConflict)
+	case retain != "":
+		s, err := ParseList(retain)
+		if err != nil {
+			return 0, false, fmt.Errorf("parsing --caps-retain: %w", err)
+		}
+		return s, true, nil
+	case remove != "":
+		s, err := ParseList(remove)
+		if err != nil {
+			return 0, false, fmt.Errorf("parsing --caps-remove: %w", err)
+		}
+		return Default &^ s, true, nil
+	}
+	return Default, false, nil
+}
+
+// FromIsolators computes an app's set: its os/linux/capabilities-retain-set,
+// or Default minus its os/linux/capabilities-remove-set, or Default.
+func FromIsolators(isolators types.Isolators) (Set, error) {
+	var retain, remove *Set
+	for i := range isolators {
+		iso := &isolators[i]
+		var dst **Set
+		switch iso.Name {
+		case types.LinuxCapabilitiesRetainSetName:
+			dst = &retain
+		case types.LinuxCapabilitiesRevokeSetName:
+			dst = &remove
+		default:
+			continue
+		}
+		v, ok := iso.Value().(types.LinuxCapabilitiesSet)
+		if !ok {
+			return 0, fmt.Errorf("reading isolator %s: unexpected value %T", iso.Name, iso.Value())
+		}
+		var list []string
+		for _, c := range v.Set() {
+			list = append(list, string(c))
+		}
+		s, err := Parse(list)
+		if err != nil {
+			return 0, fmt.Errorf("reading isolator %s: %w", iso.Name, err)
+		}
+		if *dst != nil {
+			s |= **dst
+		}
+		*dst = &s
+	}
+	switch {
+	case retain != nil && remove != nil:
+		return 0, fmt.Errorf("reading capabilities isolators: %w", ErrConflict)
+	case retain != nil:
+		return *retain, nil
+	case remove != nil:
+		return Default &^ *remove, nil
+	}
+	return Default, nil
+}
+
+// NoNewPrivileges reports the app's os/linux/no-new-privileges isolator.
+func NoNewPrivileges(isolators types.Isolators) bool {
+	for i := range isolators {
+		if isolators[i].Name != types.LinuxNoNewPrivilegesName {
+			continue
+		}
+		if v, ok := isolators[i].Value().(*types.LinuxNoNewPrivileges); ok && bool(*v) {
+			return true
+		}
+	}
+	return false
+}
+
+var lastCap = sync.OnceValues(func() (int, error) {
+	// Probing the bounding set works without /proc (inside an app's root).
+	valid := func(c int) bool {
+		_, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+		return err == nil
+	}
+	c := len(names) - 1
+	if valid(c) {
+		for c < 63 && valid(c+1) {
+			c++
+		}
+		return c, nil
+	}
+	for c > 0 && !valid(c) {
+		c--
+	}
+	if !valid(c) {
+		return 0, fmt.Errorf("reading the last capability: PR_CAPBSET_READ refuses capability 0")
+	}
+	return c, nil
+})
+
+// LastCap is the highest capability number the running kernel knows (what
+// /proc/sys/kernel/cap_last_cap says), found with PR_CAPBSET_READ.
+func LastCap() (int, error) { return lastCap() }
