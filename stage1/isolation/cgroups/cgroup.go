@@ -189,6 +189,12 @@ func (c *Cgroup) Set(res Resources) error {
 
 func (c *Cgroup) apply(sets []setting) error {
 	for _, s := range sets {
+		if s.controller == "devices" && s.file == "" {
+			if err := attachDeviceFilter(c.dirs[s.key], s.devices); err != nil {
+				return err
+			}
+			continue
+		}
 		f := filepath.Join(c.dirs[s.key], s.file)
 		if err := writeControl(f, s.value); err != nil {
 			return err
@@ -209,7 +215,7 @@ func (c *Cgroup) delegate(sets []setting) error {
 	var need []string
 	seen := map[string]bool{}
 	for _, s := range sets {
-		if s.key == UnifiedKey && !seen[s.controller] {
+		if s.key == UnifiedKey && s.file != "" && !seen[s.controller] {
 			seen[s.controller] = true
 			need = append(need, s.controller)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the app in the real-kernel tests: with
@@ -65,6 +66,26 @@ func helper(mode string) int {
 		return 0
 	case "sleep":
 		time.Sleep(time.Hour)
+	case "devices":
+		// mknod is allowed for any device, opening only for allowed ones.
+		dir := os.Getenv("RKT_CGROUPS_TEST_DIR")
+		for _, d := range []struct {
+			name         string
+			major, minor uint32
+		}{{"null", 1, 3}, {"kmsg", 1, 11}} {
+			p := filepath.Join(dir, d.name)
+			if err := syscall.Mknod(p, syscall.S_IFCHR|0o600, int(unix.Mkdev(d.major, d.minor))); err != nil {
+				fmt.Printf("%s mknod %v\n", d.name, err)
+				continue
+			}
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err == nil {
+				f.Close()
+				fmt.Printf("%s open ok\n", d.name)
+			} else {
+				fmt.Printf("%s open %v\n", d.name, errors.Unwrap(err))
+			}
+		}
 	}
 	return 0
 }
@@ -82,10 +103,10 @@ func needRoot(t *testing.T) *Hierarchy {
 }
 
 // startHelper runs the test binary as an app that enters c itself.
-func startHelper(t *testing.T, mode string, c *Cgroup) (*exec.Cmd, io.WriteCloser) {
+func startHelper(t *testing.T, mode string, c *Cgroup, env ...string) (*exec.Cmd, io.WriteCloser) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envHelper+"="+mode, envCgroup+"="+c.Encode())
+	cmd.Env = append(append(os.Environ(), envHelper+"="+mode, envCgroup+"="+c.Encode()), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -99,11 +120,98 @@ func startHelper(t *testing.T, mode string, c *Cgroup) (*exec.Cmd, io.WriteClose
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
 	if err != nil || line != "entered\n" {
 		t.Fatalf("helper did not enter its cgroup: %q %v", line, err)
 	}
+	helperOut[cmd] = r
 	return cmd, stdin
+}
+
+// helperOut keeps each helper's stdout reader for what it prints later.
+var helperOut = map[*exec.Cmd]*bufio.Reader{}
+
+// deviceAccess runs the "devices" helper in c and returns what it saw.
+func deviceAccess(t *testing.T, c *Cgroup) string {
+	t.Helper()
+	cmd, stdin := startHelper(t, "devices", c, "RKT_CGROUPS_TEST_DIR="+t.TempDir())
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(helperOut[cmd])
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("devices helper: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+const wantDeviceAccess = "null open ok\nkmsg open operation not permitted\n"
+
+func TestDeviceRules(t *testing.T) {
+	h := needRoot(t)
+	pod := newPod(t, h)
+	app, err := pod.Child("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Create(Resources{Devices: WithDefaultDevices()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := deviceAccess(t, app); got != wantDeviceAccess {
+		t.Fatalf("device access with the default rules:\n%s\nwant:\n%s", got, wantDeviceAccess)
+	}
+	// Without rules, both open: the check above is the rules' doing.
+	free, err := pod.Child("free")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := free.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := deviceAccess(t, free); got != "null open ok\nkmsg open ok\n" {
+		t.Fatalf("device access without rules:\n%s", got)
+	}
+}
+
+// TestDeviceFilterBPF attaches the cgroup v2 device program to the v2
+// hierarchy of this host (on a hybrid host the v2 hierarchy has no
+// controllers, but eBPF device programs apply there all the same).
+func TestDeviceFilterBPF(t *testing.T) {
+	h := needRoot(t)
+	pod := newPod(t, h)
+	app, err := pod.Child("bpf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := app.Dirs()[UnifiedKey]
+	if !ok {
+		t.Skip("no cgroup v2 hierarchy mounted")
+	}
+	if err := attachDeviceFilter(d, WithDefaultDevices()); err != nil {
+		t.Fatal(err)
+	}
+	if got := deviceAccess(t, app); got != wantDeviceAccess {
+		t.Fatalf("device access through the eBPF filter:\n%s\nwant:\n%s", got, wantDeviceAccess)
+	}
+	// A read-only rule lets reads through and refuses writes.
+	ro, err := pod.Child("ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	rules := []Device{{Type: 'c', Major: Any, Minor: Any, Access: "m"}, {Type: 'c', Major: 1, Minor: 3, Access: "r"}}
+	if err := attachDeviceFilter(ro.Dirs()[UnifiedKey], rules); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := deviceAccess(t, ro), "null open operation not permitted\nkmsg open operation not permitted\n"; got != want {
+		t.Fatalf("O_RDWR with a read-only rule:\n%s\nwant:\n%s", got, want)
+	}
 }
 
 func readTrim(t *testing.T, p string) string {

@@ -36,6 +36,9 @@
 //   - Destroy and Load only act on directories in a cgroup file system,
 //     and Load only on pod cgroups (rkt-*): a record file can never make
 //     gc kill or remove anything else.
+//   - Device rules (Resources.Devices, DefaultDevices) go to devices.deny
+//     and devices.allow on v1 and to an eBPF device program attached with
+//     BPF_F_ALLOW_MULTI on v2; either way a child only narrows its parent.
 //   - Limits that cannot be applied are errors (*ControllerError,
 //     *UnsupportedError), never skipped.
 package cgroups

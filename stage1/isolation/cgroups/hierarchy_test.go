@@ -124,9 +124,9 @@ func TestParseHierarchyLegacyComounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSets := []setting{
-		{"cpu,cpuacct", "cpu", "cpu.cfs_period_us", "100000"},
-		{"cpu,cpuacct", "cpu", "cpu.cfs_quota_us", "150000"},
-		{"cpu,cpuacct", "cpu", "cpu.shares", "512"},
+		{"cpu,cpuacct", "cpu", "cpu.cfs_period_us", "100000", nil},
+		{"cpu,cpuacct", "cpu", "cpu.cfs_quota_us", "150000", nil},
+		{"cpu,cpuacct", "cpu", "cpu.shares", "512", nil},
 	}
 	if !reflect.DeepEqual(sets, wantSets) {
 		t.Fatalf("settings %v, want %v", sets, wantSets)
@@ -166,17 +166,17 @@ func TestSettingsUnifiedAndHybrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []setting{
-		{UnifiedKey, "memory", "memory.max", "67108864"},
-		{UnifiedKey, "cpu", "cpu.max", "50000 100000"},
-		{UnifiedKey, "cpu", "cpu.weight", "79"},
-		{UnifiedKey, "pids", "pids.max", "100"},
+		{UnifiedKey, "memory", "memory.max", "67108864", nil},
+		{UnifiedKey, "cpu", "cpu.max", "50000 100000", nil},
+		{UnifiedKey, "cpu", "cpu.weight", "79", nil},
+		{UnifiedKey, "pids", "pids.max", "100", nil},
 	}
 	if !reflect.DeepEqual(sets, want) {
 		t.Fatalf("unified settings\n got %v\nwant %v", sets, want)
 	}
-	var ue *UnsupportedError
-	if _, err := uni.settings(Resources{Devices: DefaultDevices}); !errors.As(err, &ue) {
-		t.Fatalf("devices on v2: %v, want *UnsupportedError", err)
+	sets, err = uni.settings(Resources{Devices: DefaultDevices})
+	if err != nil || len(sets) != 1 || sets[0].file != "" || len(sets[0].devices) != len(DefaultDevices) {
+		t.Fatalf("devices on v2: %+v %v, want one device filter", sets, err)
 	}
 
 	hyb, err := parseHierarchy([]byte(hybridMountinfo), []byte(hybridSelf))
@@ -189,13 +189,13 @@ func TestSettingsUnifiedAndHybrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = []setting{
-		{"memory", "memory", "memory.limit_in_bytes", "67108864"},
-		{"cpu", "cpu", "cpu.cfs_period_us", "100000"},
-		{"cpu", "cpu", "cpu.cfs_quota_us", "50000"},
-		{"cpu", "cpu", "cpu.shares", "2048"},
-		{"pids", "pids", "pids.max", "100"},
-		{"devices", "devices", "devices.deny", "a"},
-		{"devices", "devices", "devices.allow", "c 1:3 rw"},
+		{"memory", "memory", "memory.limit_in_bytes", "67108864", nil},
+		{"cpu", "cpu", "cpu.cfs_period_us", "100000", nil},
+		{"cpu", "cpu", "cpu.cfs_quota_us", "50000", nil},
+		{"cpu", "cpu", "cpu.shares", "2048", nil},
+		{"pids", "pids", "pids.max", "100", nil},
+		{"devices", "devices", "devices.deny", "a", nil},
+		{"devices", "devices", "devices.allow", "c 1:3 rw", nil},
 	}
 	if !reflect.DeepEqual(sets, want) {
 		t.Fatalf("hybrid settings\n got %v\nwant %v", sets, want)

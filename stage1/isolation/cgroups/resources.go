@@ -21,6 +21,9 @@ type Resources struct {
 	PidsLimit int64
 	// Devices, when not nil, are the only devices the cgroup may access
 	// (everything else is denied). nil leaves device access as inherited.
+	// On cgroup v1 they are written to devices.deny/devices.allow; on v2
+	// they are compiled to an eBPF device program attached to the cgroup
+	// (each Set adds one more; all attached programs must allow an access).
 	Devices []Device
 }
 
@@ -81,6 +84,7 @@ type setting struct {
 	controller string // "memory", "cpu", "pids", "devices"
 	file       string
 	value      string
+	devices    []Device // cgroup v2 device filter (file "")
 }
 
 // settings translates r into control file writes for h's layout, in the
@@ -140,8 +144,8 @@ func (h *Hierarchy) settings(r Resources) ([]setting, error) {
 	}
 	if r.Devices != nil {
 		if v2 {
-			return nil, &UnsupportedError{What: "device access rules",
-				Reason: "cgroup v2 device filtering needs an eBPF program, which this stage1 does not load; the pod's /dev holds only the default devices"}
+			out = append(out, setting{key: UnifiedKey, controller: "devices", devices: r.Devices})
+			return out, nil
 		}
 		if err := add("devices", "devices.deny", "a"); err != nil {
 			return nil, err
