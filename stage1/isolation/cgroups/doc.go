@@ -40,5 +40,5 @@
 //     and devices.allow on v1 and to an eBPF device program attached with
 //     BPF_F_ALLOW_MULTI on v2; either way a child only narrows its parent.
 //   - Limits that cannot be applied are errors (*ControllerError,
-//     *UnsupportedError), never skipped.
+//     ErrInvalidResources), never skipped.
 package cgroups

@@ -41,14 +41,3 @@ func (e *ControllerError) Error() string {
 }
 
 func (e *ControllerError) Unwrap() error { return e.Err }
-
-// UnsupportedError reports a requested limit that this host's cgroup layout
-// cannot enforce. Callers report it to the user; it is never dropped.
-type UnsupportedError struct {
-	What   string // "device access rules"
-	Reason string
-}
-
-func (e *UnsupportedError) Error() string {
-	return fmt.Sprintf("cannot apply %s: %s", e.What, e.Reason)
-}
