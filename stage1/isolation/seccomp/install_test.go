@@ -55,9 +55,9 @@ var probes = map[string]func() error{
 		}
 		return err
 	},
-	"chmod": func() error {
+	"fchmodat": func() error {
 		p, _ := unix.BytePtrFromString("/proc/self/status")
-		return rawErr(unix.SYS_CHMOD, uintptr(unsafe.Pointer(p)), 0o444)
+		return rawErr(unix.SYS_FCHMODAT, atFDCWD, uintptr(unsafe.Pointer(p)), 0o444)
 	},
 	"clone3": func() error { return rawErr(unix.SYS_CLONE3, 0, 0) }, // NULL args: EINVAL/EFAULT if let through
 }
@@ -161,7 +161,7 @@ func TestInstallDeniesWithErrno(t *testing.T) {
 			"unshare": "EPERM", "kexec_load": "EPERM", "clone3": "EINVAL",
 		}},
 		{"remove chmod with EACCES", Profile{Mode: ModeRemove, Syscalls: []string{"chmod", "fchmodat"}, Errno: "EACCES"}, map[string]string{
-			"getpid": "ok", "chmod": "EACCES", "keyctl": "EPERM", "unshare": "ok",
+			"getpid": "ok", "fchmodat": "EACCES", "keyctl": "EPERM", "unshare": "ok",
 		}},
 		{"retain the default whitelist", Profile{Mode: ModeRetain, Syscalls: []string{"@rkt/default-whitelist"}, Errno: "ENOTSUP"}, map[string]string{
 			"getpid": "ok", "socket": "ok", "keyctl": "EPERM",
@@ -258,3 +258,6 @@ func TestInstallAndExec(t *testing.T) {
 		t.Errorf("cat with open removed, no errno: %v, want killed by SIGSYS", ee)
 	}
 }
+
+// atFDCWD is AT_FDCWD (-100) as a syscall argument.
+var atFDCWD = func() uintptr { fd := unix.AT_FDCWD; return uintptr(fd) }()
