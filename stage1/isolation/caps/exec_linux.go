@@ -234,3 +234,31 @@ func executable(p string) error {
 	}
 	return nil
 }
+
+// Unavailable returns the part of set the calling thread's bounding set
+// lacks (the runtime itself runs without it, so no app can have it): the
+// part of an isolator that cannot be applied, for the caller to report.
+func Unavailable(set Set) (Set, error) {
+	last, err := LastCap()
+	if err != nil {
+		return 0, err
+	}
+	var out Set
+	for c := 0; c < 64; c++ {
+		if !set.Has(c) {
+			continue
+		}
+		if c > last {
+			out |= Of(c)
+			continue
+		}
+		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+		if err != nil {
+			return 0, fmt.Errorf("reading the bounding set: %w", err)
+		}
+		if in == 0 {
+			out |= Of(c)
+		}
+	}
+	return out, nil
+}

@@ -239,3 +239,17 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+func TestUnavailable(t *testing.T) {
+	host := hostBounding(t)
+	got, err := Unavailable(All | Of(63))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (All | Of(63)) &^ host; got != want {
+		t.Errorf("Unavailable(all) = %s, want %s", got, want)
+	}
+	if got, _ := Unavailable(Default & host); got != 0 {
+		t.Errorf("Unavailable(default & bounding) = %s", got)
+	}
+}

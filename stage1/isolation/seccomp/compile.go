@@ -203,3 +203,30 @@ func Allowed(p Profile) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// BaselineDenied lists, sorted, the syscalls a retain set names that the
+// baseline still denies on the profile's architecture (keyctl, bpf, ... or
+// a syscall gated on a capability the app does not keep): the part of the
+// isolator that cannot be applied, for the caller to report.
+func BaselineDenied(p Profile) ([]string, error) {
+	if p.Mode != ModeRetain {
+		return nil, nil
+	}
+	a, err := lookupArch(p.Arch)
+	if err != nil {
+		return nil, err
+	}
+	user, err := p.expandSet()
+	if err != nil {
+		return nil, err
+	}
+	base := baselineNames(p.Caps)
+	var out []string
+	for n := range user {
+		if _, ok := a.number(n); ok && !base[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -333,3 +333,22 @@ func TestUnsupportedArch(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestBaselineDenied(t *testing.T) {
+	got, err := BaselineDenied(Profile{Mode: ModeRetain, Arch: "amd64", Syscalls: []string{"read", "keyctl", "settimeofday", "bpf", "open"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"bpf", "keyctl", "settimeofday"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	got, _ = BaselineDenied(Profile{Mode: ModeRetain, Arch: "amd64", Syscalls: []string{"settimeofday"}, Caps: 1 << capSysTime})
+	if len(got) != 0 {
+		t.Errorf("with CAP_SYS_TIME: %v", got)
+	}
+	// arm64 has no open(2): not reported, it does not exist there.
+	got, _ = BaselineDenied(Profile{Mode: ModeRetain, Arch: "arm64", Syscalls: []string{"open", "keyctl"}})
+	if !slices.Equal(got, []string{"keyctl"}) {
+		t.Errorf("arm64: %v", got)
+	}
+}
