@@ -23,4 +23,7 @@ var (
 	ErrIngestDone = errors.New("ingest already finished")
 	// ErrTreeCorrupt: a rendered tree no longer matches its hash.
 	ErrTreeCorrupt = tree.ErrTreeCorrupt
+	// ErrUnknownHash: a tree's hash file is in a format this version cannot
+	// check; re-rendering the tree fixes it.
+	ErrUnknownHash = tree.ErrUnknownHash
 )

@@ -122,10 +122,13 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, e
 	for i, k := range keys {
 		layers[i] = tree.Layer{Key: k, Open: func() (io.ReadCloser, error) { return s.cas.OpenBlob(k) }}
 	}
-	if err := tree.Build(ctx, stage, layers, top.PathWhitelist); err != nil {
+	// BuildHashed hashes single-image trees while extracting them and
+	// falls back to re-reading layered ones.
+	sum, err := tree.BuildHashed(ctx, stage, layers, top.PathWhitelist)
+	if err != nil {
 		return "", fmt.Errorf("rendering image %s: %w", key, err)
 	}
-	size, err := s.trees.Install(stage, id, key)
+	size, err := s.trees.InstallHashed(stage, id, key, sum)
 	if err != nil {
 		return "", fmt.Errorf("rendering image %s: %w", key, err)
 	}
