@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,6 +34,9 @@ func runEnter(args []string) error {
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
+	if err := waitExeced(ea.Pid, execWait); err != nil {
+		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
+	}
 	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(ea.Pid), "environ"))
 	if err != nil {
 		return fmt.Errorf("entering app %q: reading its environment: %w", ea.AppName, err)
@@ -49,6 +53,33 @@ func runEnter(args []string) error {
 		return fmt.Errorf("entering app %q: executing %s: %w", ea.AppName, nsenter, err)
 	}
 	return nil
+}
+
+// execWait bounds how long enter waits for /run to exec the app.
+const execWait = 5 * time.Second
+
+// waitExeced waits until pid is no longer this binary: /run writes the pid
+// file just before it chroots and execs the app, and until the exec the
+// process has neither the app's root nor its environment.
+func waitExeced(pid int, timeout time.Duration) error {
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		fi, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+		if err != nil {
+			return fmt.Errorf("%w: pid %d: %v", stage1cmd.ErrNoPid, pid, err)
+		}
+		if !os.SameFile(fi, self) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pid %d has not started the app after %v", pid, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // runStop signals the app (pid), then its process group (pgid): SIGTERM,
