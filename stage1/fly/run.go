@@ -78,7 +78,9 @@ func runRun(args []string) error {
 	}
 	pid := strconv.Itoa(os.Getpid())
 	for _, f := range []string{podlayout.PidFile, podlayout.PgidFile} {
-		if err := atomicfile.WriteFile(filepath.Join(pod, f), []byte(pid), 0o644); err != nil {
+		// Runtime files: renamed into place, not fsynced (a crash ends
+		// the app, and the pid with it).
+		if err := atomicfile.ReplaceFile(filepath.Join(pod, f), []byte(pid), 0o644); err != nil {
 			return fmt.Errorf("starting app %q: %w", a.name, err)
 		}
 	}
