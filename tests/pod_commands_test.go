@@ -106,6 +106,7 @@ func TestPodStopGraceful(t *testing.T) {
 	img := pe.busyboxImage("sleeper", []string{"/bin/sh", "-c", sleeper}, withLogVolume(
 		"/bin/sh", "-c", "echo post-stop-ran > /log/post"))
 	uuid, wait := pe.startPod("--volume=log,kind=host,source="+logDir, img)
+	pe.ok("status", "--wait-ready=30s", uuid)
 	pe.ok("stop", uuid)
 	if code, _ := wait(); code != 0 {
 		t.Errorf("rkt run after a graceful stop: exit %d, want 0", code)
@@ -117,6 +118,23 @@ func TestPodStopGraceful(t *testing.T) {
 	}
 	if st := pe.status(uuid); st["state"] != "exited" {
 		t.Errorf("state after stop = %q, want exited", st["state"])
+	}
+}
+
+// TestPodStopRightAfterStart stops a pod as soon as `rkt status` says it
+// runs, before its apps may be up: the stop must not be lost.
+func TestPodStopRightAfterStart(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	uuid, wait := pe.startPod(pe.shImage("sleeper", sleeper))
+	pe.ok("stop", uuid)
+	done := make(chan int, 1)
+	go func() { c, _ := wait(); done <- c }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("rkt stop right after the pod started: the pod still runs 30s later (the SIGTERM was lost)")
+		pe.ok("stop", "--force", uuid)
 	}
 }
 

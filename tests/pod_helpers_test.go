@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -213,6 +214,9 @@ func (pe *podEnv) startPod(args ...string) (uuid string, wait func() (int, strin
 	var out lockedBuffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
+	// Processes of a pod whose stage1 was killed may still hold the output
+	// pipes: Wait returns once rkt itself has exited (gc then removes them).
+	cmd.WaitDelay = 3 * time.Second
 	if err := cmd.Start(); err != nil {
 		cancel()
 		pe.t.Fatalf("starting rkt run: %v", err)
@@ -221,9 +225,10 @@ func (pe *podEnv) startPod(args ...string) (uuid string, wait func() (int, strin
 	go func() {
 		err := cmd.Wait()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			code = ee.ExitCode()
-		} else if err != nil {
+		} else if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 			code = -1
 		}
 		done <- code
