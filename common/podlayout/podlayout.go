@@ -47,6 +47,14 @@ const (
 	Stage1TreeStoreIDFile = "stage1TreeStoreID"
 	OverlayPreparedFile   = "overlay-prepared"
 	MdsTokenFile          = "mds-token"
+	// CgroupFile records the pod's cgroup (stage1/isolation/cgroups
+	// Encode form), written by the nspawn /init and read by its gc.
+	CgroupFile = "cgroup"
+	// NetInfoFile and NetNSFile are written by stage1 networking: the
+	// networks the pod joined (JSON array with rkt's keys netName, ifName,
+	// ip, mask, gateway, ...) and the path of its network namespace.
+	NetInfoFile = "net-info.json"
+	NetNSFile   = "netns"
 )
 
 // Paths inside the pod, as the supervisor sees them ("/" = stage1 rootfs).
@@ -58,6 +66,14 @@ const (
 	InPodRuntimeConfig    = "/rkt/runtime-config"
 	InPodVolumesDir       = "/rkt/volumes"
 	InPodSupervisorStatus = "/rkt/supervisor-status"
+	// InPodCgroupDir holds, per hierarchy key (a v1 controller name or
+	// "unified"), a bind mount of the pod's cgroup directory; each app's
+	// cgroup is <key>/<app>, created and limited on the host by /init.
+	InPodCgroupDir = "/rkt/cgroup"
+	// InPodIsolationDir holds <app>.json: how the supervisor confined the
+	// app (identity, capabilities, no_new_privs, seccomp profile, cgroup),
+	// so that enter can confine the entered command the same way.
+	InPodIsolationDir = "/rkt/isolation"
 )
 
 // SupervisorReady is the target of the supervisor-status symlink once every
@@ -175,6 +191,20 @@ type RuntimeConfig struct {
 	InsecureOptions []string          // capabilities, paths, seccomp when disabled
 	HostVolumes     map[string]string // volume name -> host source (kind=host); empty volumes use SharedVolumeDir
 	StopTimeout     time.Duration     // SIGTERM -> SIGKILL (0: DefaultStopTimeout)
+
+	Ports        []PortForward // --port: manifest ports forwarded from the host
+	PrivateUsers string        // --private-users: "" (off), or "auto"
+	IPC          string        // --ipc: "", "auto", "private", "parent"
+}
+
+// PortForward is one --port NAME:[HOSTIP:]HOSTPORT, resolved against the
+// apps' manifest ports by stage0.
+type PortForward struct {
+	Name     string
+	Protocol string // "tcp" or "udp"
+	PodPort  uint16
+	HostIP   string // "" = every address
+	HostPort uint16
 }
 
 // ReadRuntimeConfig reads a runtime-config file.
