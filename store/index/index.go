@@ -16,6 +16,7 @@ package index
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,6 +60,11 @@ type Index struct {
 // Open creates the database and its buckets when missing.
 func Open(path string) (*Index, error) {
 	x := &Index{path: path}
+	if x.ready() {
+		// The common case: a read-only look, no write transaction and
+		// none of its syncs on every command.
+		return x, nil
+	}
 	err := x.update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketImages, bucketRemotes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -71,6 +77,19 @@ func Open(path string) (*Index, error) {
 		return nil, fmt.Errorf("opening image index %s: %w", path, err)
 	}
 	return x, nil
+}
+
+// ready reports whether the database exists with its buckets.
+func (x *Index) ready() bool {
+	if _, err := os.Stat(x.path); err != nil {
+		return false
+	}
+	ok := false
+	err := x.view(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketImages) != nil && tx.Bucket(bucketRemotes) != nil
+		return nil
+	})
+	return err == nil && ok
 }
 
 func (x *Index) open(readOnly bool) (*bolt.DB, error) {
