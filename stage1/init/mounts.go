@@ -316,6 +316,31 @@ func appVolumes(podVolumes []types.Volume, mounts []mountRef, mountPoints []type
 		}
 		out = append(out, vm)
 	}
+	// As in rkt, an image mount point that no explicit mount covers is
+	// filled by the pod volume of the same name.
+	covered := map[string]bool{}
+	for _, m := range mounts {
+		covered[m.Volume] = true
+		covered[path.Clean("/"+m.Path)] = true
+	}
+	for _, mp := range mountPoints {
+		name := mp.Name.String()
+		if covered[name] || covered[path.Clean("/"+mp.Path)] {
+			continue
+		}
+		v, ok := byName[name]
+		if !ok {
+			continue
+		}
+		vm := volumeMount{Volume: name, Target: mp.Path, ReadOnly: mp.ReadOnly}
+		if v.ReadOnly != nil && *v.ReadOnly {
+			vm.ReadOnly = true
+		}
+		if v.Recursive != nil && *v.Recursive {
+			vm.Recursive = true
+		}
+		out = append(out, vm)
+	}
 	return out, nil
 }
 
