@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -34,7 +35,7 @@ func runStop(args []string) error {
 		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
 	}
 	if !sa.Force {
-		if err := unix.Kill(ppid, unix.SIGTERM); err != nil && !errors.Is(err, unix.ESRCH) {
+		if err := termUntilReady(ppid); err != nil {
 			return fmt.Errorf("stopping pod %s: signalling pid %d: %w", sa.UUID, ppid, err)
 		}
 		return nil
@@ -44,6 +45,30 @@ func runStop(args []string) error {
 	}
 	return nil
 }
+
+// termUntilReady sends SIGTERM to nspawn. A signal that reaches the pod
+// before its supervisor has installed its handlers is dropped by the kernel
+// (PID 1 of a namespace ignores signals it does not handle), so while the
+// supervisor has not reported ready the signal is repeated, for a bounded
+// time; once it is ready its handler is in place and one signal is enough.
+func termUntilReady(ppid int) error {
+	deadline := time.Now().Add(stopRetryFor)
+	for {
+		if err := unix.Kill(ppid, unix.SIGTERM); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return nil
+			}
+			return err
+		}
+		if _, err := os.Lstat(podlayout.SupervisorStatusPath(".")); err == nil || time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stopRetryFor bounds how long termUntilReady repeats its signal.
+const stopRetryFor = 5 * time.Second
 
 // killTree sends SIGKILL to root's descendants, parents before children,
 // then to root. The tree is read once from /proc; a pod's PID 1 dying
