@@ -133,6 +133,8 @@ install: rkt stage1
 	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions
 	if [ -s $(COMPLETION) ]; then src=$(COMPLETION); else src=dist/bash_completion/rkt.bash; fi; \
 		install -m 0644 $$src $(DESTDIR)$(DATADIR)/bash-completion/completions/rkt
+	install -d $(DESTDIR)$(LIBDIR)/systemd/system
+	install -m 0644 dist/init/systemd/rkt-gc.service dist/init/systemd/rkt-gc.timer $(DESTDIR)$(LIBDIR)/systemd/system/
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 dist/init/systemd/examples/*.service $(DESTDIR)$(DOCDIR)/examples/
 
@@ -141,6 +143,8 @@ uninstall:
 		$(foreach a,$(STAGE1_ACIS),$(DESTDIR)$(STAGE1_IMAGES_DIR)/$(notdir $(a))) \
 		$(DESTDIR)$(LIBDIR)/tmpfiles.d/rkt.conf \
 		$(DESTDIR)$(LIBDIR)/sysusers.d/rkt.conf \
+		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service \
+		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.timer \
 		$(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh \
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/rkt
 	rm -rf $(DESTDIR)$(DOCDIR)/examples
