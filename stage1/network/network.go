@@ -94,6 +94,10 @@ type record struct {
 	HostIfName   string          `json:"hostIfName,omitempty"` // first host-side link of the result
 	ConfList     json.RawMessage `json:"confList"`
 	PortMappings []portMapping   `json:"portMappings,omitempty"`
+	// InProcess is set for a built-in network added by this package
+	// itself rather than by exec'ing its plugins (see inprocess.go);
+	// Teardown undoes it the same way.
+	InProcess bool `json:"inProcess,omitempty"`
 }
 
 // portMapping is the portmap plugin's runtimeConfig entry.
@@ -176,6 +180,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 			ConfSource:  nc.source,
 			PluginPath:  strings.Join(dirs, string(filepath.ListSeparator)),
 			ContainerID: cfg.PodUUID,
+			InProcess:   inProcessBuiltins && nc.source == "builtin",
 		}
 		if !forwarded && len(mappings) > 0 && nc.forwardsPorts() {
 			list, err := nc.withPortmap()
@@ -199,12 +204,18 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 	for i := range recs {
 		r := &recs[i]
 		tried = i + 1
-		res, err := cni.AddNetworkList(ctx, nets[i].list, runtimeConf(r, nsPath))
-		if err != nil {
-			return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
-		}
-		if err := fillResult(r, res); err != nil {
-			return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
+		if r.InProcess {
+			if err := addBuiltin(ctx, r, nsPath, dirs); err != nil {
+				return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
+			}
+		} else {
+			res, err := cni.AddNetworkList(ctx, nets[i].list, runtimeConf(r, nsPath))
+			if err != nil {
+				return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
+			}
+			if err := fillResult(r, res); err != nil {
+				return nil, fmt.Errorf("setting up the network: adding network %q: %w", r.Name, err)
+			}
 		}
 		log.Debug("network added", "pod", cfg.PodUUID, "net", r.Name, "if", r.IfName, "ip", r.IP)
 	}
@@ -258,14 +269,21 @@ func teardown(ctx context.Context, podDir, nsPath string, recs []record, forgive
 	cache := filepath.Join(podDir, NetCacheDir)
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := &recs[i]
+		dirs := filepath.SplitList(r.PluginPath)
+		if len(dirs) == 0 {
+			dirs = DefaultPluginDirs
+		}
+		if r.InProcess {
+			if err := delBuiltin(ctx, r, nsArg, dirs); err != nil {
+				errs = append(errs, fmt.Errorf("removing network %q: %w", r.Name, err))
+				keep = keep || i != forgive
+			}
+			continue
+		}
 		list, err := libcni.NetworkConfFromBytes(r.ConfList)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("network %q: reading its recorded configuration: %w", r.Name, err))
 			continue
-		}
-		dirs := filepath.SplitList(r.PluginPath)
-		if len(dirs) == 0 {
-			dirs = DefaultPluginDirs
 		}
 		cni := libcni.NewCNIConfigWithCacheDir(dirs, cache, pluginExec)
 		if err := cni.DelNetworkList(ctx, list, runtimeConf(r, nsArg)); err != nil {

@@ -97,17 +97,23 @@ func portmapShared(l string) bool {
 	return strings.Contains(l, "CNI-HOSTPORT-") && !strings.Contains(l, "CNI-DN-") && !strings.Contains(l, `id: \"`)
 }
 
+// shared tells the rules installed once per host (portmap's scaffolding,
+// the default network's masquerade) from per-pod ones.
+func shared(l string) bool {
+	return portmapShared(l) || strings.Contains(l, MasqChain)
+}
+
 // diffLines compares two iptablesLines results, leaving out portmap's
 // shared scaffolding.
 func diffLines(before, after []string) (added, removed []string) {
 	count := map[string]int{}
 	for _, l := range before {
-		if !portmapShared(l) {
+		if !shared(l) {
 			count[l]++
 		}
 	}
 	for _, l := range after {
-		if !portmapShared(l) {
+		if !shared(l) {
 			count[l]--
 		}
 	}
@@ -547,7 +553,7 @@ func TestTeardownHalfSetup(t *testing.T) {
 	pending := make([]record, len(recs))
 	for i, r := range recs {
 		pending[i] = record{NetInfo: NetInfo{Name: r.Name, IfName: r.IfName}, ConfSource: r.ConfSource,
-			PluginPath: r.PluginPath, ContainerID: r.ContainerID, ConfList: r.ConfList}
+			PluginPath: r.PluginPath, ContainerID: r.ContainerID, ConfList: r.ConfList, InProcess: r.InProcess}
 	}
 	if err := writeRecords(p.dir, pending, true); err != nil {
 		t.Fatal(err)
