@@ -14,14 +14,27 @@ var ErrUsage = errors.New("invalid usage")
 var ErrHelp = errors.New("help requested")
 
 // UsageError is a bad command line, said in rkt's words ("--exec must
-// follow an image"). It matches ErrUsage.
-type UsageError struct{ Msg string }
+// follow an image"). It matches ErrUsage, and Err when set (a parser's
+// error, such as the network package's ErrUsage, that the message quotes).
+type UsageError struct {
+	Msg string
+	Err error
+}
 
 func (e *UsageError) Error() string { return e.Msg }
 
 // Is makes errors.Is(err, ErrUsage) true.
 func (e *UsageError) Is(target error) bool { return target == ErrUsage }
 
+// Unwrap returns the parser's error the message quotes, if any.
+func (e *UsageError) Unwrap() error { return e.Err }
+
 func usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// usageWrap is usagef keeping err in the chain: the message is
+// "<prefix>: <err>".
+func usageWrap(err error, format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...) + ": " + err.Error(), Err: err}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
 // ResolvedImage is an image of the plan as found in the store.
@@ -29,6 +30,8 @@ type ResolvedImage struct {
 //     environment is the image's, then --environment, then --set-env-file
 //     and --set-env (which win), then with --inherit-env the variables of
 //     this process that none of those set;
+//   - the isolator flags (App.Isolators) replace the image's isolators of
+//     their kind in that copy (isolators.Override);
 //   - pod volumes are the --volume ones plus an empty volume (mode 0755,
 //     uid and gid 0) for every image mount point that neither a --volume
 //     nor a --mount of that app covers; a --mount naming an undeclared
@@ -181,6 +184,13 @@ func runtimeApp(plan *Plan, a App, img ResolvedImage, inherited []types.Environm
 			app.Environment.Set(ev.Name, ev.Value)
 		}
 	}
+	isos, err := a.Isolators()
+	if err != nil {
+		return nil, err
+	}
+	if len(isos) > 0 {
+		isolators.Override(app, isos)
+	}
 	ra.App = app
 	for _, k := range sortedKeys(a.Annotations) {
 		ra.Annotations.Set(types.ACIdentifier(k), a.Annotations[k])
@@ -197,6 +207,7 @@ func copyApp(in *types.App) *types.App {
 	out.Exec = append(types.Exec(nil), in.Exec...)
 	out.Environment = append(types.Environment(nil), in.Environment...)
 	out.SupplementaryGIDs = append([]int(nil), in.SupplementaryGIDs...)
+	out.Isolators = append(types.Isolators(nil), in.Isolators...)
 	return &out
 }
 

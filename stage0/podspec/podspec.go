@@ -9,8 +9,10 @@
 //
 //	  - Per-image flags (--exec, --name, --user, --group, --supplementary-gids,
 //	    --working-dir, --readonly-rootfs, --environment, --mount, --signature,
-//	    --annotation, --user-annotation, --user-label) apply to the image
-//	    before them; given before any image they are a usage error.
+//	    --annotation, --user-annotation, --user-label, and the isolator
+//	    flags --memory, --cpu, --cpu-shares, --oom-score-adj, --caps-retain,
+//	    --caps-remove, --seccomp) apply to the image before them; given
+//	    before any image they are a usage error.
 //	  - "--" after an image starts that image's arguments, appended to its
 //	    exec; "---" ends them (or the end of the vector does).
 //	  - Pod flags (--volume, --set-env, --net, ...) may come anywhere outside
@@ -24,9 +26,12 @@
 //	    or "--flag=true|false"; --net alone means --net=default (rkt's).
 //
 // Invariants: every name that later becomes a path (app names, volume
-// names) is validated here, before it is used; a bad command line is always
-// an error matching ErrUsage; Parse does no I/O except reading the file
-// given to --set-env-file.
+// names, network names) is validated here, before it is used; a bad command
+// line is always an error matching ErrUsage; Parse does no I/O except
+// reading the file given to --set-env-file. Values that stage1 interprets
+// (--net, the isolator flags, --port) are checked with stage1's own parsers
+// (stage1/network, stage1/isolation/...), used here for parsing only, so
+// that stage0 refuses exactly what stage1 would.
 package podspec
 
 import (
@@ -44,6 +49,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/network"
 )
 
 // App is one image of the pod with the overrides given after it.
@@ -62,6 +68,15 @@ type App struct {
 	Annotations       map[string]string
 	UserAnnotations   map[string]string
 	UserLabels        map[string]string
+
+	// Isolator flags: --memory and --cpu (quantities: "512M", "500m"),
+	// --cpu-shares, --oom-score-adj, --caps-retain or --caps-remove
+	// (comma-separated capability names), --seccomp
+	// (mode=retain|remove[,errno=E],SYSCALL,...). See Isolators.
+	Memory, CPU            string
+	CPUShares, OOMScoreAdj *int
+	CapsRetain, CapsRemove string
+	Seccomp                string
 }
 
 // Stage1Choice holds the --stage1-* flags; at most one is set.
@@ -80,14 +95,17 @@ type Plan struct {
 	Volumes []types.Volume
 	Ports   []types.ExposedPort
 	// Runtime holds the pod-wide settings (Hostname empty: rkt-<uuid>,
-	// NetList defaults to ["default"]). Runtime.SetEnv is --set-env-file
-	// overridden by --set-env.
+	// NetList defaults to ["default"] and is checked with
+	// network.ParseNetFlag). Runtime.SetEnv is --set-env-file overridden by
+	// --set-env. Runtime.PrivateUsers is "auto" with --private-users;
+	// Runtime.IPC is --ipc. Runtime.Ports is left empty: ForwardedPorts
+	// resolves Ports once the images are known.
 	Runtime podlayout.RuntimeConfig
 	// InheritEnv (--inherit-env): the environment of the rkt process fills
 	// in every app's environment where neither the image nor a flag set a
 	// variable (read by Manifest).
 	InheritEnv      bool
-	IPC             string // --ipc: "", "auto", "private", "parent"
+	IPC             string // --ipc: "", "auto", "private", "parent" (also in Runtime.IPC)
 	PodManifestFile string
 	NoOverlay       bool
 	MDSRegister     bool
@@ -146,6 +164,13 @@ func init() {
 		"annotation":         {scope: scopeApp, set: (*parser).setAnnotation},
 		"user-annotation":    {scope: scopeApp, set: (*parser).setUserAnnotation},
 		"user-label":         {scope: scopeApp, set: (*parser).setUserLabel},
+		"memory":             {scope: scopeApp, set: appString("memory", func(a *App) *string { return &a.Memory })},
+		"cpu":                {scope: scopeApp, set: appString("cpu", func(a *App) *string { return &a.CPU })},
+		"cpu-shares":         {scope: scopeApp, set: appInt("cpu-shares", "a number from 2 to 262144", func(a *App) **int { return &a.CPUShares })},
+		"oom-score-adj":      {scope: scopeApp, set: appInt("oom-score-adj", "a number from -1000 to 1000", func(a *App) **int { return &a.OOMScoreAdj })},
+		"caps-retain":        {scope: scopeApp, set: appString("caps-retain", func(a *App) *string { return &a.CapsRetain })},
+		"caps-remove":        {scope: scopeApp, set: appString("caps-remove", func(a *App) *string { return &a.CapsRemove })},
+		"seccomp":            {scope: scopeApp, set: appString("seccomp", func(a *App) *string { return &a.Seccomp })},
 
 		// Pod, run and prepare.
 		"volume":          {scope: scopePod, set: (*parser).setVolume},
@@ -164,7 +189,7 @@ func init() {
 		"stage1-from-dir": {scope: scopePod, set: (*parser).setStage1FromDir},
 		"store-only":      {scope: scopePod, isBool: true, set: (*parser).setStoreOnly},
 		"no-store":        {scope: scopePod, isBool: true, set: (*parser).setNoStore},
-		"private-users":   {scope: scopePod, isBool: true, set: unsupported("private-users")},
+		"private-users":   {scope: scopePod, isBool: true, set: (*parser).setPrivateUsers},
 		"net":             {scope: scopeRun, noOptDef: "default", set: (*parser).setNet},
 		"dns":             {scope: scopeRun, set: (*parser).setDNS},
 		"dns-search":      {scope: scopeRun, set: (*parser).setDNSSearch},
@@ -177,6 +202,8 @@ func init() {
 		"ipc":             {scope: scopeRun, set: (*parser).setIPC},
 		"quiet":           {scope: scopePrepare, isBool: true, set: func(p *parser, v string) error { p.plan.Quiet = v == "true"; return nil }},
 	}
+	flagDefs["cap-retain"] = flagDef{scope: scopeApp, set: deprecatedAlias("cap-retain", "caps-retain", flagDefs["caps-retain"].set)}
+	flagDefs["cap-remove"] = flagDef{scope: scopeApp, set: deprecatedAlias("cap-remove", "caps-remove", flagDefs["caps-remove"].set)}
 	for name, isBool := range GlobalFlags {
 		flagDefs[name] = flagDef{scope: scopeGlobal, isBool: isBool, set: globalSetter(name)}
 	}
@@ -192,12 +219,6 @@ func globalSetter(name string) func(p *parser, v string) error {
 			p.plan.Runtime.Debug = v == "true"
 		}
 		return nil
-	}
-}
-
-func unsupported(name string) func(p *parser, v string) error {
-	return func(p *parser, v string) error {
-		return usagef("--%s is not supported", name)
 	}
 }
 
@@ -346,8 +367,13 @@ func (p *parser) finish() error {
 	if len(plan.Runtime.NetList) == 0 {
 		plan.Runtime.NetList = []string{"default"}
 	}
-	if err := checkNetList(plan.Runtime.NetList); err != nil {
-		return err
+	if _, err := network.ParseNetFlag(plan.Runtime.NetList); err != nil {
+		return usageWrap(err, "--net=%s", strings.Join(plan.Runtime.NetList, ","))
+	}
+	for i := range plan.Apps {
+		if _, err := plan.Apps[i].Isolators(); err != nil {
+			return err
+		}
 	}
 	if len(plan.Runtime.DNS) > 1 {
 		for _, d := range plan.Runtime.DNS {
@@ -701,8 +727,6 @@ func (p *parser) setStage1FromDir(v string) error {
 	return nil
 }
 
-var netName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-
 func (p *parser) setNet(v string) error {
 	if p.netSet {
 		p.plan.Runtime.NetList = append(p.plan.Runtime.NetList, splitList(v)...)
@@ -710,22 +734,6 @@ func (p *parser) setNet(v string) error {
 		p.plan.Runtime.NetList = splitList(v)
 	}
 	p.netSet = true
-	return nil
-}
-
-// checkNetList accepts "host" or "none" alone, or network names (default,
-// default-restricted, all, or a net.d name) each with optional ":k=v;..."
-// arguments.
-func checkNetList(nets []string) error {
-	for _, n := range nets {
-		name, _, _ := strings.Cut(n, ":")
-		if !netName.MatchString(name) {
-			return usagef("--net: invalid network %q", n)
-		}
-		if (name == "host" || name == "none") && len(nets) > 1 {
-			return usagef("--net=%s cannot be combined with other networks", name)
-		}
-	}
 	return nil
 }
 
@@ -840,9 +848,20 @@ func (p *parser) setIPC(v string) error {
 	switch v {
 	case "auto", "private", "parent":
 		p.plan.IPC = v
+		p.plan.Runtime.IPC = v
 		return nil
 	}
 	return usagef("--ipc=%q: want auto, private or parent", v)
+}
+
+// setPrivateUsers records --private-users: the pod gets a user namespace
+// whose range stage1 picks ("auto").
+func (p *parser) setPrivateUsers(v string) error {
+	p.plan.Runtime.PrivateUsers = ""
+	if v == "true" {
+		p.plan.Runtime.PrivateUsers = "auto"
+	}
+	return nil
 }
 
 // DNSConfMode is the run entrypoint's --dns-conf-mode for the plan

@@ -10,6 +10,8 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/common/podlayout"
 )
 
 func parse(t *testing.T, cmd string, args ...string) *Plan {
@@ -195,7 +197,25 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--port=http", "img"}, "--port"},
 		{[]string{"--port=http:70000", "img"}, "--port"},
 		{[]string{"--net=host,default", "img"}, "cannot be combined"},
-		{[]string{"--net=../x", "img"}, "invalid network"},
+		{[]string{"--net=../x", "img"}, "invalid --net value"},
+		{[]string{"--net=default,default", "img"}, "given twice"},
+		{[]string{"--net=all:IP=10.0.0.1", "img"}, "takes no arguments"},
+		{[]string{"--net=none", "--net=default", "img"}, "cannot be combined"},
+		{[]string{"--net=mynet:IP", "img"}, "KEY=VALUE"},
+		{[]string{"--memory=1G", "img"}, "--memory must follow an image"},
+		{[]string{"img", "--memory=lots"}, "--memory"},
+		{[]string{"img", "--memory=-5M"}, "--memory"},
+		{[]string{"img", "--memory=1G", "--memory=2G"}, "--memory given twice"},
+		{[]string{"img", "--cpu=many"}, "--cpu"},
+		{[]string{"img", "--cpu-shares=x"}, "--cpu-shares"},
+		{[]string{"img", "--cpu-shares=1"}, "--cpu-shares"},
+		{[]string{"img", "--oom-score-adj=2000"}, "--oom-score-adj"},
+		{[]string{"img", "--caps-retain=CAP_FLY"}, "--caps-retain"},
+		{[]string{"img", "--caps-retain=,"}, "at least one capability"},
+		{[]string{"img", "--caps-retain=CAP_CHOWN", "--caps-remove=CAP_KILL"}, "cannot both be given"},
+		{[]string{"img", "--seccomp=read,write"}, "mode"},
+		{[]string{"img", "--seccomp=mode=retain,errno=EWHAT,read"}, "--seccomp"},
+		{[]string{"img", "--seccomp=mode=remove"}, "no syscalls"},
 		{[]string{"--dns=not-an-ip", "img"}, "--dns"},
 		{[]string{"--dns=host", "--dns=8.8.8.8", "img"}, "cannot be combined"},
 		{[]string{"--dns-search=a b", "img"}, "--dns-search"},
@@ -209,7 +229,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--interactive", "a", "b"}, "--interactive"},
 		{[]string{"--pod-manifest=/p.json", "img"}, "conflicting flags"},
 		{[]string{"--pod-manifest=/p.json", "--volume=v,kind=empty"}, "conflicting flags"},
-		{[]string{"--private-users", "img"}, "not supported"},
 		{[]string{"--set-env-file=" + badEnv, "img"}, "line 1"},
 	} {
 		err := Parse(tc.args, &Plan{})
@@ -366,5 +385,156 @@ func TestLoadManifest(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"a","image":{"id":"`+key1+`"},"mounts":[{"volume":"v","path":"../../etc"}]}]}`), 0o644)
 	if _, err := LoadManifest(bad); err == nil {
 		t.Error("LoadManifest accepted a relative mount target")
+	}
+}
+
+func TestIsolatorFlags(t *testing.T) {
+	plan := parse(t, "run",
+		"example.com/one", "--memory=512M", "--cpu=500m", "--cpu-shares=512", "--oom-score-adj=-100",
+		"--caps-retain=net_admin,CAP_CHOWN", "--seccomp=mode=retain,errno=ENOSYS,@rkt/default-whitelist,read",
+		"example.com/two", "--cap-remove=CAP_KILL")
+	if got := plan.Warnings; len(got) != 1 || !strings.Contains(got[0], "--caps-remove") {
+		t.Errorf("warnings = %q, want the deprecation of --cap-remove", got)
+	}
+	one, err := plan.Apps[0].Isolators()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, iso := range one {
+		names = append(names, iso.Name.String())
+	}
+	want := []string{"resource/memory", "resource/cpu", "os/linux/cpu-shares", "os/linux/oom-score-adj",
+		"os/linux/capabilities-retain-set", "os/linux/seccomp-retain-set"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("isolators = %q, want %q", names, want)
+	}
+	if l := one[0].Value().(types.Resource).Limit(); l.String() != "512M" {
+		t.Errorf("memory limit = %s", l)
+	}
+	retain := one[4].Value().(types.LinuxCapabilitiesSet).Set()
+	if !reflect.DeepEqual(retain, []types.LinuxCapability{"CAP_CHOWN", "CAP_NET_ADMIN"}) {
+		t.Errorf("retained caps = %q, want the names normalized", retain)
+	}
+	sc := one[5].Value().(types.LinuxSeccompSet)
+	if sc.Errno() != "ENOSYS" || !reflect.DeepEqual(sc.Set(), []types.LinuxSeccompEntry{"@rkt/default-whitelist", "read"}) {
+		t.Errorf("seccomp = %s %q", sc.Errno(), sc.Set())
+	}
+	two, err := plan.Apps[1].Isolators()
+	if err != nil || len(two) != 1 || two[0].Name != types.LinuxCapabilitiesRevokeSetName {
+		t.Errorf("second image: %v %+v, want only a capabilities-remove-set", err, two)
+	}
+}
+
+func TestManifestFlagIsolatorsOverrideTheImage(t *testing.T) {
+	im := imageManifest(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app",
+	  "app":{"exec":["/app"],"user":"0","group":"0","isolators":[
+	    {"name":"resource/memory","value":{"limit":"1G"}},
+	    {"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_NET_RAW"]}},
+	    {"name":"os/linux/no-new-privileges","value":true}]}}`)
+	plan := parse(t, "run", "example.com/app", "--memory=64M", "--caps-retain=CAP_NET_BIND_SERVICE")
+	pm, err := Manifest(plan, []ResolvedImage{{key1, im}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]types.Isolator{}
+	for _, iso := range pm.Apps[0].App.Isolators {
+		if _, dup := got[iso.Name.String()]; dup {
+			t.Errorf("isolator %s appears twice", iso.Name)
+		}
+		got[iso.Name.String()] = iso
+	}
+	if len(got) != 3 {
+		t.Errorf("isolators = %v, want memory, capabilities-retain-set and no-new-privileges", got)
+	}
+	if mem, ok := got["resource/memory"]; !ok || mem.Value().(types.Resource).Limit().String() != "64M" {
+		t.Errorf("memory = %+v, want the flag's 64M", mem)
+	}
+	if _, ok := got["os/linux/capabilities-remove-set"]; ok {
+		t.Error("the image's remove set survived --caps-retain")
+	}
+	if _, ok := got["os/linux/no-new-privileges"]; !ok {
+		t.Error("the image's no-new-privileges was dropped")
+	}
+	if len(im.App.Isolators) != 3 || im.App.Isolators[0].Value().(types.Resource).Limit().String() != "1G" {
+		t.Errorf("image manifest modified: %+v", im.App.Isolators)
+	}
+	// The pod manifest must survive a round trip through its JSON: stage1
+	// reads it back.
+	data, err := pm.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back schema.PodManifest
+	if err := back.UnmarshalJSON(data); err != nil {
+		t.Fatalf("pod manifest does not read back: %v", err)
+	}
+	if iso := back.Apps[0].App.Isolators.GetByName("os/linux/capabilities-retain-set"); iso == nil {
+		t.Error("capabilities-retain-set lost in the JSON")
+	}
+}
+
+func TestPrivateUsersAndIPC(t *testing.T) {
+	plan := parse(t, "run", "--private-users", "--ipc=parent", "img")
+	if plan.Runtime.PrivateUsers != "auto" || plan.Runtime.IPC != "parent" || plan.IPC != "parent" {
+		t.Errorf("private users %q, ipc %q/%q", plan.Runtime.PrivateUsers, plan.Runtime.IPC, plan.IPC)
+	}
+	plan = parse(t, "prepare", "--private-users=false", "img")
+	if plan.Runtime.PrivateUsers != "" {
+		t.Errorf("--private-users=false: %q", plan.Runtime.PrivateUsers)
+	}
+}
+
+func TestForwardedPorts(t *testing.T) {
+	web := imageManifest(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/web",
+	  "app":{"exec":["/web"],"user":"0","group":"0","ports":[
+	    {"name":"http","protocol":"tcp","port":80},{"name":"dns","protocol":"udp","port":53}]}}`)
+	other := imageManifest(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/other",
+	  "app":{"exec":["/o"],"user":"0","group":"0","ports":[{"name":"http","protocol":"tcp","port":8080}]}}`)
+	resolve := func(args []string, imgs ...*schema.ImageManifest) ([]podlayout.PortForward, error) {
+		t.Helper()
+		plan := parse(t, "run", args...)
+		var ris []ResolvedImage
+		for i, im := range imgs {
+			ris = append(ris, ResolvedImage{[]string{key1, key2}[i], im})
+		}
+		pm, err := Manifest(plan, ris)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ForwardedPorts(pm)
+	}
+	got, err := resolve([]string{"--port=http:8080", "--port=dns:127.0.0.1:5353", "example.com/web"}, web)
+	want := []podlayout.PortForward{
+		{Name: "http", Protocol: "tcp", PodPort: 80, HostPort: 8080},
+		{Name: "dns", Protocol: "udp", PodPort: 53, HostIP: "127.0.0.1", HostPort: 5353},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ForwardedPorts = %+v, %v; want %+v", got, err, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		imgs []*schema.ImageManifest
+		want string
+	}{
+		{[]string{"--port=https:443", "example.com/web"}, []*schema.ImageManifest{web}, `no app of the pod declares a port named "https" (declared: dns, http)`},
+		{[]string{"--port=http:80", "example.com/web", "example.com/other"}, []*schema.ImageManifest{web, other}, "both declare"},
+		{[]string{"--port=http:80", "--port=http:81", "example.com/web"}, []*schema.ImageManifest{web}, "forwarded twice"},
+	} {
+		_, err := resolve(tc.args, tc.imgs...)
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+	// One host port for a tcp and a udp port is fine; the wildcard address
+	// overlaps a specific one.
+	tcpAndUDP := imageManifest(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/d",
+	  "app":{"exec":["/d"],"user":"0","group":"0","ports":[
+	    {"name":"a","protocol":"tcp","port":53},{"name":"b","protocol":"udp","port":53},{"name":"c","protocol":"tcp","port":54}]}}`)
+	if _, err := resolve([]string{"--port=a:5353", "--port=b:5353", "example.com/d"}, tcpAndUDP); err != nil {
+		t.Errorf("tcp and udp on one host port: %v", err)
+	}
+	if _, err := resolve([]string{"--port=a:127.0.0.1:5353", "--port=c:5353", "example.com/d"}, tcpAndUDP); !errors.Is(err, ErrUsage) {
+		t.Errorf("127.0.0.1:5353 and *:5353: %v, want a usage error", err)
 	}
 }
