@@ -7,6 +7,7 @@
 //
 //	locks/prepare (shared)          held until the pod is prepared or exec'd; image gc takes it exclusive
 //	images -> store keys            fetch.Fetcher with the plan's pull policy (verified); trees rendered
+//	--port -> RuntimeConfig.Ports   podspec.ForwardedPorts against the apps' ports (usage error if unknown)
 //	stage1 -> store key             --stage1-*, stage1.d, stage1-<flavor>.aci beside the binary
 //	pods/prepare/<uuid>             pod.Create: locked; then, shared tree locks held:
 //	  pod, runtime-config           atomically (common/atomicfile)
@@ -55,6 +56,7 @@ import (
 	"github.com/rkt/rkt/stage0/metadata"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
+	"github.com/rkt/rkt/stage1/network"
 	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/tree"
 )
@@ -168,7 +170,7 @@ func Run(ctx context.Context, cfg Config, plan *podspec.Plan) error {
 			return err
 		}
 	}
-	return launch(&cfg, pp, plan.IPC, nil)
+	return launch(&cfg, pp, nil)
 }
 
 // RunPrepared runs a prepared pod (rkt run-prepared).
@@ -180,13 +182,18 @@ func RunPrepared(ctx context.Context, cfg Config, uuid string, rt RunOverrides) 
 	if p.State != pod.Prepared {
 		return fmt.Errorf("running prepared pod %s: %w", p.UUID, &pod.StateError{UUID: p.UUID, State: p.State, Op: "running prepared pod"})
 	}
+	if len(rt.Net) > 0 {
+		if _, err := network.ParseNetFlag(rt.Net); err != nil {
+			return &podspec.UsageError{Msg: "--net=" + strings.Join(rt.Net, ",") + ": " + err.Error(), Err: err}
+		}
+	}
 	pp, err := loadPrepared(p)
 	if err != nil {
 		return err
 	}
 	// The overrides are written once the pod is ours (locked, in run/):
 	// two run-prepared of one pod must not both write its config.
-	return launch(&cfg, pp, rt.IPC, func() error {
+	return launch(&cfg, pp, func() error {
 		applyOverrides(pp.rc, rt)
 		if rt.MDSRegister {
 			return registerMDS(ctx, &cfg, pp)
@@ -219,6 +226,9 @@ func applyOverrides(rc *podlayout.RuntimeConfig, rt RunOverrides) {
 	}
 	if rt.Interactive {
 		rc.Interactive = true
+	}
+	if rt.IPC != "" {
+		rc.IPC = rt.IPC
 	}
 }
 
@@ -285,7 +295,7 @@ func registerMDS(ctx context.Context, cfg *Config, pp *preparedPod) error {
 // launch moves the pod to run/, calls locked (when not nil), mounts its
 // overlays and execs the stage1 run entrypoint with the pod lock as
 // RKT_LOCK_FD.
-func launch(cfg *Config, pp *preparedPod, ipc string, locked func() error) error {
+func launch(cfg *Config, pp *preparedPod, locked func() error) error {
 	p := pp.pod
 	entry, err := stage1Entrypoint(pp.stage1, entrypoint.AnnotationRun)
 	if err != nil {
@@ -320,7 +330,7 @@ func launch(cfg *Config, pp *preparedPod, ipc string, locked func() error) error
 		DisableCapabilities: cfg.Insecure.Has(insecure.Capabilities),
 		DisablePaths:        cfg.Insecure.Has(insecure.Paths),
 		DisableSeccomp:      cfg.Insecure.Has(insecure.Seccomp),
-		IPC:                 ipc,
+		IPC:                 rc.IPC,
 		UUID:                p.UUID,
 	}
 	if rc.MetadataServiceURL != "" {
@@ -408,6 +418,12 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 		return nil, err
 	}
 
+	// Ports forwarded from the host, resolved against the apps' ports.
+	ports, err := podspec.ForwardedPorts(pm)
+	if err != nil {
+		return nil, err
+	}
+
 	// Stage1.
 	s1, err := chooseStage1(ctx, cfg, plan.Stage1)
 	if err != nil {
@@ -457,6 +473,10 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 
 	rc := plan.Runtime
 	rc.UUID = p.UUID
+	rc.Ports = ports
+	if rc.IPC == "" {
+		rc.IPC = plan.IPC
+	}
 	if rc.Hostname == "" {
 		rc.Hostname = "rkt-" + p.UUID
 	}

@@ -74,7 +74,7 @@ func helperMain(spec string) {
 	if h.Enter {
 		err = Enter(ctx, cfg, h.UUID, "", nil)
 	} else if h.UUID != "" {
-		err = RunPrepared(ctx, cfg, h.UUID, RunOverrides{Hostname: "override"})
+		err = RunPrepared(ctx, cfg, h.UUID, RunOverrides{Hostname: "override", Net: []string{"none"}, IPC: "private"})
 	} else {
 		plan := &podspec.Plan{Command: "run"}
 		if err = podspec.Parse(h.Args, plan); err == nil {
@@ -237,7 +237,8 @@ func busyboxACI(t *testing.T, name string) []byte {
 	}
 	man := fmt.Sprintf(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":%q,
 	  "labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"},{"name":"arch","value":%q}],
-	  "app":{"exec":["/bin/sh","-c","true"],"user":"0","group":"0"}}`, name, aciArch())
+	  "app":{"exec":["/bin/sh","-c","true"],"user":"0","group":"0",
+	         "ports":[{"name":"http","protocol":"tcp","port":80}]}}`, name, aciArch())
 	return storetest.BuildACIWithManifest(t, []byte(man),
 		storetest.File{Name: "bin", Typeflag: tar.TypeDir},
 		storetest.File{Name: "bin/busybox", Body: bb, Mode: 0o755},
@@ -391,6 +392,7 @@ func TestPrepareErrorsLeaveNoPod(t *testing.T) {
 		{[]string{"--pull-policy=never", "example.com/absent"}, fetch.ErrNotInStore},
 		{[]string{"--stage1-path=" + filepath.Join(e.dir, "nope.aci"), e.busybox}, os.ErrNotExist},
 		{[]string{e.busybox, e.busybox}, podspec.ErrUsage}, // two apps named busybox
+		{[]string{"--port=https:8443", e.busybox}, podspec.ErrUsage}, // the image declares only http
 	} {
 		_, err := Prepare(context.Background(), e.cfg, e.plan(t, "prepare", tc.args...))
 		if !errors.Is(err, tc.want) {
@@ -584,9 +586,14 @@ func TestRunPreparedAndStop(t *testing.T) {
 	if r.Args[len(r.Args)-1] != p.UUID || !r.LockValid {
 		t.Errorf("run-prepared stage1 args %q, lock valid %v", r.Args, r.LockValid)
 	}
+	for _, arg := range []string{"--net=none", "--ipc=private", "--hostname=override"} {
+		if !slices.Contains(r.Args, arg) {
+			t.Errorf("run-prepared stage1 args %q lack %s", r.Args, arg)
+		}
+	}
 	rc, err := podlayout.ReadRuntimeConfig(podlayout.RuntimeConfigPath(strings.Replace(p.Path, "/prepared/", "/run/", 1)))
-	if err != nil || rc.Hostname != "override" {
-		t.Errorf("run-prepared override not recorded: %+v %v", rc, err)
+	if err != nil || rc.Hostname != "override" || rc.IPC != "private" || !reflect.DeepEqual(rc.NetList, []string{"none"}) {
+		t.Errorf("run-prepared overrides not recorded: %+v %v", rc, err)
 	}
 	if err := Stop(context.Background(), e.cfg, p.UUID, true); err != nil {
 		t.Fatal(err)
@@ -723,4 +730,32 @@ func TestEnterExecsStage1Enter(t *testing.T) {
 	os.WriteFile(filepath.Join(e.stubDir, "release"), nil, 0o644)
 	exitCode(t, c)
 	pod.UnmountAll(p.Path)
+}
+
+func TestPrepareRecordsIsolationAndPorts(t *testing.T) {
+	e := newEnv(t)
+	plan := e.plan(t, "prepare", "--port=http:127.0.0.1:8080", "--private-users",
+		e.busybox, "--memory=64M", "--caps-remove=CAP_NET_RAW", "--seccomp=mode=remove,errno=EPERM,reboot")
+	p, err := Prepare(context.Background(), e.cfg, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := podlayout.ReadRuntimeConfig(podlayout.RuntimeConfigPath(p.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []podlayout.PortForward{{Name: "http", Protocol: "tcp", PodPort: 80, HostIP: "127.0.0.1", HostPort: 8080}}
+	if !reflect.DeepEqual(rc.Ports, want) || rc.PrivateUsers != "auto" {
+		t.Errorf("runtime config: ports %+v private users %q; want %+v, auto", rc.Ports, rc.PrivateUsers, want)
+	}
+	pm, _, err := p.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	isos := pm.Apps[0].App.Isolators
+	for _, name := range []types.ACIdentifier{types.ResourceMemoryName, types.LinuxCapabilitiesRevokeSetName, types.LinuxSeccompRemoveSetName} {
+		if isos.GetByName(name) == nil {
+			t.Errorf("pod manifest app lacks %s: %+v", name, isos)
+		}
+	}
 }
