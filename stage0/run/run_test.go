@@ -391,7 +391,7 @@ func TestPrepareErrorsLeaveNoPod(t *testing.T) {
 	}{
 		{[]string{"--pull-policy=never", "example.com/absent"}, fetch.ErrNotInStore},
 		{[]string{"--stage1-path=" + filepath.Join(e.dir, "nope.aci"), e.busybox}, os.ErrNotExist},
-		{[]string{e.busybox, e.busybox}, podspec.ErrUsage}, // two apps named busybox
+		{[]string{e.busybox, e.busybox}, podspec.ErrUsage},           // two apps named busybox
 		{[]string{"--port=https:8443", e.busybox}, podspec.ErrUsage}, // the image declares only http
 	} {
 		_, err := Prepare(context.Background(), e.cfg, e.plan(t, "prepare", tc.args...))
