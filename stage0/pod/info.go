@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/network"
 )
 
 // Info is what `rkt status` and `rkt list` show of a pod.
@@ -23,7 +24,10 @@ type Info struct {
 	Pid     int       // the pod's PID 1 (nspawn) or app (fly); 0 when unknown or not running
 	AppExit map[string]int
 	Apps    []AppInfo // in pod manifest order; nil when the manifest is not written yet
-	// Networks is empty until pod networking (CNI) is implemented.
+	// Networks are the networks the pod joined, from <pod>/net-info.json
+	// (written by the stage1 when it sets the networks up, removed by gc):
+	// empty for host networking, before the networks are set up, after
+	// they are torn down, and when the file cannot be read.
 	Networks []NetInfo
 }
 
@@ -37,8 +41,10 @@ type AppInfo struct {
 
 // NetInfo is one network the pod is attached to.
 type NetInfo struct {
-	Name string
-	IP   string
+	Name   string // the network's name (default, a net.d name)
+	IfName string // the pod's interface (eth0, ...)
+	IP     string // the pod's address; "" while the network is being added
+	Mask   string // dotted, as rkt wrote it
 }
 
 // Info derives the pod's status from the disk.
@@ -84,7 +90,23 @@ func (p *Pod) Info() (*Info, error) {
 			in.Apps = append(in.Apps, ai)
 		}
 	}
+	in.Networks = p.networks()
 	return in, nil
+}
+
+// networks reads net-info.json through stage1/network's reader (stage0
+// parses the file only; it never sets a network up). A file that cannot
+// be read shows as no network: status must still work for such a pod.
+func (p *Pod) networks() []NetInfo {
+	info, err := network.Load(p.Path)
+	if err != nil {
+		return nil
+	}
+	out := make([]NetInfo, 0, len(info.Nets))
+	for _, n := range info.Nets {
+		out = append(out, NetInfo{Name: n.Name, IfName: n.IfName, IP: n.IP, Mask: n.Mask})
+	}
+	return out
 }
 
 // Pid is the pod's process for enter, stop and status: the content of

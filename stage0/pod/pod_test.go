@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -551,5 +552,35 @@ func TestRemove(t *testing.T) {
 	if err := mustGet(t, dataDir, s.UUID).Remove(context.Background(), opts); err == nil ||
 		!strings.Contains(err.Error(), "is currently being prepared") {
 		t.Fatalf("rm of a preparing pod: %v", err)
+	}
+}
+
+func TestInfoNetworks(t *testing.T) {
+	dataDir := t.TempDir()
+	p, child := runningPod(t, dataDir)
+	defer stopHolder(t, child)
+	in, err := p.Info()
+	if err != nil || len(in.Networks) != 0 {
+		t.Fatalf("pod without net-info.json: networks %+v, %v", in.Networks, err)
+	}
+	// As the stage1 writes it: rkt's keys, and the extra ones the reader ignores here.
+	netInfo := `[{"netName":"default","ifName":"eth0","ip":"172.16.28.2","mask":"255.255.255.0","args":"",
+	  "gateway":"172.16.28.1","containerID":"x"},
+	  {"netName":"lan","ifName":"eth1","args":"IP=10.1.1.9"}]`
+	path := filepath.Join(p.Path, podlayout.NetInfoFile)
+	if err := os.WriteFile(path, []byte(netInfo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err = p.Info()
+	want := []NetInfo{{Name: "default", IfName: "eth0", IP: "172.16.28.2", Mask: "255.255.255.0"}, {Name: "lan", IfName: "eth1"}}
+	if err != nil || !reflect.DeepEqual(in.Networks, want) {
+		t.Errorf("networks = %+v, %v; want %+v", in.Networks, err, want)
+	}
+	// A damaged file hides the networks, not the pod.
+	if err := os.WriteFile(path, []byte("[{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = p.Info(); err != nil || len(in.Networks) != 0 || in.State != Running {
+		t.Errorf("damaged net-info.json: %+v, %v", in, err)
 	}
 }
