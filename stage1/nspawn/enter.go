@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/common/stage1cmd"
+	"github.com/rkt/rkt/stage1/isolation/caps"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
 )
 
 // inPodSelf is this binary's path inside the pod.
@@ -50,9 +54,18 @@ func runEnter(args []string) error {
 	return nil
 }
 
-// runEnterApp runs inside the pod (root = the stage1 rootfs): it chroots
-// into /opt/stage2/<app>/rootfs and execs CMD with the environment the
-// supervisor recorded in /rkt/env/<app>.
+// runEnterApp runs inside the pod (root = the stage1 rootfs, namespaces
+// joined by nsenter) and execs CMD confined exactly as the supervisor
+// confined the app, from the record it wrote, /rkt/isolation/<app>.json:
+// it joins the app's cgroups (/rkt/cgroup/<key>/<app>), takes its
+// oom_score_adj, then caps.PrepareAndExec chroots into the app's rootfs,
+// takes the app's user and groups, limits the bounding set and the
+// capabilities to the app's, sets no_new_privs when the app has it and
+// installs the app's seccomp filter before execve. rkt ran the entered
+// command as an unconfined root (CVE-2019-10144, -10145, -10147).
+//
+// Without a record (the app has not been started yet) nothing is run: an
+// unconfined fallback is what this replaces.
 func runEnterApp(args []string) error {
 	if len(args) < 3 || args[1] != "--" {
 		return errors.New("usage: enter-app NAME -- CMD [ARGS...]")
@@ -61,29 +74,82 @@ func runEnterApp(args []string) error {
 	if err := podlayout.ValidAppName(app); err != nil {
 		return fmt.Errorf("entering the app: %w", err)
 	}
-	env, err := readEnvFile(filepath.Join(podlayout.InPodEnvDir, app))
+	spec, err := enterSpec(app, cmd)
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", app, err)
 	}
-	root := filepath.Join(podlayout.InPodAppsDir, app, "rootfs")
-	if err := unix.Chroot(root); err != nil {
-		return fmt.Errorf("entering app %q: chroot %s: %w", app, root, err)
-	}
-	if err := os.Chdir("/"); err != nil {
+	// PrepareAndExec changes this thread's ids, capabilities and filter
+	// and execs from it.
+	runtime.LockOSThread()
+	if err := caps.PrepareAndExec(*spec); err != nil {
 		return fmt.Errorf("entering app %q: %w", app, err)
 	}
-	path := cmd[0]
-	if !strings.Contains(path, "/") {
-		if p, err := lookPathIn(path, envValue(env, "PATH")); err == nil {
-			path = p
-		} else {
-			return fmt.Errorf("entering app %q: %w", app, err)
+	return nil
+}
+
+// confinement is the supervisor's record of how an app is confined:
+// caps.ExecSpec's fields (Path and Args empty) plus App, CgroupKeys and
+// OOMScoreAdj (Documentation/devel/architecture.md, stage1/init).
+type confinement struct {
+	caps.ExecSpec
+	App         string
+	CgroupKeys  []string
+	OOMScoreAdj *int
+}
+
+// enterSpec reads the app's confinement record, joins its cgroups and
+// sets its oom_score_adj on the calling process, and returns the exec
+// spec for cmd.
+func enterSpec(app string, cmd []string) (*caps.ExecSpec, error) {
+	path := filepath.Join(podlayout.InPodIsolationDir, app+".json")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w (no %s)", ErrNotConfined, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the app's confinement: %w", err)
+	}
+	var c confinement
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("reading the app's confinement %s: %w", path, err)
+	}
+	if c.App != app {
+		return nil, fmt.Errorf("reading the app's confinement %s: it is app %q's", path, c.App)
+	}
+	if len(c.Seccomp) == 0 {
+		// Only --insecure-options=seccomp leaves an app without a filter;
+		// a record without one otherwise is not to be trusted.
+		rc, err := podlayout.ReadRuntimeConfig(podlayout.InPodRuntimeConfig)
+		if err != nil {
+			return nil, fmt.Errorf("checking the app's confinement: %w", err)
+		}
+		if !slices.Contains(rc.InsecureOptions, "seccomp") {
+			return nil, fmt.Errorf("%w: %s has no seccomp filter", ErrNotConfined, path)
 		}
 	}
-	if err := unix.Exec(path, cmd, env); err != nil {
-		return fmt.Errorf("entering app %q: executing %s: %w", app, cmd[0], err)
+	for _, key := range c.CgroupKeys {
+		if strings.Contains(key, "/") || key == "." || key == ".." || key == "" {
+			return nil, fmt.Errorf("reading the app's confinement %s: invalid cgroup key %q", path, key)
+		}
+		procs := filepath.Join(podlayout.InPodCgroupDir, key, app, "cgroup.procs")
+		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
+			return nil, fmt.Errorf("joining the app's cgroup: %w", err)
+		}
 	}
-	return nil
+	if c.OOMScoreAdj != nil {
+		if err := cgroups.SetOOMScoreAdj(0, *c.OOMScoreAdj); err != nil {
+			return nil, err
+		}
+	}
+	spec := c.ExecSpec
+	spec.Path, spec.Args = cmd[0], cmd
+	spec.Root = filepath.Join(podlayout.InPodAppsDir, app, "rootfs")
+	if len(spec.Env) == 0 {
+		if spec.Env, err = readEnvFile(filepath.Join(podlayout.InPodEnvDir, app)); err != nil {
+			return nil, err
+		}
+	}
+	return &spec, nil
 }
 
 // readEnvFile reads KEY=VALUE lines; a missing file gives rkt's default
@@ -124,19 +190,4 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
-}
-
-// lookPathIn finds an executable named file in the colon-separated dirs,
-// as resolved in the current root.
-func lookPathIn(file, dirs string) (string, error) {
-	for _, d := range filepath.SplitList(dirs) {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, file)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%q: %w", file, exec.ErrNotFound)
 }

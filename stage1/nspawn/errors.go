@@ -9,4 +9,7 @@ var (
 	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
 	// ErrBadLockFD: RKT_LOCK_FD does not name an open descriptor.
 	ErrBadLockFD = errors.New("invalid lock descriptor")
+	// ErrNotConfined: enter found no trustworthy record of how the app is
+	// confined (it has not started yet), so it runs nothing.
+	ErrNotConfined = errors.New("no record of how the app is confined (has it started?)")
 )

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,37 +41,78 @@ func runInit(args []string) error {
 	if err != nil {
 		return fmt.Errorf("starting pod %s: finding the pod directory: %w", ra.UUID, err)
 	}
-	plan, err := planPod(pod, ra)
-	if err != nil {
+	if err := startPod(pod, ra); err != nil {
 		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
 	}
+	return nil
+}
+
+// startPod makes the pod's cgroups and network and execs nspawn; it
+// returns only on failure, after undoing what it made.
+func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
+	plan, err := planPod(pod, ra)
+	if err != nil {
+		return err
+	}
 	if err := keepLockFD(); err != nil {
-		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+		return err
 	}
 	nspawn, err := findNspawn()
 	if err != nil {
-		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+		return err
 	}
+	reqs, err := netRequests(ra, plan.rc)
+	if err != nil {
+		return err
+	}
+	cg, binds, err := setupCgroups(pod, ra.UUID, plan.pm)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			cg.destroy()
+		}
+	}()
+	ctx := context.Background()
+	net, netArgs, err := setupNetwork(ctx, pod, ra.UUID, ra, plan.rc, reqs, plan.debug)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			net.teardown(ctx)
+		}
+	}()
 	if err := writeRuntimeFile(filepath.Join(pod, podlayout.PpidFile), []byte(strconv.Itoa(os.Getpid()))); err != nil {
-		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+		return err
 	}
+	argv := append([]string{nspawn}, plan.args...)
+	argv = append(argv, netArgs...)
+	argv = append(argv, binds...)
+	argv = append(argv, "--", supervisorPath)
 	// The rest of this function runs on one OS thread: a private mount
 	// namespace made by unshare belongs to the calling thread, which is
 	// the one that must exec.
 	runtime.LockOSThread()
 	if err := privateNspawnDirs(); err != nil {
-		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+		return err
 	}
-	argv := append([]string{nspawn}, plan.args...)
+	if err := cg.enter(); err != nil {
+		return err
+	}
 	if err := unix.Exec(nspawn, argv, plan.env); err != nil {
-		return fmt.Errorf("starting pod %s: executing %s: %w", ra.UUID, nspawn, err)
+		return fmt.Errorf("executing %s: %w", nspawn, err)
 	}
 	return nil
 }
 
 type nspawnPlan struct {
-	args []string
-	env  []string
+	args  []string // nspawn's flags, without the network, the cgroup binds and the command
+	env   []string
+	pm    *schema.PodManifest
+	rc    *podlayout.RuntimeConfig
+	debug bool
 }
 
 // planPod prepares the stage1 rootfs (manifest and runtime-config copies,
@@ -141,11 +184,6 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		hostname = machine
 	}
 	args = append(args, "--hostname="+hostname)
-	if !hostNetwork(ra, rc) {
-		// "none" and "default" alike: a network namespace with only
-		// loopback (full networking is a later issue).
-		args = append(args, "--private-network")
-	}
 	if interactive {
 		args = append(args, "--console=interactive")
 	} else {
@@ -163,32 +201,28 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		return nil, err
 	}
 	args = append(args, binds...)
-	args = append(args, "--", supervisorPath)
 
-	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP")
+	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP", "SYSTEMD_NSPAWN_USE_CGNS")
 	env = append(env, "SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
 	if debug {
 		env = append(env, "SYSTEMD_LOG_LEVEL=debug")
 	} else {
 		env = append(env, "SYSTEMD_LOG_LEVEL=err")
 	}
-	if ra.DisableSeccomp || hasInsecure(rc, "seccomp") {
-		env = append(env, "SYSTEMD_SECCOMP=0")
+	// The supervisor installs the project's seccomp filter (whose baseline
+	// is nspawn's own allow-list) in every app before it execs, and none
+	// with --insecure-options=seccomp, which turns nspawn's off in rkt too.
+	// nspawn's filter is redundant either way, and compiling it with
+	// libseccomp is most of nspawn's start time.
+	env = append(env, "SYSTEMD_SECCOMP=0")
+	if cgroup2NSDelegate() {
+		// No cgroup namespace: the supervisor's exec stub moves each app
+		// from the _stage1 leaf into the app's cgroup, a sibling of the
+		// leaf, which a cgroup namespace rooted inside the leaf forbids on
+		// a cgroup2 mount with nsdelegate (systemd's).
+		env = append(env, "SYSTEMD_NSPAWN_USE_CGNS=0")
 	}
-	return &nspawnPlan{args: args, env: env}, nil
-}
-
-func hostNetwork(ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig) bool {
-	nets := rc.NetList
-	if len(nets) == 0 {
-		nets = ra.Net
-	}
-	for _, n := range nets {
-		if n == "host" {
-			return true
-		}
-	}
-	return false
+	return &nspawnPlan{args: args, env: env, pm: &pm, rc: rc, debug: debug}, nil
 }
 
 func hasInsecure(rc *podlayout.RuntimeConfig, opt string) bool {
@@ -390,4 +424,25 @@ func privateNspawnDirs() error {
 		return fmt.Errorf("mounting a tmpfs at %s: %w", nspawnDirs, err)
 	}
 	return nil
+}
+
+// cgroup2NSDelegate reports whether a cgroup2 hierarchy is mounted with
+// nsdelegate, which makes cgroup namespaces delegation boundaries.
+func cgroup2NSDelegate() bool {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// ... - cgroup2 <source> <super options>
+		_, after, ok := strings.Cut(line, " - ")
+		f := strings.Fields(after)
+		if !ok || len(f) < 3 || f[0] != "cgroup2" {
+			continue
+		}
+		if slices.Contains(strings.Split(f[2], ","), "nsdelegate") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/appc/spec/schema"
+
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
+	"github.com/rkt/rkt/stage1/isolation/isolators"
+)
+
+// podCgroups is what /init made of the pod's cgroups: the pod cgroup, its
+// _stage1 leaf (which /init enters just before it execs nspawn) and the
+// cgroup /init started in, to go back to when the start is undone.
+type podCgroups struct {
+	pod    *cgroups.Cgroup
+	leaf   *cgroups.Cgroup
+	origin *cgroups.Cgroup
+}
+
+// setupCgroups creates the pod's cgroup below the caller's own, records it
+// in <pod>/cgroup for gc (before anything else is made in it, so that gc
+// finds a half-made tree too), and creates one child per app with the
+// app's resource isolators (its image manifest's, overridden by the pod
+// manifest's) and the default device rules. It returns nspawn's --bind
+// flags that show each hierarchy's pod directory at /rkt/cgroup/<key>
+// inside the pod, where the supervisor's exec stub finds <key>/<app>.
+func setupCgroups(pod, uuid string, pm *schema.PodManifest) (_ *podCgroups, binds []string, retErr error) {
+	h, err := cgroups.Discover()
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+	}
+	self := h.Self()
+	cg, err := cgroups.CreatePod(self, uuid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+	}
+	pc := &podCgroups{pod: cg, origin: self}
+	defer func() {
+		if retErr != nil {
+			pc.destroy()
+		}
+	}()
+	if err := cg.Save(filepath.Join(pod, podlayout.CgroupFile)); err != nil {
+		return nil, nil, fmt.Errorf("recording the pod's cgroup: %w", err)
+	}
+	if pc.leaf, err = cg.Child(cgroups.Stage1Leaf); err != nil {
+		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+	}
+	for _, ra := range pm.Apps {
+		name := ra.Name.String()
+		img, err := readImageManifest(podlayout.AppImageManifest(pod, name))
+		if err != nil {
+			return nil, nil, fmt.Errorf("app %q: %w", name, err)
+		}
+		spec, _ := isolators.Parse(img.App, ra.App) // the supervisor reports what is unsupported
+		res := spec.Resources()
+		res.Devices = cgroups.WithDefaultDevices()
+		child, err := cg.Child(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("app %q: %w", name, err)
+		}
+		if err := child.Create(res); err != nil {
+			return nil, nil, fmt.Errorf("app %q: creating its cgroup: %w", name, err)
+		}
+	}
+	dirs := cg.Dirs()
+	keys := make([]string, 0, len(dirs))
+	for k := range dirs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		target := filepath.Join(podlayout.InPodCgroupDir, k)
+		if err := os.MkdirAll(filepath.Join(podlayout.Stage1Rootfs(pod), target), 0o755); err != nil {
+			return nil, nil, fmt.Errorf("creating the cgroup mount point %s: %w", target, err)
+		}
+		binds = append(binds, "--bind="+escapeBind(dirs[k])+":"+escapeBind(target))
+	}
+	return pc, binds, nil
+}
+
+// enter moves the calling process (and so the nspawn it becomes) into the
+// pod's _stage1 leaf.
+func (pc *podCgroups) enter() error {
+	if err := pc.leaf.Enter(); err != nil {
+		return fmt.Errorf("entering the pod's cgroup: %w", err)
+	}
+	return nil
+}
+
+// destroy undoes setupCgroups after a failed start: back to the cgroup
+// /init started in (Destroy kills whatever is in the tree), then the tree
+// and its record.
+func (pc *podCgroups) destroy() {
+	_ = pc.origin.Enter()
+	_ = pc.pod.Destroy(context.Background())
+}
+
+// readImageManifest reads an app's image manifest as stage0 laid it out.
+func readImageManifest(path string) (*schema.ImageManifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the image manifest: %w", err)
+	}
+	var im schema.ImageManifest
+	if err := json.Unmarshal(data, &im); err != nil {
+		return nil, fmt.Errorf("reading the image manifest %s: %w", path, err)
+	}
+	return &im, nil
+}

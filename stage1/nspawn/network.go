@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/rkt/rkt/common/entrypoint"
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/network"
+)
+
+// systemConfigDir is rkt's system configuration directory; its net.d is
+// read after the local one (--local-config).
+const systemConfigDir = "/usr/lib/rkt"
+
+// podNetwork is the network a pod was given by /init.
+type podNetwork struct {
+	pod  string
+	host bool
+	info *network.Info
+}
+
+// netRequests are the pod's --net values: runtime-config first (stage0
+// writes it), else the run arguments.
+func netRequests(ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig) ([]network.NetRequest, error) {
+	nets := rc.NetList
+	if len(nets) == 0 {
+		nets = ra.Net
+	}
+	reqs, err := network.ParseNetFlag(nets)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the pod's network: %w", err)
+	}
+	return reqs, nil
+}
+
+// setupNetwork gives the pod its networks through CNI and returns nspawn's
+// flag that runs the pod in the namespace made for them (none for host
+// networking, which shares the host's).
+func setupNetwork(ctx context.Context, pod, uuid string, ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig, reqs []network.NetRequest, debug bool) (*podNetwork, []string, error) {
+	if network.IsHost(reqs) {
+		return &podNetwork{pod: pod, host: true}, nil, nil
+	}
+	ports := make([]network.PortForward, 0, len(rc.Ports))
+	for _, p := range rc.Ports {
+		ports = append(ports, network.PortForward{Name: p.Name, Protocol: p.Protocol,
+			PodPort: p.PodPort, HostIP: p.HostIP, HostPort: p.HostPort})
+	}
+	cfg := network.Config{
+		PodUUID:      uuid,
+		PodDir:       pod,
+		LocalConfig:  ra.LocalConfig,
+		SystemConfig: systemConfigDir,
+		Nets:         reqs,
+		Ports:        ports,
+		Log:          netLogger(debug),
+	}
+	info, err := network.Setup(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("setting up the pod's network: %w", err)
+	}
+	return &podNetwork{pod: pod, info: info}, []string{"--network-namespace-path=" + info.NetNS}, nil
+}
+
+// teardown undoes setupNetwork after a failed start.
+func (pn *podNetwork) teardown(ctx context.Context) {
+	if pn == nil || pn.host {
+		return
+	}
+	if err := network.Teardown(ctx, pn.pod); err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: tearing down the pod's network: %v\n", err)
+	}
+}
+
+// netLogger shows warnings on the pod's stderr, and everything with
+// --debug.
+func netLogger(debug bool) *slog.Logger {
+	level := slog.LevelWarn
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
