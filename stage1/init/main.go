@@ -62,6 +62,9 @@ var stopSignals = []os.Signal{
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == execAppFlag {
+		os.Exit(execApp())
+	}
 	os.Exit(supervise(os.Args[1:]))
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
 // AnnotationSupportsNotify marks an app that reports its own readiness with
@@ -28,6 +29,10 @@ type appSpec struct {
 	ReadOnlyRootFS bool
 	Volumes        []volumeMount
 	Notify         bool
+	// Isolators are the image's isolators with the pod manifest's over
+	// them; Unsupported lists those this stage1 does not apply.
+	Isolators   isolators.Spec
+	Unsupported []isolators.Unsupported
 }
 
 // loadPod reads the pod manifest, the runtime config and every app's image
@@ -92,7 +97,10 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 			notify = true
 		}
 	}
+	isos, unsupported := isolators.Parse(im.App, ra.App)
 	return appSpec{
+		Isolators:      isos,
+		Unsupported:    unsupported,
 		Name:           name,
 		Rootfs:         filepath.Join(appDir, "rootfs"),
 		App:            app,

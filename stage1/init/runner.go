@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/rkt/rkt/common/appexec"
+	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
 // procKind is what a runner's current process is.
@@ -44,6 +45,8 @@ type runner struct {
 	stdin    *os.File // the app's /dev/null
 	env      []string
 	id       appexec.Identity
+	policy   *appPolicy   // the app's isolators, set by prepare
+	conf     *confinement // the app's own process, set by prepare
 }
 
 func newRunner(sup *Supervisor, spec appSpec) *runner {
@@ -176,11 +179,44 @@ func (r *runner) prepare() error {
 		return err
 	}
 	r.env, r.id = env.List(), id
+	if err := r.isolate(); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(path.Join(r.spec.Rootfs, "dev", "null"), os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("opening /dev/null: %w", err)
 	}
 	r.stdin = f
+	return nil
+}
+
+// isolate works out how the app is confined, reports what cannot be
+// applied, hides and protects the sensitive /proc and /sys paths, and
+// records the app's confinement for enter.
+func (r *runner) isolate() error {
+	s := r.sup
+	p, err := policy(s.Root, r.spec, s.runtime, r.id.UID)
+	if err != nil {
+		return fmt.Errorf("applying isolators: %w", err)
+	}
+	for _, n := range p.notes {
+		s.diag(n.String())
+	}
+	if err := isolators.ApplyPaths(r.spec.Rootfs, p.pathsOpen); err != nil {
+		return fmt.Errorf("restricting /proc and /sys: %w", err)
+	}
+	dir := r.spec.App.WorkingDirectory
+	if dir == "" {
+		dir = "/"
+	}
+	c, err := s.confine(r.spec, p, r.id, dir, r.env)
+	if err != nil {
+		return fmt.Errorf("applying isolators: %w", err)
+	}
+	if err := writeConfinement(s.Root, c); err != nil {
+		return err
+	}
+	r.policy, r.conf = p, c
 	return nil
 }
 
@@ -211,19 +247,33 @@ func (r *runner) postStop() {
 	}
 }
 
-// start starts one process of the app, chrooted into its rootfs, in a
-// process group of its own (a session with the terminal when the pod is
-// interactive).
+// start starts one process of the app through the exec stub, confined
+// (chrooted into its rootfs, in its cgroups, with its capabilities,
+// no_new_privs and seccomp filter), in a process group of its own (a
+// session with the terminal when the pod is interactive). It returns once
+// the process executed the command, or failed to.
 func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir string) (int, <-chan syscall.WaitStatus, error) {
 	argv0, err := r.lookExec(argv[0])
 	if err != nil {
 		return 0, nil, err
 	}
 	s := r.sup
-	sys := &syscall.SysProcAttr{
-		Chroot:     r.spec.Rootfs,
-		Credential: &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: id.Groups},
+	var c confinement
+	if kind == procApp {
+		c = *r.conf
+	} else {
+		hc, err := s.confine(r.spec, r.policy, id, dir, r.env)
+		if err != nil {
+			return 0, nil, &startError{App: r.spec.Name, What: "confining " + argv[0], Code: 254, Err: err}
+		}
+		c = *hc
 	}
+	c.Path, c.Args = argv0, argv
+	files, err := newStubFiles(&c)
+	if err != nil {
+		return 0, nil, &startError{App: r.spec.Name, What: "starting " + argv[0], Code: 254, Err: err}
+	}
+	sys := &syscall.SysProcAttr{}
 	if s.interactive && kind == procApp {
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
 	} else {
@@ -238,24 +288,43 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 		stdin = s.Stdin
 	}
 	attr := &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   r.env,
-		Files: []uintptr{stdin.Fd(), out.stdout.Fd(), out.stderr.Fd()},
-		Sys:   sys,
+		Dir: "/",
+		Files: []uintptr{stdin.Fd(), out.stdout.Fd(), out.stderr.Fd(),
+			files.spec.Fd(), files.statusW.Fd()},
+		Sys: sys,
 	}
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.killing || (r.stopping && kind != procPostStop) {
-		out.abort()
-		return 0, nil, errStopping
-	}
-	pid, wait, err := s.reaper.start(argv0, argv, attr)
+	pid, wait, err := r.fork(kind, attr)
+	files.closeChildEnds()
 	if err != nil {
+		files.statusR.Close()
 		out.abort()
+		if errors.Is(err, errStopping) {
+			return 0, nil, err
+		}
 		return 0, nil, startErr(r.spec.Name, argv[0], err)
 	}
 	out.started(pid)
+	if err := files.result(r.spec.Name, argv[0]); err != nil {
+		<-wait
+		r.finished()
+		return 0, nil, err
+	}
+	return pid, wait, nil
+}
+
+// fork starts the exec stub, unless the pod is stopping, and makes it the
+// runner's current process.
+func (r *runner) fork(kind procKind, attr *syscall.ProcAttr) (int, <-chan syscall.WaitStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.killing || (r.stopping && kind != procPostStop) {
+		return 0, nil, errStopping
+	}
+	pid, wait, err := r.sup.reaper.start(selfExe, []string{"/supervisor", execAppFlag}, attr)
+	if err != nil {
+		return 0, nil, err
+	}
 	r.cur, r.curKind = pid, kind
 	return pid, wait, nil
 }

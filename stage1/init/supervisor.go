@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,6 +28,16 @@ type Supervisor struct {
 	sink        *sink
 	reaper      *reaper
 	mux         *outputMux // nil with a single app
+	filters     filterCache
+}
+
+// diag writes one line of diagnostics to the pod's stderr, whole.
+func (s *Supervisor) diag(line string) {
+	var w io.Writer = s.Stderr
+	if s.mux != nil {
+		w = s.mux.stderr
+	}
+	fmt.Fprintln(w, line)
 }
 
 // Run starts every app at once and returns the pod's exit code once all are
@@ -150,8 +162,8 @@ func (s *Supervisor) notifyReady(ready, allDone *condition) {
 }
 
 // setupSelf prepares the supervisor's own root: its mounts do not
-// propagate back to the host, and /proc and /sys exist (nspawn mounts them;
-// a bare chroot does not).
+// propagate back to the host, and /proc, /sys and /dev/null exist (nspawn
+// makes them; a bare chroot does not).
 func (s *Supervisor) setupSelf() {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		s.Log.Debug("making / a slave mount", "err", err)
@@ -160,6 +172,14 @@ func (s *Supervisor) setupSelf() {
 		os.MkdirAll(filepath.Join(s.Root, "proc"), 0o555)
 		if err := unix.Mount("proc", filepath.Join(s.Root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 			s.Log.Warn("mounting /proc", "err", err)
+		}
+	}
+	// Masked files are covered with /dev/null (isolators.ApplyPaths).
+	if fi, err := os.Stat(filepath.Join(s.Root, "dev", "null")); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		os.MkdirAll(filepath.Join(s.Root, "dev"), 0o755)
+		os.Remove(filepath.Join(s.Root, "dev", "null"))
+		if err := unix.Mknod(filepath.Join(s.Root, "dev", "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			s.Log.Warn("creating /dev/null", "err", err)
 		}
 	}
 	if !exists(filepath.Join(s.Root, "sys", "kernel")) {

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/caps"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
+)
+
+// The exec stub: every process of an app is started as
+//
+//	supervisor --fork/exec--> /proc/self/exe --exec-app --execve--> app
+//	            fd 0-2: the app's stdio
+//	            fd 3:   memfd holding the confinement (JSON)
+//	            fd 4:   status pipe, close-on-exec in the stub
+//
+// The stub joins the app's cgroups, sets its oom_score_adj and runs
+// caps.PrepareAndExec (chroot, bounding set, ids, capabilities,
+// no_new_privs, seccomp, execve). The supervisor reads the status pipe to
+// its end: nothing means the execve succeeded (the pipe closed with it);
+// "<code> <message>" means the app could not be started, and the stub
+// exits with code (126 not executable, 127 not found, 254 otherwise).
+const (
+	execAppFlag  = "--exec-app"
+	stubSpecFD   = 3
+	stubStatusFD = 4
+)
+
+// selfExe is the supervisor's own binary, re-executed as the stub.
+const selfExe = "/proc/self/exe"
+
+// execApp is the stub's whole life; it returns only on failure.
+func execApp() int {
+	status := os.NewFile(stubStatusFD, "status")
+	syscall.CloseOnExec(stubStatusFD)
+	fail := func(code int, err error) int {
+		fmt.Fprintf(status, "%d %v", code, err)
+		return code
+	}
+	spec := os.NewFile(stubSpecFD, "spec")
+	data, err := io.ReadAll(spec)
+	spec.Close()
+	if err != nil {
+		return fail(254, fmt.Errorf("reading the exec spec: %w", err))
+	}
+	var c confinement
+	if err := json.Unmarshal(data, &c); err != nil {
+		return fail(254, fmt.Errorf("reading the exec spec: %w", err))
+	}
+	if err := joinCgroups("/", c.App, c.CgroupKeys); err != nil {
+		return fail(254, err)
+	}
+	if c.OOMScoreAdj != nil {
+		if err := cgroups.SetOOMScoreAdj(0, *c.OOMScoreAdj); err != nil {
+			return fail(254, err)
+		}
+	}
+	err = caps.PrepareAndExec(c.ExecSpec)
+	return fail(execCode(err), err)
+}
+
+// joinCgroups moves the calling process into /rkt/cgroup/<key>/<app> for
+// each key.
+func joinCgroups(root, app string, keys []string) error {
+	if err := podlayout.ValidAppName(app); err != nil {
+		return fmt.Errorf("joining the app's cgroups: %w", err)
+	}
+	pid := []byte(strconv.Itoa(os.Getpid()))
+	for _, k := range keys {
+		if k == "" || k == "." || k == ".." || strings.Contains(k, "/") {
+			return fmt.Errorf("joining the app's cgroups: invalid hierarchy %q", k)
+		}
+		p := filepath.Join(root, podlayout.InPodCgroupDir, k, app, "cgroup.procs")
+		if err := os.WriteFile(p, pid, 0); err != nil {
+			return fmt.Errorf("joining the app's cgroup in %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// execCode is the exit code recorded for an app whose exec failed.
+func execCode(err error) int {
+	switch {
+	case errors.Is(err, caps.ErrNotExecutable) && errors.Is(err, fs.ErrNotExist),
+		errors.Is(err, syscall.ENOENT):
+		return 127
+	case errors.Is(err, caps.ErrNotExecutable), errors.Is(err, syscall.EACCES),
+		errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EPERM):
+		return 126
+	}
+	return 254
+}
+
+// stubFiles are the stub's fd 3 and 4 and the supervisor's end of the
+// status pipe.
+type stubFiles struct {
+	spec, statusW, statusR *os.File
+}
+
+// newStubFiles writes c to a memfd and opens the status pipe.
+func newStubFiles(c *confinement) (*stubFiles, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the exec spec: %w", err)
+	}
+	fd, err := unix.MemfdCreate("rkt-exec-spec", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("creating the exec spec: %w", err)
+	}
+	spec := os.NewFile(uintptr(fd), "exec-spec")
+	if _, err := spec.Write(data); err != nil {
+		spec.Close()
+		return nil, fmt.Errorf("writing the exec spec: %w", err)
+	}
+	if _, err := spec.Seek(0, io.SeekStart); err != nil {
+		spec.Close()
+		return nil, fmt.Errorf("writing the exec spec: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		spec.Close()
+		return nil, fmt.Errorf("creating the exec status pipe: %w", err)
+	}
+	return &stubFiles{spec: spec, statusW: w, statusR: r}, nil
+}
+
+// closeChildEnds closes what only the stub needs, once it is started.
+func (f *stubFiles) closeChildEnds() {
+	f.spec.Close()
+	f.statusW.Close()
+}
+
+// result reads the status pipe to its end: nil when the app was executed,
+// else the stub's failure with the exit code it ends with.
+func (f *stubFiles) result(app, name string) error {
+	defer f.statusR.Close()
+	msg, err := io.ReadAll(f.statusR)
+	if err != nil {
+		return &startError{App: app, What: "executing " + name, Code: 254, Err: err}
+	}
+	if len(msg) == 0 {
+		return nil
+	}
+	codeStr, text, _ := strings.Cut(string(msg), " ")
+	code, err := strconv.Atoi(codeStr)
+	if err != nil {
+		code = 254
+	}
+	return &startError{App: app, What: "executing " + name, Code: code, Err: errors.New(text)}
+}
