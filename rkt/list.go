@@ -82,7 +82,7 @@ func describePod(p *pod.Pod) (*podDesc, error) {
 	d.State = string(info.State)
 	d.Pid = info.Pid
 	for _, n := range info.Networks {
-		d.Networks = append(d.Networks, v1.PodNetwork{NetName: n.Name, IP: n.IP})
+		d.Networks = append(d.Networks, v1.PodNetwork{NetName: n.Name, IfName: n.IfName, IP: n.IP, Mask: n.Mask})
 	}
 	pm, _, err := p.Manifest()
 	if err != nil {

@@ -26,7 +26,7 @@ it with rkt run-prepared UUID.`,
 			defer done()
 			p, err := podrun.Prepare(cmd.Context(), cfg, plan)
 			if err != nil {
-				return err
+				return planUsage(err)
 			}
 			fmt.Fprintln(g.stdout, p.UUID)
 			return nil

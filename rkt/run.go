@@ -40,9 +40,22 @@ the exit code of the first app that failed.`,
 				return err
 			}
 			defer done()
-			return podrun.Run(cmd.Context(), cfg, plan)
+			return planUsage(podrun.Run(cmd.Context(), cfg, plan))
 		},
 	}
+}
+
+// planUsage marks the errors stage0 finds in a command line only once the
+// images are known (two apps of one name, a --port no app declares) as
+// usage errors: exit status 2.
+func planUsage(err error) error {
+	if errors.Is(err, podspec.ErrUsage) {
+		var u *usageError
+		if !errors.As(err, &u) {
+			return &usageError{err}
+		}
+	}
+	return err
 }
 
 // parsePlan reads a run or prepare argument vector, applies the global

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	podrun "github.com/rkt/rkt/stage0/run"
+	"github.com/rkt/rkt/stage1/network"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,11 @@ func newRunPreparedCmd(g *globalFlags) *cobra.Command {
 					if s = strings.TrimSpace(s); s != "" {
 						rt.Net = append(rt.Net, s)
 					}
+				}
+			}
+			if len(rt.Net) > 0 {
+				if _, err := network.ParseNetFlag(rt.Net); err != nil {
+					return usagef("--net=%s: %w", strings.Join(rt.Net, ","), err)
 				}
 			}
 			for _, e := range hostsEntries {
@@ -52,11 +58,11 @@ func newRunPreparedCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return podrun.RunPrepared(cmd.Context(), cfg, args[0], rt)
+			return planUsage(podrun.RunPrepared(cmd.Context(), cfg, args[0], rt))
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&nets, "net", nil, "configure the pod's networking: host or none (default: as prepared)")
+	fl.StringArrayVar(&nets, "net", nil, "configure the pod's networking: default, default-restricted, host, none, all, or net.d networks NAME[:K=V;...], comma-separated (default: as prepared)")
 	fl.Lookup("net").NoOptDefVal = "default"
 	fl.StringSliceVar(&rt.DNS, "dns", nil, "name servers to write in /etc/resolv.conf (IP, host or none)")
 	fl.StringSliceVar(&rt.DNSSearch, "dns-search", nil, "DNS search domains to write in /etc/resolv.conf")
