@@ -1,0 +1,128 @@
+package tests
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// notAppliedLine returns the line of out that reports isolator name of app
+// as not applied, "" when there is none.
+func notAppliedLine(out, app, name string) string {
+	for _, l := range outputLines(out) {
+		if strings.Contains(l, app) && strings.Contains(l, name) && strings.Contains(l, "not applied") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestIsoUnsupportedReported: isolators the stage1 cannot apply (one it
+// does not implement, one it does not know, a seccomp retain set naming a
+// syscall the baseline always denies) are reported on the pod's output,
+// never silently dropped, and the pod still runs.
+func TestIsoUnsupportedReported(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.isoImage("unsup", `echo unsup-ran`, withIsolators(t,
+		"resource/network-bandwidth", `{"default":true,"limit":"1M"}`,
+		"example.com/frobnicate", `{"level":3}`,
+		"os/linux/seccomp-retain-set", `{"set":["@appc.io/all","keyctl"],"errno":"EPERM"}`))
+	_, vol := pe.outVolume()
+	stdout, stderr, code := pe.run(vol, img)
+	out := stdout + stderr
+	if code != 0 {
+		t.Fatalf("rkt run with unsupported isolators: exit %d, want 0 (reported, not fatal)\n%s", code, out)
+	}
+	if !strings.Contains(out, "unsup-ran") {
+		t.Errorf("the app did not run:\n%s", out)
+	}
+	for _, name := range []string{"resource/network-bandwidth", "example.com/frobnicate", "os/linux/seccomp-retain-set"} {
+		if notAppliedLine(out, "unsup", name) == "" {
+			t.Errorf("no line reports isolator %s of app unsup as not applied:\n%s", name, out)
+		}
+	}
+	if l := notAppliedLine(out, "unsup", "os/linux/seccomp-retain-set"); l != "" && !strings.Contains(l, "keyctl") {
+		t.Errorf("the seccomp report does not name the syscall that stays denied (keyctl): %q", l)
+	}
+}
+
+// TestIsoFlyReportsIsolators: the fly stage1 applies no isolator, and
+// says so for each one asked for.
+func TestIsoFlyReportsIsolators(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.isoImage("flyiso", `echo fly-ran`, withIsolators(t, "os/linux/no-new-privileges", `true`))
+	_, vol := pe.outVolume()
+	stdout, stderr, code := rkt(t, pe.env, "run", "--stage1-path="+pe.flyPath, vol, img, "--memory=64M", "--caps-remove=CAP_CHOWN")
+	out := stdout + stderr
+	if code != 0 {
+		t.Fatalf("fly run: exit %d\n%s", code, out)
+	}
+	for _, name := range []string{"resource/memory", "os/linux/capabilities-remove-set", "os/linux/no-new-privileges"} {
+		if notAppliedLine(out, "flyiso", name) == "" {
+			t.Errorf("fly: no line reports isolator %s as not applied:\n%s", name, out)
+		}
+	}
+}
+
+// TestIsoPrivateUsers: with --private-users the pod runs in a user
+// namespace that does not map the host's root, and the app's files still
+// belong to its root, in the app and in rkt enter.
+func TestIsoPrivateUsers(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	const own = `echo "owner: $(stat -c %u:%g /bin/busybox)"; touch /tmp/pu-$$ && echo "touch: ok"; rm -f /tmp/pu-$$`
+	img := pe.isoImage("pu", reportScript(own))
+	_, inApp, inEnter, raw := pe.checkedPod("pu", own, "--private-users", img)
+	both(t, inApp, inEnter, raw, func(where string, r report) {
+		m := strings.Fields(r["userns"])
+		if len(m) != 3 || m[0] != "0" || m[1] == "0" {
+			t.Errorf("%s: uid_map %q, want the pod's 0 mapped to a host uid other than 0", where, r["userns"])
+		}
+		if r["owner"] != "0:0" {
+			t.Errorf("%s: /bin/busybox owned by %q, want 0:0 inside the pod", where, r["owner"])
+		}
+		if r["touch"] != "ok" {
+			t.Errorf("%s: root cannot write /tmp in its own rootfs: %q", where, r["touch"])
+		}
+	})
+	if inApp["userns"] != inEnter["userns"] {
+		t.Errorf("rkt enter runs with uid_map %q, the app with %q", inEnter["userns"], inApp["userns"])
+	}
+}
+
+// TestIsoIPC: --ipc=parent shares the host's IPC namespace; by default the
+// pod has one of its own.
+func TestIsoIPC(t *testing.T) {
+	t.Parallel()
+	host, err := os.Readlink("/proc/self/ns/ipc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flag  string
+		share bool
+	}{{"--ipc=parent", true}, {"--ipc=private", false}, {"", false}} {
+		name := strings.TrimPrefix(c.flag, "--")
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			pe := newPodEnv(t)
+			img := pe.isoImage("ipc", `echo "ipc: $(readlink /proc/self/ns/ipc)" > /out/ipc.tmp; mv /out/ipc.tmp /out/ipc`)
+			dir, vol := pe.outVolume()
+			args := []string{vol, img}
+			if c.flag != "" {
+				args = append([]string{c.flag}, args...)
+			}
+			pe.runOK(args...)
+			r := parseReport(waitOutFile(t, dir+"/ipc", 5*time.Second, nil))
+			if got := r["ipc"]; (got == host) != c.share || got == "" {
+				t.Errorf("%s: the app's IPC namespace %q, the host's %q: want shared=%v", c.flag, got, host, c.share)
+			}
+		})
+	}
+}
