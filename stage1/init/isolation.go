@@ -159,7 +159,7 @@ func policy(root string, spec appSpec, rc *podlayout.RuntimeConfig, uid uint32) 
 			}
 			if len(denied) > 0 {
 				note(string(types.LinuxSeccompRetainSetName),
-					strings.Join(denied, ", ")+" stay denied by the baseline filter every app runs under")
+					"the baseline filter every app runs under denies "+strings.Join(denied, ", "))
 			}
 		}
 		p.profile = &prof

@@ -75,20 +75,22 @@ func needRoot(t *testing.T) {
 }
 
 type testApp struct {
-	name        string
-	exec        []string
-	user, group string
-	supp        []int
-	workdir     string
-	imageEnv    types.Environment
-	podEnv      types.Environment
-	handlers    []types.EventHandler
-	mounts      []schema.Mount
-	readOnly    bool
-	files       map[string]string // extra files in the rootfs
-	symlinks    map[string]string // extra symlinks in the rootfs: name -> target
-	annotations types.Annotations // image manifest annotations
-	notifier    bool              // install testdata/notifier as /bin/notifier
+	name         string
+	exec         []string
+	user, group  string
+	supp         []int
+	workdir      string
+	imageEnv     types.Environment
+	podEnv       types.Environment
+	handlers     []types.EventHandler
+	mounts       []schema.Mount
+	readOnly     bool
+	files        map[string]string // extra files in the rootfs
+	symlinks     map[string]string // extra symlinks in the rootfs: name -> target
+	annotations  types.Annotations // image manifest annotations
+	notifier     bool              // install testdata/notifier as /bin/notifier
+	isolators    types.Isolators   // the image's
+	podIsolators types.Isolators   // the pod manifest's app's (rkt's flags)
 }
 
 type testPod struct {
@@ -169,14 +171,15 @@ func (p *testPod) make(t *testing.T) {
 		im.Annotations = a.annotations
 		im.App = &types.App{
 			Exec: a.exec, User: "0", Group: "0", Environment: a.imageEnv,
-			EventHandlers: a.handlers, WorkingDirectory: a.workdir,
+			EventHandlers: a.handlers, WorkingDirectory: a.workdir, Isolators: a.isolators,
 		}
 		os.WriteFile(filepath.Join(appDir, "manifest"), mustJSON(t, im), 0o644)
 		ra := schema.RuntimeApp{Name: *name, ReadOnlyRootFS: a.readOnly, Mounts: a.mounts}
 		ra.Image.ID = *types.NewHashSHA512([]byte(a.name))
-		if a.user != "" || a.group != "" || a.supp != nil || a.podEnv != nil {
+		if a.user != "" || a.group != "" || a.supp != nil || a.podEnv != nil || a.podIsolators != nil {
 			ra.App = &types.App{Exec: a.exec, User: a.user, Group: a.group, SupplementaryGIDs: a.supp,
-				Environment: a.podEnv, EventHandlers: a.handlers, WorkingDirectory: a.workdir}
+				Environment: a.podEnv, EventHandlers: a.handlers, WorkingDirectory: a.workdir,
+				Isolators: a.podIsolators}
 			if ra.App.User == "" {
 				ra.App.User = "0"
 			}
