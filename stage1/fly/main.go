@@ -12,6 +12,19 @@
 // exit code is `rkt run`'s, and the app shares the host's network, PID,
 // IPC and UTS namespaces (--net and --hostname are ignored).
 //
+// Isolation: fly confines nothing beyond the chroot and the mount
+// namespace. The app runs as root with the whole capability set of rkt's
+// caller (or as its user, with setuid and file capabilities working), with
+// no seccomp filter and no no_new_privs, in the caller's cgroup with no
+// resource limit and no oom_score_adj, seeing the host's /proc, /sys and
+// /dev unmasked, and sharing the host's network, PID, IPC, UTS and user
+// namespaces. Every isolator the app asks for (resource/memory,
+// resource/cpu, os/linux/cpu-shares, os/linux/oom-score-adj, the
+// capabilities and seccomp sets, os/linux/no-new-privileges, and any
+// other) is reported on stderr before the app starts, one line each:
+// "<app>: isolator <name> not applied: <reason>". --insecure-options
+// changes nothing here: nothing it turns off is on.
+//
 // Invariants:
 //   - The app's mounts (/proc, /sys, /dev and its volumes, under
 //     stage1/rootfs/opt/stage2/<app>/rootfs) are made in a mount

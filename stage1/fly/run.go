@@ -20,6 +20,7 @@ import (
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
 // defaultPath is rkt's default PATH for apps.
@@ -33,6 +34,8 @@ type flyApp struct {
 	readOnly bool
 	mounts   []appMount
 	env      []string
+	// notApplied lists every isolator the app asks for: fly applies none.
+	notApplied []string
 }
 
 // appMount binds a host path onto a target inside the app.
@@ -56,6 +59,9 @@ func runRun(args []string) error {
 	a, err := loadApp(pod)
 	if err != nil {
 		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)
+	}
+	for _, line := range a.notApplied {
+		fmt.Fprintln(os.Stderr, line)
 	}
 	// From here on, one OS thread: the mount namespace and the chroot
 	// belong to it, and it execs the app.
@@ -153,7 +159,23 @@ func loadApp(pod string) (*flyApp, error) {
 		return nil, fmt.Errorf("app %q: %w", name, err)
 	}
 	a.env = appEnv(name, app, rc)
+	a.notApplied = notApplied(name, img, rt.App)
 	return a, nil
+}
+
+// notApplied is one line for the pod's stderr per isolator of the app
+// (the image's, with the pod manifest's over them), in the supervisor's
+// words: "<app>: isolator <name> not applied: <reason>".
+func notApplied(app string, img, pod *types.App) []string {
+	spec, unsupported := isolators.Parse(img, pod)
+	var out []string
+	for _, name := range spec.Applied() {
+		out = append(out, fmt.Sprintf("%s: isolator %s not applied: the fly stage1 applies no isolators", app, name))
+	}
+	for _, u := range unsupported {
+		out = append(out, fmt.Sprintf("%s: isolator %s not applied: %s", app, u.Name, u.Reason))
+	}
+	return out
 }
 
 func readPodManifest(pod string) (*schema.PodManifest, error) {
