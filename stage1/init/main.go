@@ -9,9 +9,26 @@
 //	            /etc/resolv.conf and /etc/hosts, its volumes bound from
 //	            /rkt/volumes/<volume>; user and environment resolved
 //	            (environment recorded in /rkt/env/<app>)
-//	  pre-start handlers, as root, chrooted; one failing fails the app
-//	  the app, chrooted, as its user, in its process group
-//	  post-stop handlers, as root, chrooted (also when the pod stops)
+//	  isolators parsed (image's app, pod manifest's app over it); every
+//	            one that cannot be applied printed on stderr as
+//	            "<app>: isolator <name> not applied: <reason>"; sensitive
+//	            /proc and /sys paths masked or made read-only (unless
+//	            --insecure-options=paths); the app's confinement recorded
+//	            in /rkt/isolation/<app>.json for enter
+//	  pre-start handlers, as root, confined; one failing fails the app
+//	  the app, confined, as its user, in its process group
+//	  post-stop handlers, as root, confined (also when the pod stops)
+//
+// Every process of an app starts through the exec stub (execstub.go): the
+// supervisor re-executes itself as "/supervisor --exec-app", which joins
+// the app's cgroups (/rkt/cgroup/<key>/<app>, made on the host by the
+// nspawn /init), sets its oom_score_adj and, on one thread, chroots, limits
+// the bounding set, switches ids, sets the capabilities (rkt's default set
+// or the isolators'; none for a non-root user; the pod's whole set with
+// --insecure-options=capabilities), no_new_privs, and the seccomp filter
+// (the default profile or the isolators', always over the nspawn-equivalent
+// baseline; none with --insecure-options=seccomp), then execs the app.
+// Filters are compiled once per profile and kept for the pod's life.
 //
 // Each runner reports its app's life as events (preparing, running,
 // exited) to one sink, the only writer of /rkt/status/<app>{,-created,
@@ -35,6 +52,9 @@
 //   - Every mount target inside an app is resolved with chroot semantics
 //     and opened through os.Root before anything is mounted on it: nothing
 //     from an image can redirect a mount outside its rootfs.
+//   - No app process runs less confined than its isolators ask: an
+//     isolator that cannot be read fails the app (254); one that cannot be
+//     applied is reported before the app starts, never dropped silently.
 //   - With one app its stdout and stderr are the supervisor's own; with
 //     several, every line carries rkt's "app[pid]: " prefix.
 //   - sd_notify READY=1 goes to NOTIFY_SOCKET once every app started, or,
