@@ -74,7 +74,7 @@ func runEnterApp(args []string) error {
 	if err := podlayout.ValidAppName(app); err != nil {
 		return fmt.Errorf("entering the app: %w", err)
 	}
-	spec, err := enterSpec(app, cmd)
+	spec, err := enterSpec("/", app, cmd)
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", app, err)
 	}
@@ -99,9 +99,10 @@ type confinement struct {
 
 // enterSpec reads the app's confinement record, joins its cgroups and
 // sets its oom_score_adj on the calling process, and returns the exec
-// spec for cmd.
-func enterSpec(app string, cmd []string) (*caps.ExecSpec, error) {
-	path := filepath.Join(podlayout.InPodIsolationDir, app+".json")
+// spec for cmd. root is the stage1 rootfs as the caller sees it ("/"
+// inside the pod).
+func enterSpec(root, app string, cmd []string) (*caps.ExecSpec, error) {
+	path := filepath.Join(root, podlayout.InPodIsolationDir, app+".json")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w (no %s)", ErrNotConfined, path)
@@ -119,7 +120,7 @@ func enterSpec(app string, cmd []string) (*caps.ExecSpec, error) {
 	if len(c.Seccomp) == 0 {
 		// Only --insecure-options=seccomp leaves an app without a filter;
 		// a record without one otherwise is not to be trusted.
-		rc, err := podlayout.ReadRuntimeConfig(podlayout.InPodRuntimeConfig)
+		rc, err := podlayout.ReadRuntimeConfig(filepath.Join(root, podlayout.InPodRuntimeConfig))
 		if err != nil {
 			return nil, fmt.Errorf("checking the app's confinement: %w", err)
 		}
@@ -131,7 +132,7 @@ func enterSpec(app string, cmd []string) (*caps.ExecSpec, error) {
 		if strings.Contains(key, "/") || key == "." || key == ".." || key == "" {
 			return nil, fmt.Errorf("reading the app's confinement %s: invalid cgroup key %q", path, key)
 		}
-		procs := filepath.Join(podlayout.InPodCgroupDir, key, app, "cgroup.procs")
+		procs := filepath.Join(root, podlayout.InPodCgroupDir, key, app, "cgroup.procs")
 		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
 			return nil, fmt.Errorf("joining the app's cgroup: %w", err)
 		}
@@ -143,9 +144,9 @@ func enterSpec(app string, cmd []string) (*caps.ExecSpec, error) {
 	}
 	spec := c.ExecSpec
 	spec.Path, spec.Args = cmd[0], cmd
-	spec.Root = filepath.Join(podlayout.InPodAppsDir, app, "rootfs")
+	spec.Root = filepath.Join(root, podlayout.InPodAppsDir, app, "rootfs")
 	if len(spec.Env) == 0 {
-		if spec.Env, err = readEnvFile(filepath.Join(podlayout.InPodEnvDir, app)); err != nil {
+		if spec.Env, err = readEnvFile(filepath.Join(root, podlayout.InPodEnvDir, app)); err != nil {
 			return nil, err
 		}
 	}

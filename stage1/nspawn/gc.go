@@ -89,6 +89,12 @@ func removeSystemdMirror(unifiedDir string) error {
 		return nil
 	}
 	unifiedMnt, systemdMnt := cgroupMounts()
+	return removeMirror(unifiedDir, unifiedMnt, systemdMnt)
+}
+
+// removeMirror removes, deepest first, the empty directories of the tree
+// at unifiedDir's place relative to unifiedMnt, under systemdMnt.
+func removeMirror(unifiedDir, unifiedMnt, systemdMnt string) error {
 	if unifiedMnt == "" || systemdMnt == "" {
 		return nil
 	}
@@ -129,7 +135,11 @@ func cgroupMounts() (unified, systemd string) {
 	if err != nil {
 		return "", ""
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	return cgroupMountsIn(data)
+}
+
+func cgroupMountsIn(mountinfo []byte) (unified, systemd string) {
+	for _, line := range strings.Split(string(mountinfo), "\n") {
 		pre, post, ok := strings.Cut(line, " - ")
 		f, g := strings.Fields(pre), strings.Fields(post)
 		if !ok || len(f) < 5 || len(g) < 3 || f[3] != "/" {

@@ -430,10 +430,11 @@ func privateNspawnDirs() error {
 // nsdelegate, which makes cgroup namespaces delegation boundaries.
 func cgroup2NSDelegate() bool {
 	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
+	return err == nil && nsDelegateIn(data)
+}
+
+func nsDelegateIn(mountinfo []byte) bool {
+	for _, line := range strings.Split(string(mountinfo), "\n") {
 		// ... - cgroup2 <source> <super options>
 		_, after, ok := strings.Cut(line, " - ")
 		f := strings.Fields(after)
