@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +27,8 @@ import (
 //	            fd 3:   memfd holding the confinement (JSON)
 //	            fd 4:   status pipe, close-on-exec in the stub
 //
-// The stub joins the app's cgroups, sets its oom_score_adj and runs
+// The stub joins the app's cgroups and makes a cgroup namespace rooted
+// there (the app sees its cgroup as "/"), sets its oom_score_adj and runs
 // caps.PrepareAndExec (chroot, bounding set, ids, capabilities,
 // no_new_privs, seccomp, execve). The supervisor reads the status pipe to
 // its end: nothing means the execve succeeded (the pipe closed with it);
@@ -61,6 +63,14 @@ func execApp() int {
 	}
 	if err := joinCgroups("/", c.App, c.CgroupKeys); err != nil {
 		return fail(254, err)
+	}
+	if len(c.CgroupKeys) > 0 {
+		// A cgroup namespace rooted at the app's cgroup, on the thread
+		// that will exec (PrepareAndExec keeps this one).
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fail(254, fmt.Errorf("making the app's cgroup namespace: %w", err))
+		}
 	}
 	if c.OOMScoreAdj != nil {
 		if err := cgroups.SetOOMScoreAdj(0, *c.OOMScoreAdj); err != nil {

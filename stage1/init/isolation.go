@@ -16,6 +16,7 @@ import (
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/isolation/caps"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/isolation/seccomp"
 )
 
@@ -201,6 +202,38 @@ func appCgroupKeys(root, app string) []string {
 		}
 	}
 	return keys
+}
+
+// mountAppCgroups binds the app's own cgroup directories, read-only, over
+// the pod's /sys/fs/cgroup/<key> in the app's view (/sys/fs/cgroup itself
+// for the v2 hierarchy of a unified host): with the cgroup namespace the
+// exec stub gives the app, rooted at its cgroup, the app sees its own
+// cgroup as "/" and reads its limits where a container's are expected.
+// Hierarchies the pod's /sys does not show are left alone.
+func mountAppCgroups(stage1, rootfs, app string, keys []string) error {
+	root, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return fmt.Errorf("opening the app rootfs: %w", err)
+	}
+	defer root.Close()
+	for _, k := range keys {
+		target := "/sys/fs/cgroup/" + k
+		if k == cgroups.UnifiedKey && len(keys) == 1 {
+			target = "/sys/fs/cgroup"
+		}
+		rel, err := appexec.ResolveInRoot(root, target)
+		if err != nil {
+			continue
+		}
+		if fi, err := root.Stat(rel); err != nil || !fi.IsDir() {
+			continue
+		}
+		src := filepath.Join(stage1, podlayout.InPodCgroupDir, k, app)
+		if err := appexec.BindInto(root, target, src, false, true); err != nil {
+			return fmt.Errorf("mounting the app's cgroup at %s: %w", target, err)
+		}
+	}
+	return nil
 }
 
 // hasControl reports whether one of the app's cgroups has a control file

@@ -255,7 +255,8 @@ func TestIsolationHandlersConfined(t *testing.T) {
 
 // TestIsolationCgroup gives the app a real cgroup, as the nspawn /init
 // does (per-app child of the pod cgroup, bound at /rkt/cgroup/<key>), and
-// checks from inside the app that it runs there, with its oom_score_adj.
+// checks that it runs there, with its oom_score_adj, in a cgroup
+// namespace rooted at its cgroup.
 func TestIsolationCgroup(t *testing.T) {
 	needRoot(t)
 	h, err := cgroups.Discover()
@@ -283,7 +284,7 @@ func TestIsolationCgroup(t *testing.T) {
 	}
 
 	p := &testPod{apps: []testApp{{
-		name: "c", exec: sh(`cat /proc/self/oom_score_adj; cat /proc/self/cgroup`),
+		name: "c", exec: sh(`{ cat /proc/self/oom_score_adj; cat /proc/self/cgroup; } > /out; touch /done; exec sleep 100`),
 		isolators: types.Isolators{
 			isolator(t, "resource/memory", `{"limit":"64M"}`),
 			isolator(t, "os/linux/oom-score-adj", `500`),
@@ -300,28 +301,46 @@ func TestIsolationCgroup(t *testing.T) {
 		}
 		t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
 	}
-	res := p.run(t, nil)
+	r := p.start(t, nil, nil)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(p.rootfsFile("c", "done")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the app never got going")
+		}
+	}
+	procs, err := appCg.Procs()
+	if err != nil || len(procs) != 1 {
+		t.Errorf("processes in the app's cgroup: %v, %v; want the app", procs, err)
+	}
+	r.cmd.Process.Signal(unix.SIGTERM)
+	res := r.wait(t)
 	if res.code != 0 {
 		t.Fatalf("exit code %d", res.code)
 	}
 	if strings.Contains(res.stderr, "not applied") {
 		t.Errorf("memory limit reported as not applied: %s", res.stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
-	if len(lines) < 2 || lines[0] != "500" {
-		t.Fatalf("oom_score_adj: %q", res.stdout)
+	out, err := os.ReadFile(p.rootfsFile("c", "out"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 2 || lines[0] != "500" {
+		t.Fatalf("oom_score_adj: %q", out)
+	}
+	// The app's cgroup namespace is rooted at its cgroup.
 	for key := range podCg.Dirs() {
-		want := appCg.Path(key)
 		found := false
 		for _, l := range lines[1:] {
 			parts := strings.SplitN(l, ":", 3)
 			if len(parts) == 3 && (parts[1] == key || (key == cgroups.UnifiedKey && parts[1] == "")) {
-				found = parts[2] == want
+				found = parts[2] == "/"
 			}
 		}
 		if !found {
-			t.Errorf("hierarchy %s: the app is not in %s:\n%s", key, want, res.stdout)
+			t.Errorf("hierarchy %s: the app's cgroup is not its namespace's root:\n%s", key, out)
 		}
 	}
 }

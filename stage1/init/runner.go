@@ -202,6 +202,9 @@ func (r *runner) isolate() error {
 	for _, n := range p.notes {
 		s.diag(n.String())
 	}
+	if err := mountAppCgroups(s.Root, r.spec.Rootfs, r.spec.Name, p.cgroups); err != nil {
+		return err
+	}
 	if err := isolators.ApplyPaths(r.spec.Rootfs, p.pathsOpen); err != nil {
 		return fmt.Errorf("restricting /proc and /sys: %w", err)
 	}
