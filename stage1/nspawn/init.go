@@ -75,7 +75,7 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		}
 	}()
 	ctx := context.Background()
-	net, netArgs, err := setupNetwork(ctx, pod, ra.UUID, ra, plan.rc, reqs, plan.debug)
+	net, netns, err := setupNetwork(ctx, pod, ra.UUID, ra, plan.rc, reqs, plan.debug)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,9 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		return err
 	}
 	argv := append([]string{nspawn}, plan.args...)
-	argv = append(argv, netArgs...)
+	if netns != "" && !plan.privateUsers {
+		argv = append(argv, "--network-namespace-path="+netns)
+	}
 	argv = append(argv, binds...)
 	argv = append(argv, "--", supervisorPath)
 	// The rest of this function runs on one OS thread: a private mount
@@ -97,6 +99,11 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 	runtime.LockOSThread()
 	if err := privateNspawnDirs(); err != nil {
 		return err
+	}
+	if netns != "" && plan.privateUsers {
+		if err := joinNetNS(netns); err != nil {
+			return err
+		}
 	}
 	if err := cg.enter(); err != nil {
 		return err
@@ -113,6 +120,8 @@ type nspawnPlan struct {
 	pm    *schema.PodManifest
 	rc    *podlayout.RuntimeConfig
 	debug bool
+	// privateUsers: the pod runs in a user namespace of its own.
+	privateUsers bool
 }
 
 // planPod prepares the stage1 rootfs (manifest and runtime-config copies,
@@ -193,6 +202,19 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		args = append(args, "--notify-ready=yes")
 	}
+	ipc := rc.IPC
+	if ipc == "" {
+		ipc = ra.IPC
+	}
+	if ipc == "parent" {
+		return nil, ErrIPCParent
+	}
+	if rc.PrivateUsers != "" {
+		// A free range of 65536 ids picked by nspawn; the rootfs is
+		// shifted by an idmapped mount where the kernel and file system
+		// allow it, else chowned (nspawn's "auto").
+		args = append(args, "--private-users=pick", "--private-users-ownership=auto")
+	}
 	if ra.DisableCapabilities || hasInsecure(rc, "capabilities") {
 		args = append(args, "--capability=all")
 	}
@@ -222,7 +244,7 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		// a cgroup2 mount with nsdelegate (systemd's).
 		env = append(env, "SYSTEMD_NSPAWN_USE_CGNS=0")
 	}
-	return &nspawnPlan{args: args, env: env, pm: &pm, rc: rc, debug: debug}, nil
+	return &nspawnPlan{args: args, env: env, pm: &pm, rc: rc, debug: debug, privateUsers: rc.PrivateUsers != ""}, nil
 }
 
 func hasInsecure(rc *podlayout.RuntimeConfig, opt string) bool {

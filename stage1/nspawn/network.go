@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/network"
@@ -36,12 +38,12 @@ func netRequests(ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig) ([]network.
 	return reqs, nil
 }
 
-// setupNetwork gives the pod its networks through CNI and returns nspawn's
-// flag that runs the pod in the namespace made for them (none for host
-// networking, which shares the host's).
-func setupNetwork(ctx context.Context, pod, uuid string, ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig, reqs []network.NetRequest, debug bool) (*podNetwork, []string, error) {
+// setupNetwork gives the pod its networks through CNI and returns the
+// path of the namespace made for them ("" for host networking, which
+// shares the host's).
+func setupNetwork(ctx context.Context, pod, uuid string, ra entrypoint.RunArgs, rc *podlayout.RuntimeConfig, reqs []network.NetRequest, debug bool) (*podNetwork, string, error) {
 	if network.IsHost(reqs) {
-		return &podNetwork{pod: pod, host: true}, nil, nil
+		return &podNetwork{pod: pod, host: true}, "", nil
 	}
 	ports := make([]network.PortForward, 0, len(rc.Ports))
 	for _, p := range rc.Ports {
@@ -59,9 +61,26 @@ func setupNetwork(ctx context.Context, pod, uuid string, ra entrypoint.RunArgs, 
 	}
 	info, err := network.Setup(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("setting up the pod's network: %w", err)
+		return nil, "", fmt.Errorf("setting up the pod's network: %w", err)
 	}
-	return &podNetwork{pod: pod, info: info}, []string{"--network-namespace-path=" + info.NetNS}, nil
+	return &podNetwork{pod: pod, info: info}, info.NetNS, nil
+}
+
+// joinNetNS moves the calling thread into the network namespace at path;
+// the caller has locked the thread and execs from it. This is how nspawn
+// gets a pod's namespace with --private-users: nspawn joins the one named
+// by --network-namespace-path from inside the pod's user namespace, which
+// does not own it, and is refused.
+func joinNetNS(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the pod's network namespace: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("joining the pod's network namespace %s: %w", path, err)
+	}
+	return nil
 }
 
 // teardown undoes setupNetwork after a failed start.
