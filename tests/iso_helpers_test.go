@@ -39,7 +39,7 @@ import (
 // isoApplets are busybox applets the isolation and network images link
 // besides busyboxApplets.
 var isoApplets = []string{
-	"awk", "tr", "cut", "dd", "mknod", "chown", "chmod", "mv", "wget", "httpd",
+	"awk", "tr", "cut", "dd", "mknod", "chown", "chmod", "mv", "nc", "httpd",
 	"ip", "unshare", "tail", "uniq",
 }
 
@@ -47,7 +47,9 @@ var isoApplets = []string{
 // the process that runs it (through the child processes it starts, which
 // inherit everything checked): ids, capability sets, no_new_privs,
 // seccomp mode, oom_score_adj, its cgroups and their limits as the
-// process can read them, and how sensitive /proc paths look.
+// process can read them (and the cgroup mounts it sees), and how sensitive
+// /proc paths look (/proc/keys, which every kernel has, stands for the
+// masked files).
 const isoReport = `
 cgpath() { awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' /proc/self/cgroup; }
 first() { for f in "$@"; do if [ -r "$f" ]; then echo "$(cat "$f") ($f)"; return; fi; done; echo "none"; }
@@ -61,7 +63,8 @@ report() {
 	echo "memory.limit: $(first /sys/fs/cgroup/memory$m/memory.limit_in_bytes /sys/fs/cgroup$u/memory.max)"
 	echo "cpu.quota: $(first /sys/fs/cgroup/cpu$c/cpu.cfs_quota_us /sys/fs/cgroup/cpu,cpuacct$c/cpu.cfs_quota_us /sys/fs/cgroup$u/cpu.max)"
 	echo "cpu.shares: $(first /sys/fs/cgroup/cpu$c/cpu.shares /sys/fs/cgroup/cpu,cpuacct$c/cpu.shares /sys/fs/cgroup$u/cpu.weight)"
-	echo "kcore: $(stat -c '%F %t:%T' /proc/kcore 2>&1)"
+	echo "cgmounts: $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i+1) ~ /^cgroup/) printf "%s ", $5; break } }' /proc/self/mountinfo)"
+	echo "keys: $(stat -c '%F %t:%T' /proc/keys 2>&1)"
 	echo "procsys: $(awk '$5 == "/proc/sys" { print $6 }' /proc/self/mountinfo | tail -n 1)"
 	echo "userns: $(head -n 1 /proc/self/uid_map | tr -s ' ' ' ')"
 }
@@ -212,7 +215,7 @@ func (r report) value(key string) string {
 func (pe *podEnv) checkedPod(app, extra string, runArgs ...string) (uuid string, inApp, inEnter report, raw string) {
 	pe.t.Helper()
 	uuid, inApp, appRaw := pe.checkedPodApp(extra, runArgs...)
-	out, stderr, code := rkt(pe.t, pe.env, "enter", "--app="+app, uuid, "/bin/sh", "-c", isoReport+"report; "+extra)
+	out, stderr, code := rkt(pe.t, pe.env, "enter", "--app="+app, uuid, "/bin/sh", "-c", isoReport+"report; "+extra+"\ntrue")
 	if code != 0 {
 		pe.t.Errorf("rkt enter %s: exit %d\nstderr: %s", app, code, stderr)
 	}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,17 +19,17 @@ func notAppliedLine(out, app, name string) string {
 	return ""
 }
 
-// TestIsoUnsupportedReported: isolators the stage1 cannot apply (one it
-// does not implement, one it does not know, a seccomp retain set naming a
-// syscall the baseline always denies) are reported on the pod's output,
+// TestIsoUnsupportedReported: isolators the stage1 cannot apply (two it
+// does not implement, a seccomp retain set naming a syscall the baseline
+// always denies) are reported on the pod's output,
 // never silently dropped, and the pod still runs.
 func TestIsoUnsupportedReported(t *testing.T) {
 	t.Parallel()
 	pe := newPodEnv(t)
 	img := pe.isoImage("unsup", `echo unsup-ran`, withIsolators(t,
 		"resource/network-bandwidth", `{"default":true,"limit":"1M"}`,
-		"example.com/frobnicate", `{"level":3}`,
-		"os/linux/seccomp-retain-set", `{"set":["@appc.io/all","keyctl"],"errno":"EPERM"}`))
+		"resource/block-bandwidth", `{"default":true,"limit":"1M"}`,
+		"os/linux/seccomp-retain-set", `{"set":["@rkt/default-whitelist","keyctl"],"errno":"EPERM"}`))
 	_, vol := pe.outVolume()
 	stdout, stderr, code := pe.run(vol, img)
 	out := stdout + stderr
@@ -38,7 +39,7 @@ func TestIsoUnsupportedReported(t *testing.T) {
 	if !strings.Contains(out, "unsup-ran") {
 		t.Errorf("the app did not run:\n%s", out)
 	}
-	for _, name := range []string{"resource/network-bandwidth", "example.com/frobnicate", "os/linux/seccomp-retain-set"} {
+	for _, name := range []string{"resource/network-bandwidth", "resource/block-bandwidth", "os/linux/seccomp-retain-set"} {
 		if notAppliedLine(out, "unsup", name) == "" {
 			t.Errorf("no line reports isolator %s of app unsup as not applied:\n%s", name, out)
 		}
@@ -93,8 +94,10 @@ func TestIsoPrivateUsers(t *testing.T) {
 	}
 }
 
-// TestIsoIPC: --ipc=parent shares the host's IPC namespace; by default the
-// pod has one of its own.
+// TestIsoIPC: --ipc=parent shares the host's IPC namespace, or, where
+// the stage1 cannot do that (systemd-nspawn always makes one), is refused
+// with a message naming the flag, never silently ignored; --ipc=private
+// and the default give the pod one of its own.
 func TestIsoIPC(t *testing.T) {
 	t.Parallel()
 	host, err := os.Readlink("/proc/self/ns/ipc")
@@ -118,8 +121,14 @@ func TestIsoIPC(t *testing.T) {
 			if c.flag != "" {
 				args = append([]string{c.flag}, args...)
 			}
-			pe.runOK(args...)
-			r := parseReport(waitOutFile(t, dir+"/ipc", 5*time.Second, nil))
+			_, stderr, code := pe.run(args...)
+			if code != 0 {
+				if !c.share || !strings.Contains(stderr, "--ipc=parent") {
+					t.Fatalf("rkt run %s: exit %d\n%s", c.flag, code, stderr)
+				}
+				return
+			}
+			r := parseReport(waitOutFile(t, filepath.Join(dir, "ipc"), 5*time.Second, nil))
 			if got := r["ipc"]; (got == host) != c.share || got == "" {
 				t.Errorf("%s: the app's IPC namespace %q, the host's %q: want shared=%v", c.flag, got, host, c.share)
 			}
