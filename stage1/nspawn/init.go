@@ -84,6 +84,15 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 			net.teardown(ctx)
 		}
 	}()
+	var userns *userNS
+	if plan.privateUsers {
+		if userns, err = pickUserNS(ra.UUID); err != nil {
+			return err
+		}
+		if err := userns.chownCgroups(cg, appNames(plan.pm)); err != nil {
+			return err
+		}
+	}
 	if err := writeRuntimeFile(filepath.Join(pod, podlayout.PpidFile), []byte(strconv.Itoa(os.Getpid()))); err != nil {
 		return err
 	}
@@ -99,6 +108,10 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 	runtime.LockOSThread()
 	if err := privateNspawnDirs(); err != nil {
 		return err
+	}
+	if userns != nil {
+		// nspawn idmaps the rootfs where it can, else chowns it.
+		argv = slices.Insert(argv, 1, userns.nspawnFlag(), "--private-users-ownership=auto")
 	}
 	if netns != "" && plan.privateUsers {
 		if err := joinNetNS(netns); err != nil {
@@ -208,12 +221,6 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	}
 	if ipc == "parent" {
 		return nil, ErrIPCParent
-	}
-	if rc.PrivateUsers != "" {
-		// A free range of 65536 ids picked by nspawn; the rootfs is
-		// shifted by an idmapped mount where the kernel and file system
-		// allow it, else chowned (nspawn's "auto").
-		args = append(args, "--private-users=pick", "--private-users-ownership=auto")
 	}
 	if ra.DisableCapabilities || hasInsecure(rc, "capabilities") {
 		args = append(args, "--capability=all")
@@ -468,4 +475,12 @@ func nsDelegateIn(mountinfo []byte) bool {
 		}
 	}
 	return false
+}
+
+func appNames(pm *schema.PodManifest) []string {
+	names := make([]string, 0, len(pm.Apps))
+	for _, ra := range pm.Apps {
+		names = append(names, ra.Name.String())
+	}
+	return names
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// A pod with --private-users runs in a user namespace of its own, with
+// 65536 ids starting at a base picked by /init (not by nspawn: /init must
+// know it to give the pod's root its cgroups). nspawn shifts the rootfs
+// into the range (--private-users-ownership=auto: an idmapped mount where
+// the kernel and the file system allow one, else a recursive chown, which
+// on an overlay rootfs copies every file up).
+const (
+	usernsSize = 0x10000
+	// The bases picked from, as systemd-nspawn's "pick" does: above the
+	// ids of ordinary users and below the ones systemd reserves.
+	usernsFirst = 0x00080000
+	usernsLast  = 0x6FFF0000
+	// usernsLockDir holds one lock file per base in use: flock'ed by the
+	// pod's nspawn process for the pod's life.
+	usernsLockDir = "/run/rkt/userns"
+)
+
+// userNS is the id range of a pod.
+type userNS struct {
+	base int
+	lock *os.File // held (not close-on-exec) by nspawn until the pod exits
+}
+
+// pickUserNS takes the first free base, starting at one derived from the
+// pod's UUID, and holds its lock.
+func pickUserNS(uuid string) (*userNS, error) {
+	if err := os.MkdirAll(usernsLockDir, 0o755); err != nil {
+		return nil, fmt.Errorf("picking a user id range: %w", err)
+	}
+	n := (usernsLast - usernsFirst) / usernsSize
+	h := fnv.New32a()
+	h.Write([]byte(uuid))
+	start := int(h.Sum32() % uint32(n))
+	for i := 0; i < n; i++ {
+		base := usernsFirst + ((start+i)%n)*usernsSize
+		f, err := os.OpenFile(filepath.Join(usernsLockDir, strconv.Itoa(base)), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("picking a user id range: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				continue
+			}
+			return nil, fmt.Errorf("picking a user id range: locking %s: %w", f.Name(), err)
+		}
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("picking a user id range: %w", err)
+		}
+		return &userNS{base: base, lock: f}, nil
+	}
+	return nil, errors.New("picking a user id range: every range is in use")
+}
+
+// nspawnFlag is nspawn's --private-users for the range.
+func (u *userNS) nspawnFlag() string {
+	return "--private-users=" + strconv.Itoa(u.base) + ":" + strconv.Itoa(usernsSize)
+}
+
+// chownCgroups lets the pod's root, an unprivileged id on the host, move
+// processes into the apps' cgroups: the pod cgroup's and every app
+// cgroup's cgroup.procs are given to the range's base id (on cgroup v2
+// a move needs write access to the common ancestor's cgroup.procs too).
+func (u *userNS) chownCgroups(pc *podCgroups, apps []string) error {
+	for _, dir := range pc.pod.Dirs() {
+		for _, sub := range append([]string{""}, apps...) {
+			p := filepath.Join(dir, sub, "cgroup.procs")
+			if err := os.Chown(p, u.base, u.base); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("giving %s to the pod's root: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
