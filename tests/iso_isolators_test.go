@@ -3,7 +3,6 @@ package tests
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,18 +254,13 @@ func TestIsoResources(t *testing.T) {
 }
 
 // podCgroup returns the directory of pod uuid's cgroup (or of one of its
-// children) in the v1 hierarchy of controller, below the test process's
-// own cgroup, where the stage1 makes it by default.
+// children) in the v1 hierarchy of controller (see podCgroupDirs).
 func podCgroup(t *testing.T, controller, uuid string, child ...string) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range outputLines(string(b)) {
-		f := strings.SplitN(l, ":", 3)
-		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), controller) {
-			return filepath.Join(append([]string{"/sys/fs/cgroup", controller, f[2], cgroups.PodName(uuid)}, child...)...)
+	prefix := filepath.Join("/sys/fs/cgroup", controller) + "/"
+	for _, d := range podCgroupDirs(uuid) {
+		if strings.HasPrefix(d, prefix) {
+			return filepath.Join(append([]string{d}, child...)...)
 		}
 	}
 	t.Skipf("skipping: no cgroup v1 %s hierarchy on this host", controller)
