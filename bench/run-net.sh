@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# run-net.sh: what does a pod's network and full isolation cost at start?
+# `rkt run` of a stored busybox image running /bin/true with the default
+# network (CNI ptp, masqueraded) against --net=none and --net=host, next to
+# `podman run` with its default network (CNI bridge) and with none; and
+# rkt with full isolation (default capabilities, seccomp, paths, cgroup
+# limits, a network namespace) against `runc run` of the same rootfs.
+# Medians over BENCH_RUNS runs (hyperfine), the network's cost in ms, and
+# ratios. Results go to stdout and bench/out/.
+#
+# As root. Knobs:
+#   RKT             the rkt binary (default: built from this tree); the
+#                   stage1 images are taken from beside it, or built there
+#   BENCH_RUNS      timed runs per contestant (default 30)
+#   BENCH_WARMUP    untimed runs first (default 3)
+#   BENCH_TMPFS     an existing tmpfs dir to work in instead of mounting one
+#   BENCH_SKIP      space-separated contestants to leave out (nspawn
+#                   nspawn-noseccomp runc podman-none podman-default rkt-host
+#                   rkt-none rkt-default rkt-full)
+#
+# The pods only run /bin/true: no traffic is sent anywhere. The default
+# network does change the host: it adds the pods' veths while they run,
+# and rkt's masquerade rules for 172.16.28.0/24 (podman: its bridge cni-podman0
+# and rules for 10.88.0.0/16), as running them by hand would.
+#
+# Peers need workarounds on hosts with hybrid cgroups and a hard
+# RLIMIT_NOFILE below podman's default; see bench/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+
+[[ $(id -u) -eq 0 ]] || bench_die "run me as root: pods, networks and the OCI runtimes need it"
+command -v hyperfine >/dev/null || bench_die "hyperfine is needed (apt-get install hyperfine)"
+command -v jq >/dev/null || bench_die "jq is needed (apt-get install jq)"
+[[ -x /bin/busybox ]] || bench_die "a static /bin/busybox is needed (apt-get install busybox-static)"
+[[ -x /usr/lib/cni/ptp || -x /opt/cni/bin/ptp ]] ||
+	bench_die "the CNI plugins are needed (apt-get install containernetworking-plugins)"
+
+runs=${BENCH_RUNS:-30}
+warmup=${BENCH_WARMUP:-3}
+skip=" ${BENCH_SKIP:-} "
+
+bench_tmpfs_setup 1G
+work=$BENCH_WORK
+
+bindir=$work/bin
+mkdir -p "$bindir"
+bench_find_rkt "$bindir" || bench_die "no rkt to measure"
+rktdir=$(dirname "$RKT")
+version=$("$RKT" version 2>/dev/null | awk -F': *' '/^rkt Version/ { print $2 }')
+if [[ ! -f $rktdir/stage1-nspawn.aci ]]; then
+	[[ -w $rktdir ]] || bench_die "no $rktdir/stage1-nspawn.aci and $rktdir is not writable"
+	bench_log "building stage1-nspawn.aci beside $RKT"
+	(cd "$repo" && CGO_ENABLED=0 go run ./stage1/image/mkimage -flavor=nspawn \
+		-version="${version:-0.0.0}" -o "$rktdir/stage1-nspawn.aci") >&2 ||
+		bench_die "building stage1-nspawn.aci"
+fi
+
+# The rootfs every contestant runs (as in run-pods.sh).
+rootfs=$work/aci/rootfs
+mkdir -p "$rootfs"/{bin,etc,usr/lib,proc,sys,dev,tmp,run}
+cp /bin/busybox "$rootfs/bin/busybox"
+ln -s busybox "$rootfs/bin/sh"
+ln -s busybox "$rootfs/bin/true"
+printf 'ID=rkt-bench\nNAME="rkt bench busybox"\n' >"$rootfs/usr/lib/os-release"
+ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
+printf 'root:x:0:0:root:/:/bin/sh\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$rootfs/etc/group"
+cat >"$work/aci/manifest" <<'EOF'
+{"acKind":"ImageManifest","acVersion":"0.8.11","name":"bench.example.com/busybox",
+ "labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],
+ "app":{"exec":["/bin/true"],"user":"0","group":"0"}}
+EOF
+tar -C "$work/aci" -cf "$work/busybox.aci" manifest rootfs
+
+# OCI bundle for runc: the default spec (its own network, IPC, UTS, PID
+# and mount namespaces, a capability set, masked paths, no seccomp).
+bundle=$work/bundle
+mkdir -p "$bundle"
+(cd "$bundle" && runc spec)
+jq --arg root "$rootfs" '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root' \
+	"$bundle/config.json" >"$bundle/config.json.new"
+mv "$bundle/config.json.new" "$bundle/config.json"
+
+data=$work/data
+"$RKT" --dir="$data" --insecure-options=image fetch "$work/busybox.aci" >/dev/null
+
+out=$work/results
+mkdir -p "$out"
+names=()
+
+# measure NAME [hyperfine options...] -- COMMAND
+measure() {
+	local name=$1
+	shift
+	if [[ $skip == *" $name "* ]]; then
+		bench_log "skipping $name"
+		return 0
+	fi
+	bench_log "measuring $name"
+	if ! hyperfine --shell=none --style=none --warmup "$warmup" --runs "$runs" \
+		--export-json "$out/$name.json" -n "$name" "$@" >"$out/$name.log" 2>&1; then
+		bench_log "$name failed; see below"
+		tail -n 20 "$out/$name.log" >&2
+		return 0
+	fi
+	names+=("$name")
+}
+
+gc="$RKT --dir=$data gc --grace-period=0s"
+run="$RKT --dir=$data run --pull-policy=never"
+img=bench.example.com/busybox:1.0
+# podman on this kind of host: runc (crun refuses hybrid cgroups),
+# cgroupfs (no system bus), file events (no journal), rlimits below the
+# host's hard limits; see bench/README.md.
+podman="podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024"
+
+nspawn_args="-D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --private-network /bin/true"
+measure nspawn "systemd-nspawn $nspawn_args"
+# Without nspawn's own seccomp filter, as the nspawn stage1 runs it (the
+# supervisor installs the project's cached filter for every app instead).
+measure nspawn-noseccomp "env SYSTEMD_SECCOMP=0 systemd-nspawn $nspawn_args"
+measure runc "runc run --bundle $bundle rkt-bench-runc"
+measure podman-none "$podman --network=none --rootfs $rootfs /bin/true"
+measure podman-default "$podman --rootfs $rootfs /bin/true"
+measure rkt-host --prepare "$gc" "$run --net=host $img"
+measure rkt-none --prepare "$gc" "$run --net=none $img"
+measure rkt-default --prepare "$gc" "$run $img"
+measure rkt-full --prepare "$gc" "$run --net=none $img --memory=256Mi --cpu=1 --cpu-shares=512 --oom-score-adj=100"
+$gc >/dev/null 2>&1 || true
+
+median_ms() {
+	jq -r '.results[0].median * 1000' "$out/$1.json"
+}
+
+# get NAME prints the median of NAME in ms, or n/a when it was not measured.
+get() {
+	if [[ -f $out/$1.json ]]; then median_ms "$1"; else echo n/a; fi
+}
+
+# diff_ms A B prints A-B with one decimal, n/a when either is.
+diff_ms() {
+	if [[ $1 == n/a || $2 == n/a ]]; then echo n/a; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", a - b }'; fi
+}
+
+ratio() {
+	if [[ $1 == n/a || $2 == n/a ]]; then echo n/a; else bench_ratio "$1" "$2"; fi
+}
+
+report() {
+	bench_machine
+	echo "runs:      $runs per contestant (+$warmup warm-up), hyperfine $(hyperfine --version | awk '{ print $2 }')"
+	echo
+	local n
+	printf '%-16s %10s\n' contestant "median ms"
+	for n in "${names[@]}"; do
+		printf '%-16s %10.1f\n' "$n" "$(median_ms "$n")"
+	done
+	local rd rn rh pd pn rf rc
+	rd=$(get rkt-default)
+	rn=$(get rkt-none)
+	rh=$(get rkt-host)
+	pd=$(get podman-default)
+	pn=$(get podman-none)
+	rf=$(get rkt-full)
+	rc=$(get runc)
+	echo
+	echo "default network, rkt:     +$(diff_ms "$rd" "$rn") ms over --net=none (x$(ratio "$rd" "$rn")), +$(diff_ms "$rd" "$rh") ms over --net=host"
+	echo "default network, podman:  +$(diff_ms "$pd" "$pn") ms over --network=none (x$(ratio "$pd" "$pn"))"
+	echo "rkt default / podman default: x$(ratio "$rd" "$pd")"
+	echo "rkt full isolation / runc run: x$(ratio "$rf" "$rc")"
+	echo
+	echo "targets: the default network adds <= 30 ms; full isolation faster than runc run (< 1.00)"
+}
+
+mkdir -p "$here/out"
+report | tee "$here/out/run-net-$(date +%Y%m%d-%H%M%S).txt"
