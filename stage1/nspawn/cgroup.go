@@ -47,7 +47,10 @@ func setupCgroups(pod, uuid string, pm *schema.PodManifest) (_ *podCgroups, bind
 			pc.destroy()
 		}
 	}()
-	if err := cg.Save(filepath.Join(pod, podlayout.CgroupFile)); err != nil {
+	// The record is written like the other runtime files, by rename
+	// without fsync: after a crash of the host the cgroups are gone too.
+	// Load reads it.
+	if err := writeRuntimeFile(filepath.Join(pod, podlayout.CgroupFile), []byte(cg.Encode())); err != nil {
 		return nil, nil, fmt.Errorf("recording the pod's cgroup: %w", err)
 	}
 	if pc.leaf, err = cg.Child(cgroups.Stage1Leaf); err != nil {
