@@ -57,8 +57,8 @@ func runEnter(args []string) error {
 // runEnterApp runs inside the pod (root = the stage1 rootfs, namespaces
 // joined by nsenter) and execs CMD confined exactly as the supervisor
 // confined the app, from the record it wrote, /rkt/isolation/<app>.json:
-// it joins the app's cgroups (/rkt/cgroup/<key>/<app>), takes its
-// oom_score_adj, then caps.PrepareAndExec chroots into the app's rootfs,
+// it joins the app's cgroups (/rkt/cgroup/<key>/<app>) and makes a cgroup
+// namespace rooted there, takes its oom_score_adj, then caps.PrepareAndExec chroots into the app's rootfs,
 // takes the app's user and groups, limits the bounding set and the
 // capabilities to the app's, sets no_new_privs when the app has it and
 // installs the app's seccomp filter before execve. rkt ran the entered
@@ -74,14 +74,20 @@ func runEnterApp(args []string) error {
 	if err := podlayout.ValidAppName(app); err != nil {
 		return fmt.Errorf("entering the app: %w", err)
 	}
+	// The cgroup namespace made below, and the ids, capabilities and
+	// filter PrepareAndExec sets, belong to this thread, which execs.
+	runtime.LockOSThread()
 	spec, err := enterSpec("/", app, cmd)
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", app, err)
 	}
-	// PrepareAndExec changes this thread's ids, capabilities and filter
-	// and execs from it.
-	runtime.LockOSThread()
-	if err := caps.PrepareAndExec(*spec); err != nil {
+	if spec.cgroupNS {
+		// Like the app: a cgroup namespace rooted at its cgroup.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("entering app %q: making its cgroup namespace: %w", app, err)
+		}
+	}
+	if err := caps.PrepareAndExec(spec.ExecSpec); err != nil {
 		return fmt.Errorf("entering app %q: %w", app, err)
 	}
 	return nil
@@ -97,11 +103,19 @@ type confinement struct {
 	OOMScoreAdj *int
 }
 
+// entered is how an entered command is started.
+type entered struct {
+	caps.ExecSpec
+	// cgroupNS: the command joined the app's cgroups and gets a cgroup
+	// namespace rooted there, as the app did.
+	cgroupNS bool
+}
+
 // enterSpec reads the app's confinement record, joins its cgroups and
 // sets its oom_score_adj on the calling process, and returns the exec
 // spec for cmd. root is the stage1 rootfs as the caller sees it ("/"
 // inside the pod).
-func enterSpec(root, app string, cmd []string) (*caps.ExecSpec, error) {
+func enterSpec(root, app string, cmd []string) (*entered, error) {
 	path := filepath.Join(root, podlayout.InPodIsolationDir, app+".json")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -150,7 +164,7 @@ func enterSpec(root, app string, cmd []string) (*caps.ExecSpec, error) {
 			return nil, err
 		}
 	}
-	return &spec, nil
+	return &entered{ExecSpec: spec, cgroupNS: len(c.CgroupKeys) > 0}, nil
 }
 
 // readEnvFile reads KEY=VALUE lines; a missing file gives rkt's default

@@ -204,7 +204,7 @@ func TestEnterSpec(t *testing.T) {
 			t.Errorf("root = %s", spec.Root)
 		}
 		if spec.UID != 1000 || spec.GID != 1000 || spec.Dir != "/home" || !spec.NoNewPrivileges ||
-			spec.Caps != caps.Of(caps.Chown) || len(spec.Seccomp) != 1 {
+			spec.Caps != caps.Of(caps.Chown) || len(spec.Seccomp) != 1 || !spec.cgroupNS {
 			t.Errorf("spec = %+v", spec)
 		}
 		if !slices.Equal(spec.Env, []string{"PATH=/bin", "FOO=bar"}) {
@@ -233,7 +233,7 @@ func TestEnterSpec(t *testing.T) {
 		root := enterRoot(t, []string{"seccomp"})
 		writeJSON(t, filepath.Join(root, podlayout.InPodIsolationDir, "app.json"), record("app", nil))
 		spec, err := enterSpec(root, "app", []string{"true"})
-		if err != nil || spec.Seccomp != nil {
+		if err != nil || spec.Seccomp != nil || spec.cgroupNS {
 			t.Fatalf("spec %+v, err %v", spec, err)
 		}
 	})
