@@ -2,7 +2,8 @@
 # Helpers shared by the scripts in this directory. Source it, do not run it.
 
 # The system packages a Debian 12 machine needs to build rkt, run its test
-# suite and the demo. Go is not among them: Debian 12 ships Go 1.19 and rkt
+# suite and the demo (pod networks need the CNI plugins and iptables; the
+# network tests also use iproute2 and nsenter from util-linux). Go is not among them: Debian 12 ships Go 1.19 and rkt
 # needs Go >= 1.26 (see find_go).
 RKT_DEBIAN_PACKAGES=(
 	ca-certificates
@@ -18,6 +19,8 @@ RKT_DEBIAN_PACKAGES=(
 	zstd
 	time
 	iproute2
+	iptables
+	containernetworking-plugins
 	util-linux
 	procps
 	kmod

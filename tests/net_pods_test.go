@@ -314,3 +314,27 @@ func TestNetDNS(t *testing.T) {
 		t.Errorf("/etc/hosts does not name the pod's hostname:\n%s", hosts)
 	}
 }
+
+// TestNetDNSHost: --dns=host and --hosts-entry=host give the app the
+// host's /etc/resolv.conf and /etc/hosts.
+func TestNetDNSHost(t *testing.T) {
+	t.Parallel()
+	h := newNetHost(t)
+	pe := newPodEnv(t)
+	dir, vol := pe.outVolume()
+	img := pe.isoImage("dnshost", `{ cat /etc/resolv.conf; echo ---; cat /etc/hosts; } > /out/r.tmp; mv /out/r.tmp /out/result`)
+	if _, stderr, code := h.run(pe, "--net=none", "--dns=host", "--hosts-entry=host", vol, img); code != 0 {
+		t.Fatalf("rkt run --dns=host --hosts-entry=host: exit %d\n%s", code, stderr)
+	}
+	out := waitOutFile(t, filepath.Join(dir, "result"), 5*time.Second, nil)
+	resolv, hosts, _ := strings.Cut(out, "---\n")
+	for file, got := range map[string]string{"/etc/resolv.conf": resolv, "/etc/hosts": hosts} {
+		want, err := os.ReadFile(file)
+		if err != nil {
+			t.Skipf("skipping: the host has no %s: %v", file, err)
+		}
+		if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
+			t.Errorf("%s in the app:\n%s\nwant the host's:\n%s", file, got, want)
+		}
+	}
+}
