@@ -86,23 +86,32 @@ func onlyNet(t *testing.T, pe *podEnv, uuid, name, subnet string) podNet {
 	return nets[0]
 }
 
+// reachPod starts an agent pod on network netName in a host of the test's
+// own, with an HTTP server on the host and one beyond it, and has the pod
+// report its interfaces and routes and fetch from both servers (keys
+// "host" and "out", see fetchLine).
+func reachPod(t *testing.T, netName, subnet string) (h *netHost, pe *podEnv, uuid string, n podNet, out string, onHost, outside *recorder) {
+	t.Helper()
+	h = newNetHost(t)
+	pe = newPodEnv(t)
+	onHost = serveIn(t, h.path, "0.0.0.0:0", "hello-from-host")
+	outside = serveIn(t, h.outPath, h.outIP+":0", "hello-from-outside")
+	dir, vol := pe.outVolume()
+	uuid, _ = h.startPod(pe, "--net="+netName, vol, pe.isoImage("agent", agentScript))
+	n = onlyNet(t, pe, uuid, netName, subnet)
+	out = tell(t, dir, netReport+
+		fetchLine("host", net.JoinHostPort(n.HostIP, onHost.port()))+
+		fetchLine("out", net.JoinHostPort(h.outIP, outside.port())))
+	return h, pe, uuid, n, out, onHost, outside
+}
+
 // TestNetDefault: on the default network the pod reaches the host over
 // its ptp link (seen from its own address), routes out through the host
 // (masqueraded to the host's address), and list and status show the
 // network and address.
 func TestNetDefault(t *testing.T) {
 	t.Parallel()
-	h := newNetHost(t)
-	pe := newPodEnv(t)
-	onHost := serveIn(t, h.path, "0.0.0.0:0", "hello-from-host")
-	outside := serveIn(t, h.outPath, h.outIP+":0", "hello-from-outside")
-	dir, vol := pe.outVolume()
-	uuid, _ := h.startPod(pe, vol, pe.isoImage("agent", agentScript))
-	n := onlyNet(t, pe, uuid, "default", "172.16.28.0/24")
-
-	out := tell(t, dir, netReport+
-		fetchLine("host", net.JoinHostPort(n.HostIP, onHost.port()))+
-		fetchLine("out", net.JoinHostPort(h.outIP, outside.port())))
+	h, pe, uuid, n, out, onHost, outside := reachPod(t, "default", "172.16.28.0/24")
 	r := parseReport(out)
 	if ifs := lines(out, "if: "); !slices.Equal(ifs, []string{"lo", "eth0"}) && !slices.Equal(ifs, []string{"eth0", "lo"}) {
 		t.Errorf("the pod's interfaces: %v, want lo and eth0", ifs)
@@ -148,23 +157,16 @@ func TestNetDefault(t *testing.T) {
 // no route out, and nothing leaves through the host.
 func TestNetDefaultRestricted(t *testing.T) {
 	t.Parallel()
-	h := newNetHost(t)
-	pe := newPodEnv(t)
-	onHost := serveIn(t, h.path, "0.0.0.0:0", "hello-from-host")
-	outside := serveIn(t, h.outPath, h.outIP+":0", "hello-from-outside")
-	dir, vol := pe.outVolume()
-	uuid, _ := h.startPod(pe, "--net=default-restricted", vol, pe.isoImage("agent", agentScript))
-	n := onlyNet(t, pe, uuid, "default-restricted", "172.31.0.0/16")
-
-	out := tell(t, dir, netReport+
-		fetchLine("host", net.JoinHostPort(n.HostIP, onHost.port()))+
-		fetchLine("out", net.JoinHostPort(h.outIP, outside.port())))
+	_, _, _, n, out, onHost, outside := reachPod(t, "default-restricted", "172.31.0.0/16")
 	r := parseReport(out)
 	if slices.ContainsFunc(lines(out, "route: "), func(l string) bool { return strings.HasPrefix(l, "default") }) {
 		t.Errorf("default-restricted has a default route: %v", lines(out, "route: "))
 	}
 	if r["host-exit"] != "0" || r["host-body"] != "hello-from-host" {
 		t.Errorf("default-restricted fetching from the host at %s: exit %s, body %q", n.HostIP, r["host-exit"], r["host-body"])
+	}
+	if got := onHost.seen(); !slices.Equal(got, []string{n.IP}) {
+		t.Errorf("the host saw requests from %v, want one from the pod's %s", got, n.IP)
 	}
 	if r["out-exit"] == "0" {
 		t.Errorf("default-restricted fetched from beyond the host: %q", r["out-body"])
@@ -287,21 +289,30 @@ func TestNetNamed(t *testing.T) {
 	}
 }
 
+// nameFiles runs a pod with --net=none and flags in a host of the test's
+// own and returns its app's /etc/resolv.conf and /etc/hosts.
+func nameFiles(t *testing.T, flags ...string) (resolv, hosts string) {
+	t.Helper()
+	h := newNetHost(t)
+	pe := newPodEnv(t)
+	dir, vol := pe.outVolume()
+	img := pe.isoImage("dns", `{ cat /etc/resolv.conf; echo ---; cat /etc/hosts; } > /out/r.tmp; mv /out/r.tmp /out/result`)
+	args := append(append([]string{"--net=none"}, flags...), vol, img)
+	if _, stderr, code := h.run(pe, args...); code != 0 {
+		t.Fatalf("rkt run %s: exit %d\n%s", strings.Join(flags, " "), code, stderr)
+	}
+	out := waitOutFile(t, filepath.Join(dir, "result"), 5*time.Second, nil)
+	resolv, hosts, _ = strings.Cut(out, "---\n")
+	return resolv, hosts
+}
+
 // TestNetDNS: --dns, --dns-search, --dns-opt, --dns-domain and
 // --hosts-entry reach the app's /etc/resolv.conf and /etc/hosts, which
 // also names the pod's hostname.
 func TestNetDNS(t *testing.T) {
 	t.Parallel()
-	h := newNetHost(t)
-	pe := newPodEnv(t)
-	dir, vol := pe.outVolume()
-	img := pe.isoImage("dns", `{ cat /etc/resolv.conf; echo ---; cat /etc/hosts; } > /out/r.tmp; mv /out/r.tmp /out/result`)
-	if _, stderr, code := h.run(pe, "--net=none", "--hostname=podhost", "--dns=10.9.9.9", "--dns-search=example.test",
-		"--dns-opt=ndots:3", "--dns-domain=pods.test", "--hosts-entry=10.9.9.10=db.example.test", vol, img); code != 0 {
-		t.Fatalf("rkt run with DNS flags: exit %d\n%s", code, stderr)
-	}
-	out := waitOutFile(t, filepath.Join(dir, "result"), 5*time.Second, nil)
-	resolv, hosts, _ := strings.Cut(out, "---")
+	resolv, hosts := nameFiles(t, "--hostname=podhost", "--dns=10.9.9.9", "--dns-search=example.test",
+		"--dns-opt=ndots:3", "--dns-domain=pods.test", "--hosts-entry=10.9.9.10=db.example.test")
 	for _, want := range []string{"nameserver 10.9.9.9", "search example.test", "options ndots:3", "domain pods.test"} {
 		if !hasLine(resolv, want) {
 			t.Errorf("/etc/resolv.conf lacks %q:\n%s", want, resolv)
@@ -319,15 +330,7 @@ func TestNetDNS(t *testing.T) {
 // host's /etc/resolv.conf and /etc/hosts.
 func TestNetDNSHost(t *testing.T) {
 	t.Parallel()
-	h := newNetHost(t)
-	pe := newPodEnv(t)
-	dir, vol := pe.outVolume()
-	img := pe.isoImage("dnshost", `{ cat /etc/resolv.conf; echo ---; cat /etc/hosts; } > /out/r.tmp; mv /out/r.tmp /out/result`)
-	if _, stderr, code := h.run(pe, "--net=none", "--dns=host", "--hosts-entry=host", vol, img); code != 0 {
-		t.Fatalf("rkt run --dns=host --hosts-entry=host: exit %d\n%s", code, stderr)
-	}
-	out := waitOutFile(t, filepath.Join(dir, "result"), 5*time.Second, nil)
-	resolv, hosts, _ := strings.Cut(out, "---\n")
+	resolv, hosts := nameFiles(t, "--dns=host", "--hosts-entry=host")
 	for file, got := range map[string]string{"/etc/resolv.conf": resolv, "/etc/hosts": hosts} {
 		want, err := os.ReadFile(file)
 		if err != nil {
