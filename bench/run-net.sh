@@ -5,14 +5,15 @@
 # `podman run` with its default network (CNI bridge) and with none; and
 # rkt with full isolation (default capabilities, seccomp, paths, cgroup
 # limits, a network namespace) against `runc run` of the same rootfs.
-# Medians over BENCH_RUNS runs (hyperfine), the network's cost in ms, and
-# ratios. Results go to stdout and bench/out/.
+# Medians over BENCH_RUNS rounds (every contestant once per round, so that
+# load drifting on a shared machine weighs on all alike), the network's
+# cost in ms, and ratios. Results go to stdout and bench/out/.
 #
 # As root. Knobs:
 #   RKT             the rkt binary (default: built from this tree); the
 #                   stage1 images are taken from beside it, or built there
-#   BENCH_RUNS      timed runs per contestant (default 30)
-#   BENCH_WARMUP    untimed runs first (default 3)
+#   BENCH_RUNS      timed rounds (default 30)
+#   BENCH_WARMUP    untimed rounds first (default 3)
 #   BENCH_TMPFS     an existing tmpfs dir to work in instead of mounting one
 #   BENCH_SKIP      space-separated contestants to leave out (nspawn
 #                   nspawn-noseccomp runc podman-none podman-default rkt-host
@@ -33,7 +34,6 @@ repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || bench_die "run me as root: pods, networks and the OCI runtimes need it"
-command -v hyperfine >/dev/null || bench_die "hyperfine is needed (apt-get install hyperfine)"
 command -v jq >/dev/null || bench_die "jq is needed (apt-get install jq)"
 [[ -x /bin/busybox ]] || bench_die "a static /bin/busybox is needed (apt-get install busybox-static)"
 [[ -x /usr/lib/cni/ptp || -x /opt/cni/bin/ptp ]] ||
@@ -90,24 +90,22 @@ data=$work/data
 
 out=$work/results
 mkdir -p "$out"
-names=()
 
-# measure NAME [hyperfine options...] -- COMMAND
-measure() {
-	local name=$1
-	shift
+# Contestants run interleaved: every round runs each of them once, in the
+# same order, so that a machine whose load drifts during the run (a shared
+# one) weighs on all of them alike. Commands are plain words (no quoting).
+names=()
+declare -A cmds preps
+contestant() {
+	local name=$1 prep=$2 cmd=$3
 	if [[ $skip == *" $name "* ]]; then
 		bench_log "skipping $name"
 		return 0
 	fi
-	bench_log "measuring $name"
-	if ! hyperfine --shell=none --style=none --warmup "$warmup" --runs "$runs" \
-		--export-json "$out/$name.json" -n "$name" "$@" >"$out/$name.log" 2>&1; then
-		bench_log "$name failed; see below"
-		tail -n 20 "$out/$name.log" >&2
-		return 0
-	fi
 	names+=("$name")
+	cmds[$name]=$cmd
+	preps[$name]=$prep
+	: >"$out/$name.ms"
 }
 
 gc="$RKT --dir=$data gc --grace-period=0s"
@@ -117,28 +115,53 @@ img=bench.example.com/busybox:1.0
 # cgroupfs (no system bus), file events (no journal), rlimits below the
 # host's hard limits; see bench/README.md.
 podman="podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024"
-
 nspawn_args="-D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --private-network /bin/true"
-measure nspawn "systemd-nspawn $nspawn_args"
+
+contestant nspawn "" "systemd-nspawn $nspawn_args"
 # Without nspawn's own seccomp filter, as the nspawn stage1 runs it (the
 # supervisor installs the project's cached filter for every app instead).
-measure nspawn-noseccomp "env SYSTEMD_SECCOMP=0 systemd-nspawn $nspawn_args"
-measure runc "runc run --bundle $bundle rkt-bench-runc"
-measure podman-none "$podman --network=none --rootfs $rootfs /bin/true"
-measure podman-default "$podman --rootfs $rootfs /bin/true"
-measure rkt-host --prepare "$gc" "$run --net=host $img"
-measure rkt-none --prepare "$gc" "$run --net=none $img"
-measure rkt-default --prepare "$gc" "$run $img"
-measure rkt-full --prepare "$gc" "$run --net=none $img --memory=256Mi --cpu=1 --cpu-shares=512 --oom-score-adj=100"
-$gc >/dev/null 2>&1 || true
+contestant nspawn-noseccomp "" "env SYSTEMD_SECCOMP=0 systemd-nspawn $nspawn_args"
+contestant runc "" "runc run --bundle $bundle rkt-bench-runc"
+contestant podman-none "" "$podman --network=none --rootfs $rootfs /bin/true"
+contestant podman-default "" "$podman --rootfs $rootfs /bin/true"
+contestant rkt-host "$gc" "$run --net=host $img"
+contestant rkt-none "$gc" "$run --net=none $img"
+contestant rkt-default "$gc" "$run $img"
+contestant rkt-full "$gc" "$run --net=none $img --memory=256Mi --cpu=1 --cpu-shares=512 --oom-score-adj=100"
 
-median_ms() {
-	jq -r '.results[0].median * 1000' "$out/$1.json"
-}
+declare -A failed
+bench_log "running ${#names[@]} contestants, $warmup warm-up + $runs timed rounds"
+for ((round = 1; round <= warmup + runs; round++)); do
+	for n in "${names[@]}"; do
+		[[ -z ${failed[$n]:-} ]] || continue
+		if [[ -n ${preps[$n]} ]]; then
+			# shellcheck disable=SC2086 # plain words
+			${preps[$n]} >/dev/null 2>&1 || true
+		fi
+		t0=$(bench_now_ns)
+		# shellcheck disable=SC2086 # plain words
+		if ! ${cmds[$n]} >"$out/$n.log" 2>&1; then
+			bench_log "$n failed; leaving it out:"
+			tail -n 20 "$out/$n.log" >&2
+			failed[$n]=1
+			continue
+		fi
+		t1=$(bench_now_ns)
+		if ((round > warmup)); then
+			bench_ms "$t0" "$t1" >>"$out/$n.ms"
+		fi
+	done
+done
+$gc >/dev/null 2>&1 || true
 
 # get NAME prints the median of NAME in ms, or n/a when it was not measured.
 get() {
-	if [[ -f $out/$1.json ]]; then median_ms "$1"; else echo n/a; fi
+	if [[ -z ${failed[$1]:-} && -s $out/$1.ms ]]; then
+		# shellcheck disable=SC2046 # one number per line
+		bench_median $(cat "$out/$1.ms")
+	else
+		echo n/a
+	fi
 }
 
 # diff_ms A B prints A-B with one decimal, n/a when either is.
@@ -152,12 +175,12 @@ ratio() {
 
 report() {
 	bench_machine
-	echo "runs:      $runs per contestant (+$warmup warm-up), hyperfine $(hyperfine --version | awk '{ print $2 }')"
+	echo "runs:      $runs rounds (+$warmup warm-up), contestants interleaved; medians of wall time"
 	echo
 	local n
 	printf '%-16s %10s\n' contestant "median ms"
 	for n in "${names[@]}"; do
-		printf '%-16s %10.1f\n' "$n" "$(median_ms "$n")"
+		printf '%-16s %10s\n' "$n" "$(get "$n")"
 	done
 	local rd rn rh pd pn rf rc
 	rd=$(get rkt-default)
