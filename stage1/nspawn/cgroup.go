@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/caps"
 	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
@@ -31,7 +34,7 @@ type podCgroups struct {
 // manifest's) and the default device rules. It returns nspawn's --bind
 // flags that show each hierarchy's pod directory at /rkt/cgroup/<key>
 // inside the pod, where the supervisor's exec stub finds <key>/<app>.
-func setupCgroups(pod, uuid string, pm *schema.PodManifest) (_ *podCgroups, binds []string, retErr error) {
+func setupCgroups(pod, uuid string, apps []podApp) (_ *podCgroups, binds []string, retErr error) {
 	h, err := cgroups.Discover()
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
@@ -56,21 +59,15 @@ func setupCgroups(pod, uuid string, pm *schema.PodManifest) (_ *podCgroups, bind
 	if pc.leaf, err = cg.Child(cgroups.Stage1Leaf); err != nil {
 		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
 	}
-	for _, ra := range pm.Apps {
-		name := ra.Name.String()
-		img, err := readImageManifest(podlayout.AppImageManifest(pod, name))
-		if err != nil {
-			return nil, nil, fmt.Errorf("app %q: %w", name, err)
-		}
-		spec, _ := isolators.Parse(img.App, ra.App) // the supervisor reports what is unsupported
-		res := spec.Resources()
+	for _, app := range apps {
+		res := app.spec.Resources()
 		res.Devices = cgroups.WithDefaultDevices()
-		child, err := cg.Child(name)
+		child, err := cg.Child(app.name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("app %q: %w", name, err)
+			return nil, nil, fmt.Errorf("app %q: %w", app.name, err)
 		}
 		if err := child.Create(res); err != nil {
-			return nil, nil, fmt.Errorf("app %q: creating its cgroup: %w", name, err)
+			return nil, nil, fmt.Errorf("app %q: creating its cgroup: %w", app.name, err)
 		}
 	}
 	dirs := cg.Dirs()
@@ -104,6 +101,50 @@ func (pc *podCgroups) enter() error {
 func (pc *podCgroups) destroy() {
 	_ = pc.origin.Enter()
 	_ = pc.pod.Destroy(context.Background())
+}
+
+// podApp is one app of the pod and what its isolators ask for: its image
+// manifest's, overridden by the pod manifest's.
+type podApp struct {
+	name string
+	spec isolators.Spec
+	isos types.Isolators
+}
+
+// loadApps reads the isolators of every app of the pod. What is not
+// supported is reported by the supervisor, which reads the same.
+func loadApps(pod string, pm *schema.PodManifest) ([]podApp, error) {
+	apps := make([]podApp, 0, len(pm.Apps))
+	for _, ra := range pm.Apps {
+		name := ra.Name.String()
+		img, err := readImageManifest(podlayout.AppImageManifest(pod, name))
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", name, err)
+		}
+		spec, _ := isolators.Parse(img.App, ra.App)
+		apps = append(apps, podApp{name: name, spec: spec, isos: isolators.Merge(img.App, ra.App)})
+	}
+	return apps, nil
+}
+
+// capabilityFlag is nspawn's --capability for the capabilities the apps
+// keep (their retain sets, or the default set minus their remove sets):
+// nspawn's own bounding set lacks some (CAP_NET_ADMIN, CAP_SYS_TIME...),
+// and an app can keep only what the supervisor has. "" when no app keeps
+// any.
+func capabilityFlag(apps []podApp) string {
+	var all caps.Set
+	for _, app := range apps {
+		set, err := caps.FromIsolators(app.isos)
+		if err != nil {
+			continue // the supervisor refuses the app and says why
+		}
+		all |= set
+	}
+	if all == 0 {
+		return ""
+	}
+	return "--capability=" + strings.Join(all.Names(), ",")
 }
 
 // readImageManifest reads an app's image manifest as stage0 laid it out.

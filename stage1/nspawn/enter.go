@@ -44,14 +44,56 @@ func runEnter(args []string) error {
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
+	if err := joinAppCgroups(ea.AppName); err != nil {
+		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
+	}
 	argv := []string{nsenter, "--target", strconv.Itoa(ea.Pid),
-		"--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd",
-		"--", inPodSelf, "enter-app", ea.AppName, "--"}
+		"--mount", "--uts", "--ipc", "--net", "--pid", "--root", "--wd"}
+	if otherUserNS(ea.Pid) {
+		// --private-users: the command runs as the pod's root, inside
+		// the pod's user namespace, like the app.
+		argv = append(argv, "--user")
+	}
+	argv = append(argv, "--", inPodSelf, "enter-app", ea.AppName, "--")
 	argv = append(argv, ea.Cmd...)
 	if err := unix.Exec(nsenter, argv, os.Environ()); err != nil {
 		return fmt.Errorf("entering app %q: executing %s: %w", ea.AppName, nsenter, err)
 	}
 	return nil
+}
+
+// joinAppCgroups moves the calling process, on the host, into the app's
+// cgroups (<pod cgroup>/<app> in every hierarchy of the pod's record;
+// the working directory is the pod's), before it joins the pod's
+// namespaces. enter-app joins them again from inside the pod, which is
+// then a move within the app's own cgroup: the pod's root of a
+// --private-users pod may do that, but not move a process in from the
+// host's cgroups.
+func joinAppCgroups(app string) error {
+	cg, err := cgroups.Load(podlayout.CgroupFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("joining the app's cgroup: %w", err)
+	}
+	for _, dir := range cg.Dirs() {
+		procs := filepath.Join(dir, app, "cgroup.procs")
+		if err := os.WriteFile(procs, []byte("0"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("joining the app's cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// otherUserNS reports whether process pid is in a user namespace other
+// than the caller's.
+func otherUserNS(pid int) bool {
+	var self, pod unix.Stat_t
+	if unix.Stat("/proc/self/ns/user", &self) != nil || unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/user", &pod) != nil {
+		return false
+	}
+	return self.Ino != pod.Ino || self.Dev != pod.Dev
 }
 
 // runEnterApp runs inside the pod (root = the stage1 rootfs, namespaces

@@ -65,7 +65,11 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 	if err != nil {
 		return err
 	}
-	cg, binds, err := setupCgroups(pod, ra.UUID, plan.pm)
+	apps, err := loadApps(pod, plan.pm)
+	if err != nil {
+		return err
+	}
+	cg, binds, err := setupCgroups(pod, ra.UUID, apps)
 	if err != nil {
 		return err
 	}
@@ -97,6 +101,9 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		return err
 	}
 	argv := append([]string{nspawn}, plan.args...)
+	if f := capabilityFlag(apps); f != "" && !plan.allCaps {
+		argv = append(argv, f)
+	}
 	if netns != "" && !plan.privateUsers {
 		argv = append(argv, "--network-namespace-path="+netns)
 	}
@@ -135,6 +142,8 @@ type nspawnPlan struct {
 	debug bool
 	// privateUsers: the pod runs in a user namespace of its own.
 	privateUsers bool
+	// allCaps: nspawn keeps every capability (insecure capabilities).
+	allCaps bool
 }
 
 // planPod prepares the stage1 rootfs (manifest and runtime-config copies,
@@ -222,7 +231,8 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	if ipc == "parent" {
 		return nil, ErrIPCParent
 	}
-	if ra.DisableCapabilities || hasInsecure(rc, "capabilities") {
+	allCaps := ra.DisableCapabilities || hasInsecure(rc, "capabilities")
+	if allCaps {
 		args = append(args, "--capability=all")
 	}
 	binds, err := volumeBinds(pod, &pm, rc)
@@ -231,7 +241,8 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	}
 	args = append(args, binds...)
 
-	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP", "SYSTEMD_NSPAWN_USE_CGNS")
+	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP",
+		"SYSTEMD_NSPAWN_USE_CGNS", "SYSTEMD_NSPAWN_API_VFS_WRITABLE")
 	env = append(env, "SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
 	if debug {
 		env = append(env, "SYSTEMD_LOG_LEVEL=debug")
@@ -251,7 +262,13 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		// a cgroup2 mount with nsdelegate (systemd's).
 		env = append(env, "SYSTEMD_NSPAWN_USE_CGNS=0")
 	}
-	return &nspawnPlan{args: args, env: env, pm: &pm, rc: rc, debug: debug, privateUsers: rc.PrivateUsers != ""}, nil
+	if ra.DisablePaths || hasInsecure(rc, "paths") {
+		// Without path restrictions nspawn's /proc/sys and /sys are
+		// writable too, as in rkt.
+		env = append(env, "SYSTEMD_NSPAWN_API_VFS_WRITABLE=yes")
+	}
+	return &nspawnPlan{args: args, env: env, pm: &pm, rc: rc, debug: debug,
+		privateUsers: rc.PrivateUsers != "", allCaps: allCaps}, nil
 }
 
 func hasInsecure(rc *podlayout.RuntimeConfig, opt string) bool {

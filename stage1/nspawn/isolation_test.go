@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/isolation/caps"
+	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
 func writeJSON(t *testing.T, path string, v any) {
@@ -78,7 +80,11 @@ func TestSetupCgroups(t *testing.T) {
 	pm := oneAppPod(t, `,"app":{"exec":["/bin/true"],"user":"0","group":"0",
 		"isolators":[{"name":"resource/cpu","value":{"limit":"500m"}}]}`)
 
-	pc, binds, err := setupCgroups(pod, id, pm)
+	apps, err := loadApps(pod, pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, binds, err := setupCgroups(pod, id, apps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +139,16 @@ func TestSetupCgroups(t *testing.T) {
 	}
 }
 
-// TestSetupCgroupsMissingManifest: an app whose image manifest is
-// missing fails the start and leaves no cgroup behind.
-func TestSetupCgroupsMissingManifest(t *testing.T) {
+// TestSetupCgroupsFailure: an app whose cgroup cannot be made (an
+// impossible limit) fails the start and leaves no cgroup behind.
+func TestSetupCgroupsFailure(t *testing.T) {
 	pod, id := cgroupTestPod(t)
-	if _, _, err := setupCgroups(pod, id, oneAppPod(t, "")); err == nil || !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("err = %v, want a missing manifest", err)
+	apps := []podApp{{name: "app", spec: isolators.Spec{CPUShares: 1}}}
+	if _, _, err := setupCgroups(pod, id, apps); err == nil {
+		t.Fatal("cpu shares of 1 accepted")
+	}
+	if _, err := os.Stat(filepath.Join(pod, podlayout.CgroupFile)); err != nil {
+		t.Errorf("the record of the half-made cgroup is gone: %v (gc needs it after a crash)", err)
 	}
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -301,5 +311,35 @@ func TestRemoveMirror(t *testing.T) {
 	}
 	if err := removeMirror(filepath.Join(t.TempDir(), pod), unified, systemd); err != nil {
 		t.Errorf("dir outside the unified mount: %v", err)
+	}
+}
+
+// TestCapabilityFlag: nspawn keeps every capability an app keeps, so
+// that a retain set beyond nspawn's own bounding set (CAP_NET_ADMIN) can
+// be applied.
+func TestCapabilityFlag(t *testing.T) {
+	isos := func(js string) types.Isolators {
+		var out types.Isolators
+		if err := json.Unmarshal([]byte(js), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	retain := podApp{name: "a", isos: isos(`[{"name":"os/linux/capabilities-retain-set","value":{"set":["CAP_NET_ADMIN","CAP_KILL"]}}]`)}
+	remove := podApp{name: "b", isos: isos(`[{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_CHOWN"]}}]`)}
+	plain := podApp{name: "c"}
+	if got := capabilityFlag([]podApp{retain}); got != "--capability=CAP_KILL,CAP_NET_ADMIN" {
+		t.Errorf("retain: %q", got)
+	}
+	want := "--capability=" + strings.Join(caps.Default.Names(), ",")
+	if got := capabilityFlag([]podApp{plain}); got != want {
+		t.Errorf("default: %q, want %q", got, want)
+	}
+	got := capabilityFlag([]podApp{remove, retain})
+	if !strings.Contains(got, "CAP_NET_ADMIN") || strings.Contains(got, "CAP_CHOWN") || !strings.Contains(got, "CAP_SETUID") {
+		t.Errorf("union: %q", got)
+	}
+	if got := capabilityFlag(nil); got != "" {
+		t.Errorf("no apps: %q", got)
 	}
 }
