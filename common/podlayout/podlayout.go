@@ -74,6 +74,11 @@ const (
 	// app (identity, capabilities, no_new_privs, seccomp profile, cgroup),
 	// so that enter can confine the entered command the same way.
 	InPodIsolationDir = "/rkt/isolation"
+	// InPodHostResolvConf and InPodHostHosts are copies of the host's
+	// /etc/resolv.conf and /etc/hosts, made by the nspawn /init for
+	// --dns=host and --hosts-entry=host (the pod cannot read the host's).
+	InPodHostResolvConf = "/rkt/host-resolv.conf"
+	InPodHostHosts      = "/rkt/host-hosts"
 )
 
 // SupervisorReady is the target of the supervisor-status symlink once every

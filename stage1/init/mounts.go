@@ -192,6 +192,13 @@ func writeNameFiles(root *os.Root, s rootfsSetup) error {
 	}
 	var resolv []byte
 	switch {
+	case len(rc.DNS) == 1 && rc.DNS[0] == "none":
+		// --dns=none: the app keeps the image's own file.
+	case len(rc.DNS) == 1 && rc.DNS[0] == "host":
+		var err error
+		if resolv, err = os.ReadFile(filepath.Join(s.Stage1, podlayout.InPodHostResolvConf)); err != nil {
+			return fmt.Errorf("writing /etc/resolv.conf for --dns=host: %w", err)
+		}
 	case len(rc.DNS) > 0 || len(rc.DNSSearch) > 0 || len(rc.DNSOpt) > 0 || rc.DNSDomain != "":
 		resolv = []byte(resolvConf(rc))
 	case hasNet(rc.NetList, "host"):
@@ -207,6 +214,14 @@ func writeNameFiles(root *os.Root, s rootfsSetup) error {
 		if fi, err := root.Stat(rel); err == nil && fi.Mode().IsRegular() {
 			hasHosts = true
 		}
+	}
+	if names, ok := rc.HostsEntries["host"]; ok && len(names) == 0 {
+		// --hosts-entry=host: the host's own file, made by /init.
+		hosts, err := os.ReadFile(filepath.Join(s.Stage1, podlayout.InPodHostHosts))
+		if err != nil {
+			return fmt.Errorf("writing /etc/hosts for --hosts-entry=host: %w", err)
+		}
+		return writeInRoot(root, "/etc/hosts", hosts)
 	}
 	if len(rc.HostsEntries) > 0 || !hasHosts {
 		if err := writeInRoot(root, "/etc/hosts", []byte(hostsFile(s.Hostname, rc.HostsEntries))); err != nil {

@@ -189,6 +189,9 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	if err := copyIfChanged(podlayout.InPodRuntimeConfigPath(pod), rcData); err != nil {
 		return nil, fmt.Errorf("copying the runtime config into the pod: %w", err)
 	}
+	if err := copyHostNameFiles(rootfs, rc); err != nil {
+		return nil, err
+	}
 
 	debug := ra.Debug || rc.Debug
 	interactive := ra.Interactive || rc.Interactive
@@ -389,6 +392,29 @@ func copyIfChanged(path string, data []byte) error {
 		return nil
 	}
 	return writeRuntimeFile(path, data)
+}
+
+// copyHostNameFiles gives the supervisor the host's /etc/resolv.conf for
+// --dns=host and its /etc/hosts for --hosts-entry=host: inside the pod the
+// host's files cannot be read.
+func copyHostNameFiles(rootfs string, rc *podlayout.RuntimeConfig) error {
+	copies := map[string]string{}
+	if len(rc.DNS) == 1 && rc.DNS[0] == "host" {
+		copies["/etc/resolv.conf"] = podlayout.InPodHostResolvConf
+	}
+	if names, ok := rc.HostsEntries["host"]; ok && len(names) == 0 {
+		copies["/etc/hosts"] = podlayout.InPodHostHosts
+	}
+	for src, dst := range copies {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("copying the host's %s into the pod: %w", src, err)
+		}
+		if err := copyIfChanged(filepath.Join(rootfs, dst), data); err != nil {
+			return fmt.Errorf("copying the host's %s into the pod: %w", src, err)
+		}
+	}
+	return nil
 }
 
 // escapeBind escapes the separators of nspawn's --bind=SRC:DST syntax.
