@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/flock"
 )
@@ -43,9 +45,31 @@ const (
 )
 
 // MasqMarker is the file that records that the rules for network name are
-// installed in this boot.
+// installed in this boot, in the caller's network namespace. iptables rules
+// belong to one namespace, so the marker is keyed by the namespace's cookie
+// (SO_NETNS_COOKIE: unique for the boot, unlike the namespace's inode,
+// which a new namespace may reuse). Where the kernel has no cookie the
+// marker names no namespace and is never trusted (see ensureMasquerade).
 func MasqMarker(name string) string {
-	return filepath.Join(RunDir, "net-masq-"+name)
+	suffix := "-unknown-netns"
+	if c, err := netnsCookie(); err == nil {
+		suffix = fmt.Sprintf("-%d", c)
+	}
+	return filepath.Join(RunDir, "net-masq-"+name+suffix)
+}
+
+// netnsCookie returns the calling thread's network namespace cookie.
+func netnsCookie() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	v, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return 0, err
+	}
+	return v, nil
 }
 
 func masqComment(name string) string { return "rkt: masquerade " + name }
@@ -58,7 +82,8 @@ func masqJump(name, subnet string) []string {
 // exist, cheaply after the first time in a boot (see MasqChain).
 func ensureMasquerade(ctx context.Context, name, subnet string) error {
 	marker := MasqMarker(name)
-	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == subnet {
+	trusted := !strings.HasSuffix(marker, "-unknown-netns")
+	if b, err := os.ReadFile(marker); trusted && err == nil && strings.TrimSpace(string(b)) == subnet {
 		return nil
 	}
 	if err := os.MkdirAll(RunDir, 0o755); err != nil {
@@ -70,7 +95,7 @@ func ensureMasquerade(ctx context.Context, name, subnet string) error {
 		return fmt.Errorf("masquerading %s: locking: %w", subnet, err)
 	}
 	defer lk.Close()
-	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == subnet {
+	if b, err := os.ReadFile(marker); trusted && err == nil && strings.TrimSpace(string(b)) == subnet {
 		return nil
 	}
 	check := append([]string{"-w", "-t", "nat", "-C"}, masqJump(name, subnet)...)
