@@ -34,8 +34,8 @@
 //
 // The first Setup of a boot looks for the jump (iptables -C) and installs
 // the set if missing (one iptables-restore --noflush), under a lock, then
-// writes the marker /run/rkt/net-masq-default; later Setups only read the
-// marker. Whoever flushes the nat table must remove the marker too
+// writes the marker /run/rkt/net-masq-default-<netns cookie>; later Setups
+// in that network namespace only read the marker. Whoever flushes the nat table must remove the marker too
 // (RemoveMasquerade does both), or the default network has no way out
 // until the next boot.
 //
