@@ -25,6 +25,7 @@ RKT_DEBIAN_PACKAGES=(
 	procps
 	kmod
 	shellcheck
+	dbus-daemon
 )
 
 RKT_MIN_GO_MINOR=26
