@@ -31,6 +31,9 @@ func TestPodListStatus(t *testing.T) {
 	img := pe.shImage("sleeper", sleeper)
 	uuid, wait := pe.startPod(img)
 
+	// The pod is "running" from the moment stage0 locks it; its PID 1
+	// exists once the supervisor is up.
+	pe.ok("status", "--wait-ready=30s", uuid)
 	st := pe.status(uuid)
 	if pid, err := strconv.Atoi(st["pid"]); err != nil || pid <= 0 {
 		t.Errorf("status of a running pod: pid=%q, want a pid", st["pid"])

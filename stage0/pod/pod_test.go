@@ -406,20 +406,27 @@ func TestInfoAndPid(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(p.Path, podlayout.PpidFile), []byte(fmt.Sprint(sh.Process.Pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Wait for the shell's child to exist and to have exec'd sleep (between
+	// fork and exec it is still called sh).
 	var pid int
+	var comm []byte
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var err error
 		pid, err = p.Pid()
 		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrNoPid) || time.Now().After(deadline) {
+			comm, _ = os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if strings.TrimSpace(string(comm)) == "sleep" {
+				break
+			}
+		} else if !errors.Is(err, ErrNoPid) {
 			t.Fatalf("Pid: %v", err)
+		}
+		if time.Now().After(deadline) {
+			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if strings.TrimSpace(string(comm)) != "sleep" || pid == sh.Process.Pid {
 		t.Fatalf("Pid = %d (%s), want the shell's sleep child", pid, comm)
 	}
