@@ -110,8 +110,11 @@ func (p *Pod) networks() []NetInfo {
 }
 
 // Pid is the pod's process for enter, stop and status: the content of
-// the pid file, or else the only child of the process named by ppid.
-// ErrNoPid while stage1 has written neither or its child is not forked yet.
+// the pid file, or else the only child of the process named by ppid that
+// runs in a PID namespace of its own (the pod's PID 1). While the nspawn
+// process is still starting, its only child is a helper in its own PID
+// namespace, which is not the pod: ErrNoPid until the pod's PID 1 exists,
+// as while stage1 has written neither file.
 func (p *Pod) Pid() (int, error) {
 	if pid, err := p.readPidFile(podlayout.PidFile); err == nil || !errors.Is(err, ErrNoPid) {
 		return pid, err
@@ -128,10 +131,28 @@ func (p *Pod) Pid() (int, error) {
 	case 0:
 		return 0, fmt.Errorf("pod %s: process %d has no child: %w", p.UUID, ppid, ErrNoPid)
 	case 1:
+		if samePidNS(ppid, kids[0]) {
+			return 0, fmt.Errorf("pod %s: the child of process %d is not the pod's PID 1 yet: %w", p.UUID, ppid, ErrNoPid)
+		}
 		return kids[0], nil
 	default:
 		return 0, fmt.Errorf("finding the pid of pod %s: process %d has %d children, want one", p.UUID, ppid, len(kids))
 	}
+}
+
+// samePidNS reports whether two processes are in the same PID namespace;
+// when either cannot be read, it says no, so that a process that has just
+// exited is not taken for a helper.
+func samePidNS(a, b int) bool {
+	na, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", a))
+	if err != nil {
+		return false
+	}
+	nb, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", b))
+	if err != nil {
+		return false
+	}
+	return na == nb
 }
 
 func (p *Pod) readPidFile(name string) (int, error) {

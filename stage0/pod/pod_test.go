@@ -397,8 +397,9 @@ func TestInfoAndPid(t *testing.T) {
 	if _, err := p.Pid(); !errors.Is(err, ErrNoPid) {
 		t.Fatalf("Pid before stage1 wrote anything: %v", err)
 	}
-	// ppid: a shell whose only child is the pod's "PID 1".
-	sh := exec.Command("sh", "-c", "sleep 1000; true")
+	// ppid: a process whose only child is the pod's "PID 1", in a PID
+	// namespace of its own, as nspawn's is.
+	sh := exec.Command("unshare", "--pid", "--fork", "sleep", "1000")
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -406,8 +407,8 @@ func TestInfoAndPid(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(p.Path, podlayout.PpidFile), []byte(fmt.Sprint(sh.Process.Pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Wait for the shell's child to exist and to have exec'd sleep (between
-	// fork and exec it is still called sh).
+	// Wait for the child to exist in its namespace and to have exec'd
+	// sleep (between fork and exec it is still called unshare).
 	var pid int
 	var comm []byte
 	deadline := time.Now().Add(5 * time.Second)
@@ -428,7 +429,7 @@ func TestInfoAndPid(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if strings.TrimSpace(string(comm)) != "sleep" || pid == sh.Process.Pid {
-		t.Fatalf("Pid = %d (%s), want the shell's sleep child", pid, comm)
+		t.Fatalf("Pid = %d (%s), want the sleep child in its own namespace", pid, comm)
 	}
 
 	if err := os.MkdirAll(podlayout.StatusDir(p.Path), 0o755); err != nil {
@@ -589,5 +590,36 @@ func TestInfoNetworks(t *testing.T) {
 	}
 	if in, err = p.Info(); err != nil || len(in.Networks) != 0 || in.State != Running {
 		t.Errorf("damaged net-info.json: %+v, %v", in, err)
+	}
+}
+
+// TestPidSkipsStartingHelper checks that a child of the ppid process in the
+// ppid's own PID namespace (nspawn's helper while it starts) is not taken
+// for the pod's PID 1.
+func TestPidSkipsStartingHelper(t *testing.T) {
+	dataDir := t.TempDir()
+	p, child := runningPod(t, dataDir)
+	defer stopHolder(t, child)
+	sh := exec.Command("sh", "-c", "sleep 1000; true")
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sh.Process.Kill(); sh.Wait() }()
+	if err := os.WriteFile(filepath.Join(p.Path, podlayout.PpidFile), []byte(fmt.Sprint(sh.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kids, err := children(sh.Process.Pid)
+		if err == nil && len(kids) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell has no child: %v %v", kids, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid, err := p.Pid(); !errors.Is(err, ErrNoPid) {
+		t.Fatalf("Pid with only a same-namespace child = %d, %v; want ErrNoPid", pid, err)
 	}
 }

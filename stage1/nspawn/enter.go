@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -44,6 +45,9 @@ func runEnter(args []string) error {
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
+	if err := waitConfined(ea.AppName); err != nil {
+		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
+	}
 	if err := joinAppCgroups(ea.AppName); err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
@@ -61,6 +65,25 @@ func runEnter(args []string) error {
 	}
 	return nil
 }
+
+// waitConfined waits, for a bounded time, until the supervisor has written
+// the record of how it confined the app: an enter that comes right after
+// the pod starts would otherwise find none and refuse.
+func waitConfined(app string) error {
+	record := filepath.Join(podlayout.Stage1Rootfs("."), podlayout.InPodIsolationDir, app+".json")
+	deadline := time.Now().Add(confinedWait)
+	for {
+		_, err := os.Stat(record)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			// A missing record past the deadline is refused by enter-app.
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// confinedWait bounds waitConfined.
+const confinedWait = 10 * time.Second
 
 // joinAppCgroups moves the calling process, on the host, into the app's
 // cgroups (<pod cgroup>/<app> in every hierarchy of the pod's record;
