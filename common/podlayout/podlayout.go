@@ -182,7 +182,7 @@ type RuntimeConfig struct {
 	Hostname    string
 	Interactive bool
 	Debug       bool
-	NetList     []string // "host", "none", or names (CNI: a later issue)
+	NetList     []string // --net: "default", "host", "none", "all" or net.d names with args (stage1/network grammar)
 
 	MetadataServiceURL string // set when registered; AC_METADATA_URL
 
