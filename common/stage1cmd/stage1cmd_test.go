@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -66,5 +67,43 @@ func TestFindTool(t *testing.T) {
 	}
 	if _, err := FindTool("no-such-tool-anywhere", notFound); !errors.Is(err, notFound) {
 		t.Errorf("missing tool: %v, want the given error", err)
+	}
+}
+
+func TestParsePreambles(t *testing.T) {
+	const uuid = "0f5e9ad2-6a3b-4c8e-9d1f-2b7a4e6c8d01"
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ra, pod, err := ParseRun([]string{"--net=host", uuid})
+	if err != nil || ra.UUID != uuid || pod != dir {
+		t.Errorf("run: %+v %q %v, want the uuid and %q", ra, pod, err, dir)
+	}
+	if _, _, err := ParseRun([]string{"not-a-uuid"}); err == nil || !strings.HasPrefix(err.Error(), "starting pod: ") {
+		t.Errorf("run with a bad uuid: %v", err)
+	}
+	ga, pod, err := ParseGC([]string{uuid})
+	if err != nil || ga.UUID != uuid || pod != dir {
+		t.Errorf("gc: %+v %q %v", ga, pod, err)
+	}
+	if _, _, err := ParseGC([]string{"../x"}); err == nil || !strings.HasPrefix(err.Error(), "collecting pod: ") {
+		t.Errorf("gc with a bad uuid: %v", err)
+	}
+	if sa, err := ParseStop([]string{"--force", uuid}); err != nil || !sa.Force || sa.UUID != uuid {
+		t.Errorf("stop: %+v %v", sa, err)
+	}
+	if _, err := ParseStop([]string{"x"}); err == nil || !strings.HasPrefix(err.Error(), "stopping pod: ") {
+		t.Errorf("stop with a bad uuid: %v", err)
+	}
+	if _, _, err := ParseEnter([]string{"--pid=42", "--appname=a", "--"}); err == nil || !strings.Contains(err.Error(), "no command") {
+		t.Errorf("enter without a command: %v", err)
+	}
+	t.Setenv("PATH", dir)
+	ea, nsenter, err := ParseEnter([]string{"--pid=42", "--appname=a", "--", "sh"})
+	if want, findErr := FindTool("nsenter", ErrNoNsenter); findErr == nil {
+		if err != nil || ea.Pid != 42 || ea.AppName != "a" || nsenter != want {
+			t.Errorf("enter: %+v %q %v", ea, nsenter, err)
+		}
+	} else if !errors.Is(err, ErrNoNsenter) {
+		t.Errorf("enter with no nsenter installed: %v, want ErrNoNsenter", err)
 	}
 }

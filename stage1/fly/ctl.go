@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/common/stage1cmd"
 )
@@ -23,16 +22,9 @@ import (
 // environment (read from /proc/<pid>/environ). The host's nsenter does the
 // joining: a multi-threaded Go process cannot join a mount namespace.
 func runEnter(args []string) error {
-	ea, err := entrypoint.ParseEnterArgs(args)
+	ea, nsenter, err := stage1cmd.ParseEnter(args)
 	if err != nil {
 		return err
-	}
-	if len(ea.Cmd) == 0 {
-		return errors.New("entering the pod: no command given")
-	}
-	nsenter, err := stage1cmd.FindTool("nsenter", ErrNoNsenter)
-	if err != nil {
-		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
 	if err := waitExeced(ea.Pid, execWait); err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
@@ -85,12 +77,9 @@ func waitExeced(pid int, timeout time.Duration) error {
 // runStop signals the app (pid), then its process group (pgid): SIGTERM,
 // or SIGKILL with --force.
 func runStop(args []string) error {
-	sa, err := entrypoint.ParseStopArgs(args)
+	sa, err := stage1cmd.ParseStop(args)
 	if err != nil {
 		return err
-	}
-	if err := podlayout.ValidUUID(sa.UUID); err != nil {
-		return fmt.Errorf("stopping pod: %w", err)
 	}
 	sig := unix.SIGTERM
 	if sa.Force {
@@ -116,16 +105,9 @@ func runStop(args []string) error {
 // this catches leftovers), deepest first, detaching busy ones. The app
 // rootfs mount made by stage0 is left to stage0.
 func runGC(args []string) error {
-	ga, err := entrypoint.ParseGCArgs(args)
+	ga, pod, err := stage1cmd.ParseGC(args)
 	if err != nil {
 		return err
-	}
-	if err := podlayout.ValidUUID(ga.UUID); err != nil {
-		return fmt.Errorf("collecting pod: %w", err)
-	}
-	pod, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("collecting pod %s: %w", ga.UUID, err)
 	}
 	pm, err := readPodManifest(pod)
 	if err != nil {

@@ -11,6 +11,4 @@ var (
 	ErrNoVolume = errors.New("no such volume")
 	// ErrCommandNotFound: the command is not in the app's PATH.
 	ErrCommandNotFound = errors.New("command not found in the app's PATH")
-	// ErrNoNsenter: nsenter (util-linux) is not installed on the host.
-	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
 )

@@ -18,8 +18,8 @@ import (
 
 	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/atomicfile"
-	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/stage1cmd"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
@@ -45,16 +45,9 @@ type appMount struct {
 }
 
 func runRun(args []string) error {
-	ra, err := entrypoint.ParseRunArgs(args)
+	ra, pod, err := stage1cmd.ParseRun(args)
 	if err != nil {
 		return err
-	}
-	if err := podlayout.ValidUUID(ra.UUID); err != nil {
-		return fmt.Errorf("starting pod: %w", err)
-	}
-	pod, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("starting pod %s: finding the pod directory: %w", ra.UUID, err)
 	}
 	a, err := loadApp(pod)
 	if err != nil {

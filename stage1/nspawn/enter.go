@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/common/stage1cmd"
 	"github.com/rkt/rkt/stage1/isolation/caps"
@@ -31,19 +30,12 @@ const inPodSelf = "/nspawn-stage1"
 // binary inside the pod in its enter-app mode, which chroots into the app
 // and execs CMD with the app's environment.
 func runEnter(args []string) error {
-	ea, err := entrypoint.ParseEnterArgs(args)
+	ea, nsenter, err := stage1cmd.ParseEnter(args)
 	if err != nil {
 		return err
 	}
 	if err := podlayout.ValidAppName(ea.AppName); err != nil {
 		return fmt.Errorf("entering the pod: %w", err)
-	}
-	if len(ea.Cmd) == 0 {
-		return errors.New("entering the pod: no command given")
-	}
-	nsenter, err := stage1cmd.FindTool("nsenter", ErrNoNsenter)
-	if err != nil {
-		return fmt.Errorf("entering app %q: %w", ea.AppName, err)
 	}
 	if err := waitConfined(ea.AppName); err != nil {
 		return fmt.Errorf("entering app %q: %w", ea.AppName, err)

@@ -5,8 +5,6 @@ import "errors"
 var (
 	// ErrNoNspawn: systemd-nspawn is not installed on the host.
 	ErrNoNspawn = errors.New("systemd-nspawn not found on PATH or in /usr/bin (install systemd-container)")
-	// ErrNoNsenter: nsenter (util-linux) is not installed on the host.
-	ErrNoNsenter = errors.New("nsenter not found on PATH or in /usr/bin (install util-linux)")
 	// ErrBadLockFD: RKT_LOCK_FD does not name an open descriptor.
 	ErrBadLockFD = errors.New("invalid lock descriptor")
 	// ErrIPCParent: --ipc=parent asks for the host's IPC namespace, which

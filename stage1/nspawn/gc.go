@@ -11,8 +11,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/stage1cmd"
 	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/network"
 )
@@ -27,16 +27,9 @@ import (
 // collected has nothing to do, and a failed step is retried by the next
 // gc. All steps run; their errors are joined.
 func runGC(args []string) error {
-	ga, err := entrypoint.ParseGCArgs(args)
+	ga, pod, err := stage1cmd.ParseGC(args)
 	if err != nil {
 		return err
-	}
-	if err := podlayout.ValidUUID(ga.UUID); err != nil {
-		return fmt.Errorf("collecting pod: %w", err)
-	}
-	pod, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("collecting pod %s: finding the pod directory: %w", ga.UUID, err)
 	}
 	var errs []error
 	if err := network.Teardown(context.Background(), pod); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/stage1cmd"
 )
 
 // supervisorPath is the pod's PID 1, inside the stage1 rootfs.
@@ -30,16 +31,9 @@ const supervisorPath = "/supervisor"
 const nspawnDirs = "/run/systemd/nspawn"
 
 func runInit(args []string) error {
-	ra, err := entrypoint.ParseRunArgs(args)
+	ra, pod, err := stage1cmd.ParseRun(args)
 	if err != nil {
 		return err
-	}
-	if err := podlayout.ValidUUID(ra.UUID); err != nil {
-		return fmt.Errorf("starting pod: %w", err)
-	}
-	pod, err := os.Getwd()
-	if err != nil {
-		return fmt.Errorf("starting pod %s: finding the pod directory: %w", ra.UUID, err)
 	}
 	if err := startPod(pod, ra); err != nil {
 		return fmt.Errorf("starting pod %s: %w", ra.UUID, err)

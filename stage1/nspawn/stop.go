@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/common/stage1cmd"
 )
@@ -23,12 +22,9 @@ import (
 // whole process tree, the pod's PID 1 first (which takes the rest of its
 // PID namespace with it), then nspawn.
 func runStop(args []string) error {
-	sa, err := entrypoint.ParseStopArgs(args)
+	sa, err := stage1cmd.ParseStop(args)
 	if err != nil {
 		return err
-	}
-	if err := podlayout.ValidUUID(sa.UUID); err != nil {
-		return fmt.Errorf("stopping pod: %w", err)
 	}
 	ppid, err := stage1cmd.ReadPidFile(podlayout.PpidFile)
 	if err != nil {
