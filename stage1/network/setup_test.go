@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,6 +128,80 @@ func diffLines(before, after []string) (added, removed []string) {
 		}
 	}
 	return added, removed
+}
+
+var (
+	ruleID    = regexp.MustCompile(`id: \\"([^\\"]+)\\"`)
+	ruleChain = regexp.MustCompile(`\bCNI-[A-Za-z0-9_-]+`)
+)
+
+// othersRules returns a filter for the iptables lines of pods other than
+// own that exist on the same host (other tests start pods at the same
+// time): lines carrying another pod's id in their comment, and lines of
+// the per-pod chains such lines name.
+func othersRules(own []string, snapshots ...[]string) func(string) bool {
+	mine := map[string]bool{}
+	for _, u := range own {
+		mine[u] = true
+	}
+	ids, chains := map[string]bool{}, map[string]bool{}
+	for _, lines := range snapshots {
+		for _, l := range lines {
+			m := ruleID.FindStringSubmatch(l)
+			if m == nil || mine[m[1]] {
+				continue
+			}
+			ids[m[1]] = true
+			for _, c := range ruleChain.FindAllString(l, -1) {
+				if !strings.HasPrefix(c, "CNI-HOSTPORT-") {
+					chains[c] = true
+				}
+			}
+		}
+	}
+	return func(l string) bool {
+		if m := ruleID.FindStringSubmatch(l); m != nil && ids[m[1]] {
+			return true
+		}
+		for _, c := range ruleChain.FindAllString(l, -1) {
+			if chains[c] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// assertRulesBack checks that iptables holds the rules of before again,
+// as far as the pods own (the test's) and the host's own rules go: rules
+// of other pods coming and going meanwhile are left out. A chain another
+// pod's setup has made but not yet jumped to looks like anybody's, so a
+// difference is looked at again for a moment before it counts.
+func assertRulesBack(t *testing.T, before []string, own ...string) {
+	t.Helper()
+	var added, removed []string
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		after := iptablesLines(t)
+		others := othersRules(own, before, after)
+		added, removed = nil, nil
+		a, r := diffLines(before, after)
+		for _, l := range a {
+			if !others(l) {
+				added = append(added, l)
+			}
+		}
+		for _, l := range r {
+			if !others(l) {
+				removed = append(removed, l)
+			}
+		}
+		if len(added)+len(removed) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(added)+len(removed) > 0 {
+		t.Errorf("iptables changed: added %q, removed %q", added, removed)
+	}
 }
 
 // routes reads the IPv4 routing table of the calling thread's namespace.
@@ -313,9 +389,7 @@ func TestSetupDefault(t *testing.T) {
 	}
 	t.Logf("Teardown(default): %v", time.Since(start))
 	assertGone(t, p, recs)
-	if added, removed := diffLines(before, iptablesLines(t)); len(added)+len(removed) > 0 {
-		t.Errorf("iptables changed: added %q, removed %q", added, removed)
-	}
+	assertRulesBack(t, before, p.uuid)
 	if err := Teardown(context.Background(), p.dir); err != nil {
 		t.Errorf("second teardown: %v", err)
 	}
@@ -494,9 +568,7 @@ func TestSetupFailureUndoes(t *testing.T) {
 	if l := leases(); len(l) > 0 {
 		t.Errorf("leases left for the pod: %v", l)
 	}
-	if added, removed := diffLines(before, iptablesLines(t)); len(added)+len(removed) > 0 {
-		t.Errorf("iptables changed: added %q, removed %q", added, removed)
-	}
+	assertRulesBack(t, before, p.uuid)
 }
 
 func TestSetupRefusesUnknownAndBadInput(t *testing.T) {
@@ -563,9 +635,7 @@ func TestTeardownHalfSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertGone(t, p, recs)
-	if added, removed := diffLines(before, iptablesLines(t)); len(added)+len(removed) > 0 {
-		t.Errorf("iptables changed: added %q, removed %q", added, removed)
-	}
+	assertRulesBack(t, before, p.uuid)
 
 	// Nothing at all: fine.
 	if err := Teardown(context.Background(), t.TempDir()); err != nil {
@@ -576,7 +646,7 @@ func TestTeardownHalfSetup(t *testing.T) {
 func TestSetupTeardownRepeated(t *testing.T) {
 	needRoot(t)
 	before := iptablesLines(t)
-	linksBefore, _ := linkNames()
+	var uuids, hostLinks []string
 	var setupTotal, teardownTotal time.Duration
 	const n = 20
 	for i := 0; i < n; i++ {
@@ -589,6 +659,10 @@ func TestSetupTeardownRepeated(t *testing.T) {
 		}
 		t1 := time.Now()
 		recs, _ := readRecords(p.dir)
+		uuids = append(uuids, p.uuid)
+		for _, r := range recs {
+			hostLinks = append(hostLinks, r.HostIfName)
+		}
 		if err := Teardown(context.Background(), p.dir); err != nil {
 			t.Fatal(err)
 		}
@@ -597,12 +671,12 @@ func TestSetupTeardownRepeated(t *testing.T) {
 		assertGone(t, p, recs)
 	}
 	t.Logf("default network, mean of %d: Setup %v, Teardown %v", n, setupTotal/n, teardownTotal/n)
-	if added, removed := diffLines(before, iptablesLines(t)); len(added)+len(removed) > 0 {
-		t.Errorf("iptables changed: added %q, removed %q", added, removed)
-	}
-	linksAfter, _ := linkNames()
-	for l := range linksAfter {
-		if !linksBefore[l] {
+	assertRulesBack(t, before, uuids...)
+	// Only the pods' own host links are looked for: other pods may come
+	// and go on the host meanwhile.
+	links, _ := linkNames()
+	for _, l := range hostLinks {
+		if links[l] {
 			t.Errorf("link %s left behind", l)
 		}
 	}
@@ -651,4 +725,35 @@ func echo(addr, msg string) error {
 		return fmt.Errorf("echo from %s = %q, want %q", addr, b, msg)
 	}
 	return nil
+}
+
+// TestRulesCheckScopedToOwnPods: the rules of a pod set up by somebody
+// else between the two snapshots (with the plugins: per-pod chains and
+// port forwards) are all told apart as another pod's, and are not when
+// the pod is the test's own.
+func TestRulesCheckScopedToOwnPods(t *testing.T) {
+	needRoot(t)
+	before := iptablesLines(t)
+	withPlugins(t)
+	other := newPod(t)
+	cfg := other.config("default")
+	cfg.Ports = []PortForward{{Name: "p", PodPort: 80, HostPort: 40081}}
+	if _, err := Setup(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	after := iptablesLines(t)
+	added, _ := diffLines(before, after)
+	if !slices.ContainsFunc(added, func(l string) bool { return strings.Contains(l, other.uuid) }) {
+		t.Fatalf("no rule of the pod among the added ones: %q", added)
+	}
+	others := othersRules(nil, before, after)
+	mine := othersRules([]string{other.uuid}, before, after)
+	for _, l := range added {
+		if !others(l) {
+			t.Errorf("rule not told apart as another pod's: %s", l)
+		}
+		if strings.Contains(l, other.uuid) && mine(l) {
+			t.Errorf("the test's own rule taken for another pod's: %s", l)
+		}
+	}
 }
