@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
@@ -21,18 +17,7 @@ func newImageCatManifestCmd(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var buf bytes.Buffer
-				if pretty {
-					err = json.Indent(&buf, raw, "", "  ")
-				} else {
-					err = json.Compact(&buf, raw)
-				}
-				if err != nil {
-					return fmt.Errorf("formatting the manifest of %s: %w", key, err)
-				}
-				buf.WriteByte('\n')
-				_, err = g.stdout.Write(buf.Bytes())
-				return err
+				return printRawJSON(g.stdout, raw, pretty, "  ", "the manifest of "+key)
 			})
 		},
 	}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rkt/rkt/stage0/pod"
+	"github.com/spf13/cobra"
 )
 
 // Output formats of --format.
@@ -38,6 +41,39 @@ func printJSON(w io.Writer, v any, pretty bool) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// printRawJSON writes the JSON document raw as one line, or indented by
+// indent when pretty, followed by a newline. A document that is not JSON
+// is an error "formatting <what>: ...", and nothing is written.
+func printRawJSON(w io.Writer, raw []byte, pretty bool, indent, what string) error {
+	var buf bytes.Buffer
+	var err error
+	if pretty {
+		err = json.Indent(&buf, raw, "", indent)
+	} else {
+		err = json.Compact(&buf, raw)
+	}
+	if err != nil {
+		return fmt.Errorf("formatting %s: %w", what, err)
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// argPod opens the one pod a command names, by its UUID (or a unique
+// prefix) in args or in the file of --uuid-file.
+func (g *globalFlags) argPod(cmd *cobra.Command, args []string, uuidFile string) (*pod.Pod, error) {
+	uuids, err := podUUIDs(args, uuidFile, true)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := g.dataDir(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return pod.Get(dir, uuids[0])
 }
 
 // newTable returns rkt's table writer: tab-separated, aligned columns.

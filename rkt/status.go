@@ -57,15 +57,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			uuids, err := podUUIDs(args, uuidFile, true)
-			if err != nil {
-				return err
-			}
-			dir, err := g.dataDir(cmd)
-			if err != nil {
-				return err
-			}
-			p, err := pod.Get(dir, uuids[0])
+			p, err := g.argPod(cmd, args, uuidFile)
 			if err != nil {
 				return err
 			}
