@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -399,73 +398,9 @@ func (h *netHost) gc(pe *podEnv) {
 // to exit (SIGTERM when the test ends first) and returns its exit code
 // and output. rkt gc runs in the host namespace when the test ends.
 func (h *netHost) startPod(pe *podEnv, args ...string) (uuid string, wait func() (int, string)) {
-	t := pe.t
-	t.Helper()
-	f := filepath.Join(pe.base, fmt.Sprintf("uuid-%d", time.Now().UnixNano()))
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	cmd := pe.command(ctx, pe.withStage1("run", append([]string{"--uuid-file-save=" + f}, args...))...)
-	h.in(cmd)
-	var out lockedBuffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 3 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting rkt run: %v", err)
-	}
-	done := make(chan int, 1)
-	go func() {
-		err := cmd.Wait()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil && err != exec.ErrWaitDelay {
-			code = -1
-		}
-		done <- code
-	}()
-	var once sync.Once
-	var code int
-	wait = func() (int, string) {
-		once.Do(func() {
-			select {
-			case code = <-done:
-			case <-time.After(commandTimeout):
-				code = -1
-				t.Errorf("rkt run %s: still running after %v", strings.Join(args, " "), commandTimeout)
-			}
-			cancel()
-			t.Logf("(in %s) rkt run %s (background)\n-> exit %d\noutput:\n%s", h.name, strings.Join(args, " "), code, out.String())
-		})
-		return code, out.String()
-	}
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			cmd.Process.Signal(syscall.SIGTERM)
-		}
-		wait()
-		h.gc(pe)
-	})
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if b, err := os.ReadFile(f); err == nil && uuidRe.MatchString(strings.TrimSpace(string(b))) {
-			uuid = strings.TrimSpace(string(b))
-			if pe.status(uuid)["state"] == "running" {
-				return uuid, wait
-			}
-		}
-		select {
-		case c := <-done:
-			done <- c
-			_, o := wait()
-			t.Fatalf("rkt run exited (%d) before its pod was seen running:\n%s", c, o)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pod not running after a minute; output so far:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	pe.t.Helper()
+	pe.t.Cleanup(func() { h.gc(pe) }) // runs after startPodIn's cleanup has waited for rkt
+	return pe.startPodIn(h.in, "(in "+h.name+") ", args...)
 }
 
 // podNet is one record of a pod's net-info.json (the stage1's network

@@ -277,11 +277,10 @@ func TestPodGCAfterKilledStage1(t *testing.T) {
 	img := pe.busyboxImage("sleeper", []string{"/bin/sh", "-c", sleeper}, withLogVolume())
 	uuid, wait := pe.startPod("--volume=log,kind=host,source="+vol, "--volume=scratch,kind=empty", img, "--mount=volume=scratch,target=/scratch")
 	dir := pe.podDir(uuid)
-	b, err := os.ReadFile(filepath.Join(dir, "ppid"))
-	if err != nil {
-		t.Fatalf("reading the pod's ppid (written by the nspawn stage1): %v", err)
-	}
-	nspawn, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	// The pod is running from the moment stage0 locks it; the nspawn
+	// stage1 writes ppid a moment later.
+	b := waitOutFile(t, filepath.Join(dir, "ppid"), 10*time.Second, nil)
+	nspawn, err := strconv.Atoi(strings.TrimSpace(b))
 	if err != nil || nspawn <= 1 {
 		t.Fatalf("ppid = %q", b)
 	}

@@ -208,9 +208,20 @@ func (pe *podEnv) runSaved(args ...string) (uuid, stdout, stderr string, exit in
 // function that waits for rkt to exit and returns its exit code and output.
 func (pe *podEnv) startPod(args ...string) (uuid string, wait func() (int, string)) {
 	pe.t.Helper()
+	return pe.startPodIn(nil, "", args...)
+}
+
+// startPodIn is startPod with rkt run's command prepared by in (for
+// example to run it in another namespace; nil leaves it as it is), where
+// naming that place in the log.
+func (pe *podEnv) startPodIn(in func(*exec.Cmd), where string, args ...string) (uuid string, wait func() (int, string)) {
+	pe.t.Helper()
 	f := filepath.Join(pe.base, fmt.Sprintf("uuid-%d", time.Now().UnixNano()))
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	cmd := pe.command(ctx, pe.withStage1("run", append([]string{"--uuid-file-save=" + f}, args...))...)
+	if in != nil {
+		in(cmd)
+	}
 	var out lockedBuffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -244,7 +255,7 @@ func (pe *podEnv) startPod(args ...string) (uuid string, wait func() (int, strin
 				pe.t.Errorf("rkt run %s: still running after %v", strings.Join(args, " "), commandTimeout)
 			}
 			cancel()
-			pe.t.Logf("rkt run %s (background)\n-> exit %d\noutput:\n%s", strings.Join(args, " "), code, out.String())
+			pe.t.Logf("%srkt run %s (background)\n-> exit %d\noutput:\n%s", where, strings.Join(args, " "), code, out.String())
 		})
 		return code, out.String()
 	}
