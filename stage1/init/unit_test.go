@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 
 	"github.com/appc/spec/schema/types"
 
@@ -19,16 +20,16 @@ import (
 	"github.com/rkt/rkt/common/podlayout"
 )
 
+// writeFiles makes the files (path relative to root: content) under root,
+// with the directories they need.
 func writeFiles(t *testing.T, root string, files map[string]string) {
 	t.Helper()
+	fsys := fstest.MapFS{}
 	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fsys[strings.TrimPrefix(name, "/")] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
+	}
+	if err := os.CopyFS(root, fsys); err != nil {
+		t.Fatal(err)
 	}
 }
 
