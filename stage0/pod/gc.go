@@ -71,23 +71,31 @@ func GC(ctx context.Context, dataDir string, opts GCOptions) (GCResult, error) {
 		res.Failed[id] = err
 		log.Warn("gc: skipping pod", "uuid", id, "err", err)
 	}
-	ids, err := uuids(dataDir)
-	if err != nil {
-		return res, err
-	}
-	now := time.Now()
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		p, err := load(dataDir, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+	// eachPod calls visit with every pod that loads; a pod gone meanwhile
+	// is skipped, one that does not load is recorded as failed.
+	eachPod := func(visit func(id string, p *Pod, now time.Time)) error {
+		ids, err := uuids(dataDir)
 		if err != nil {
-			fail(id, err)
-			continue
+			return err
 		}
+		now := time.Now()
+		for _, id := range ids {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p, err := load(dataDir, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				fail(id, err)
+				continue
+			}
+			visit(id, p, now)
+		}
+		return nil
+	}
+	err := eachPod(func(id string, p *Pod, now time.Time) {
 		var to string
 		switch p.State {
 		case Exited:
@@ -104,15 +112,15 @@ func GC(ctx context.Context, dataDir string, opts GCOptions) (GCResult, error) {
 			}
 		}
 		if to == "" {
-			continue
+			return
 		}
 		moved, err := p.moveUnlocked(p.dir, to)
 		if err != nil {
 			fail(id, err)
-			continue
+			return
 		}
 		if !moved {
-			continue
+			return
 		}
 		if to == ExitedGarbageDir {
 			log.Info("moving pod to exited-garbage", "uuid", id)
@@ -121,50 +129,40 @@ func GC(ctx context.Context, dataDir string, opts GCOptions) (GCResult, error) {
 			log.Info("moving pod to garbage", "uuid", id)
 			res.Discarded = append(res.Discarded, id)
 		}
+	})
+	if err != nil {
+		return res, err
 	}
 	if opts.MarkOnly {
 		return res, joinFailed(res.Failed)
 	}
 
-	ids, err = uuids(dataDir)
-	if err != nil {
-		return res, err
-	}
-	now = time.Now()
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		p, err := load(dataDir, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			fail(id, err)
-			continue
-		}
+	err = eachPod(func(id string, p *Pod, now time.Time) {
 		switch p.State {
 		case ExitedGarbage:
 			age, err := ctimeAge(p.Path, now)
 			if err != nil || age < opts.GracePeriod {
-				continue
+				return
 			}
 		case Garbage:
 		default:
-			continue
+			return
 		}
 		if err := p.lockExclusive(); err != nil {
 			if !errors.Is(err, ErrLocked) && !errors.Is(err, ErrNotFound) {
 				fail(id, err)
 			}
-			continue
+			return
 		}
 		log.Info("garbage collecting pod", "uuid", id)
 		if err := p.destroy(ctx, &opts); err != nil {
 			fail(id, err)
-			continue
+			return
 		}
 		res.Removed = append(res.Removed, id)
+	})
+	if err != nil {
+		return res, err
 	}
 	return res, joinFailed(res.Failed)
 }

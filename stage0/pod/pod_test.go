@@ -49,6 +49,19 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// preparedPod creates a pod in dataDir and marks it prepared.
+func preparedPod(t *testing.T, dataDir string) *Pod {
+	t.Helper()
+	p, err := Create(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Prepared(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func mustGet(t *testing.T, dataDir, id string) *Pod {
 	t.Helper()
 	p, err := Get(dataDir, id)
@@ -206,13 +219,7 @@ func TestRunStraightFromPrepare(t *testing.T) {
 
 func TestRunPreparedLockedElsewhere(t *testing.T) {
 	dataDir := t.TempDir()
-	p, err := Create(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Prepared(); err != nil {
-		t.Fatal(err)
-	}
+	p := preparedPod(t, dataDir)
 	other, err := flock.LockPath(p.Path, flock.Exclusive, false, false)
 	if err != nil {
 		t.Fatal(err)
@@ -268,13 +275,7 @@ func TestAbortAndAbortedPrepare(t *testing.T) {
 
 func TestExpirePrepared(t *testing.T) {
 	dataDir := t.TempDir()
-	p, err := Create(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Prepared(); err != nil {
-		t.Fatal(err)
-	}
+	p := preparedPod(t, dataDir)
 	res, err := GC(context.Background(), dataDir, GCOptions{ExpirePrepared: time.Hour})
 	if err != nil || len(res.Discarded) != 0 {
 		t.Fatalf("fresh prepared pod discarded: %+v %v", res, err)
