@@ -157,10 +157,7 @@ func TestTeardownOfPluginSetup(t *testing.T) {
 	}
 	inProcessBuiltins = true
 	recs, _ := readRecords(p.dir)
-	if err := Teardown(context.Background(), p.dir); err != nil {
-		t.Fatal(err)
-	}
-	assertGone(t, p, recs)
+	teardownGone(t, p, recs)
 	assertRulesBack(t, before, p.uuid)
 }
 
@@ -416,10 +413,7 @@ func TestInProcessRepeated(t *testing.T) {
 			}
 			uuids = append(uuids, p.uuid)
 			hostLinks = append(hostLinks, recs[0].HostIfName)
-			if err := Teardown(context.Background(), p.dir); err != nil {
-				t.Fatal(err)
-			}
-			assertGone(t, p, recs)
+			teardownGone(t, p, recs)
 		}
 	}
 	assertRulesBack(t, before, uuids...)

@@ -347,14 +347,9 @@ func TestSetupDefault(t *testing.T) {
 	}
 
 	// The pod reaches the host at the gateway over ptp.
-	hostL, err := net.Listen("tcp", net.JoinHostPort(n.HostIP, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hostL.Close()
-	go serveEcho(hostL)
+	hostAddr := hostEcho(t, n.HostIP)
 	err = InNetNS(info.NetNS, func() error {
-		return echo(hostL.Addr().String(), "from the pod")
+		return echo(hostAddr, "from the pod")
 	})
 	if err != nil {
 		t.Errorf("pod -> host: %v", err)
@@ -410,12 +405,7 @@ func TestSetupDefaultRestricted(t *testing.T) {
 	if !subnet.Contains(net.ParseIP(n.IP)) {
 		t.Errorf("ip %s not in %s", n.IP, subnet)
 	}
-	hostL, err := net.Listen("tcp", net.JoinHostPort(n.HostIP, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hostL.Close()
-	go serveEcho(hostL)
+	hostAddr := hostEcho(t, n.HostIP)
 	err = InNetNS(info.NetNS, func() error {
 		rs, err := routes()
 		if err != nil {
@@ -430,7 +420,7 @@ func TestSetupDefaultRestricted(t *testing.T) {
 			return fmt.Errorf("dialing out: %v, want ENETUNREACH", err)
 		}
 		// The host is still reachable.
-		return echo(hostL.Addr().String(), "restricted")
+		return echo(hostAddr, "restricted")
 	})
 	if err != nil {
 		t.Error(err)
@@ -473,10 +463,7 @@ func TestSetupNone(t *testing.T) {
 	if err != nil {
 		t.Error(err)
 	}
-	if err := Teardown(context.Background(), p.dir); err != nil {
-		t.Fatal(err)
-	}
-	assertGone(t, p, nil)
+	teardownGone(t, p, nil)
 }
 
 func TestSetupHost(t *testing.T) {
@@ -525,20 +512,12 @@ func TestSetupNamedBridge(t *testing.T) {
 	if def.Name != "default" || def.IfName != "eth1" {
 		t.Errorf("default net = %+v", def)
 	}
-	hostL, err := net.Listen("tcp", net.JoinHostPort(br.Gateway, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hostL.Close()
-	go serveEcho(hostL)
-	if err := InNetNS(info.NetNS, func() error { return echo(hostL.Addr().String(), "bridge") }); err != nil {
+	hostAddr := hostEcho(t, br.Gateway)
+	if err := InNetNS(info.NetNS, func() error { return echo(hostAddr, "bridge") }); err != nil {
 		t.Errorf("pod -> bridge: %v", err)
 	}
 	recs, _ := readRecords(p.dir)
-	if err := Teardown(context.Background(), p.dir); err != nil {
-		t.Fatal(err)
-	}
-	assertGone(t, p, recs)
+	teardownGone(t, p, recs)
 }
 
 func TestSetupFailureUndoes(t *testing.T) {
@@ -631,10 +610,7 @@ func TestTeardownHalfSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(p.dir, NetNSFile))
-	if err := Teardown(context.Background(), p.dir); err != nil {
-		t.Fatal(err)
-	}
-	assertGone(t, p, recs)
+	teardownGone(t, p, recs)
 	assertRulesBack(t, before, p.uuid)
 
 	// Nothing at all: fine.
@@ -680,6 +656,28 @@ func TestSetupTeardownRepeated(t *testing.T) {
 			t.Errorf("link %s left behind", l)
 		}
 	}
+}
+
+// teardownGone tears pod p down and checks that nothing of it is left.
+func teardownGone(t *testing.T, p testPod, recs []record) {
+	t.Helper()
+	if err := Teardown(context.Background(), p.dir); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, p, recs)
+}
+
+// hostEcho serves echo on the host at ip until the test ends and returns
+// its address.
+func hostEcho(t *testing.T, ip string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go serveEcho(l)
+	return l.Addr().String()
 }
 
 func freePort(t *testing.T) uint16 {
