@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A walk through signed images with rkt, end to end, on this machine:
 #
-#   sudo ./scripts/demo.sh            (or: make demo)
+#   ./scripts/demo.sh            (or: make demo)
 #   ./scripts/demo.sh --clean         remove what the demo left in build/demo
 #
 # 1. build a tiny ACI, example.com/hello: a manifest and a rootfs holding a

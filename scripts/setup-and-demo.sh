@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian 12 machine for rkt, build it, and run the demo.
 #
-#   sudo ./scripts/setup-and-demo.sh
+#   ./scripts/setup-and-demo.sh
 #
 # Installs the missing system packages with apt-get, checks for Go >= 1.26
 # (on PATH or in /usr/local/go), runs `make`, then scripts/demo.sh. Nothing

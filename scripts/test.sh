@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite, the one CI runs:
 #
-#   sudo ./scripts/test.sh
+#   ./scripts/test.sh
 #
 # 1. build build/bin/rkt              (make)
 # 2. lint                             (gofmt, go vet, shellcheck: make lint)
