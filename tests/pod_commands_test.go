@@ -18,10 +18,10 @@ import (
 )
 
 // sleeper is a script that runs until SIGTERM (busybox sh runs a trap only
-// between commands, hence the short sleeps), writing term to /log/term
-// when it gets one if /log is mounted.
+// between commands, hence the short sleeps). If /log is mounted, it writes
+// /log/up once its trap is set and /log/term when it gets SIGTERM.
 const sleeper = `trap 'echo got-term > /log/term 2>/dev/null; exit 0' TERM
-echo sleeper-up
+echo sleeper-up; echo up > /log/up 2>/dev/null
 i=0; while [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done`
 
 // TestPodListStatus checks list and status of a running, then exited pod.
@@ -109,7 +109,9 @@ func TestPodStopGraceful(t *testing.T) {
 	img := pe.busyboxImage("sleeper", []string{"/bin/sh", "-c", sleeper}, withLogVolume(
 		"/bin/sh", "-c", "echo post-stop-ran > /log/post"))
 	uuid, wait := pe.startPod("--volume=log,kind=host,source="+logDir, img)
-	pe.ok("status", "--wait-ready=30s", uuid)
+	// Ready means the app was started, not that its shell has set its
+	// trap: /log/up says it has.
+	waitOutFile(t, filepath.Join(logDir, "up"), 30*time.Second, nil)
 	pe.ok("stop", uuid)
 	if code, _ := wait(); code != 0 {
 		t.Errorf("rkt run after a graceful stop: exit %d, want 0", code)

@@ -285,6 +285,19 @@ func (p *testPod) waitReady(t *testing.T) {
 	t.Fatal("the supervisor never became ready")
 }
 
+// waitFile waits for a file an app writes once it has reached a point.
+func (p *testPod) waitFile(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(name); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", name)
+}
+
 func (p *testPod) status(t *testing.T, app string) (int, bool) {
 	t.Helper()
 	code, err := podlayout.ReadAppStatus(filepath.Join(p.dir, "rkt/status", app))
@@ -511,11 +524,18 @@ func TestPodSIGTERM(t *testing.T) {
 func TestPodStopTimeout(t *testing.T) {
 	needRoot(t)
 	p := &testPod{
-		apps: []testApp{{name: "stubborn", exec: sh(`trap "" TERM; sleep 100; echo survived`)}},
+		apps: []testApp{{name: "stubborn", exec: sh(`trap "" TERM; touch /trapped; sleep 100; echo survived`)}},
 		rc:   podlayout.RuntimeConfig{StopTimeout: 500 * time.Millisecond},
 	}
 	p.make(t)
-	res := p.run(t, syscall.SIGTERM)
+	r := p.start(t, nil, nil)
+	// "ready" means the app was started, not that its shell has ignored
+	// SIGTERM yet: wait for the file written after the trap.
+	p.waitFile(t, p.rootfsFile("stubborn", "trapped"))
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	res := r.wait(t)
 	if got, ok := p.status(t, "stubborn"); !ok || got != 128+int(syscall.SIGKILL) {
 		t.Errorf("status %d (%v), want SIGKILL's", got, ok)
 	}
