@@ -21,6 +21,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/rkt/rkt/common/flock"
 )
 
 // ExitFailure is the exit code of an entrypoint that failed itself.
@@ -72,6 +75,25 @@ func FindTool(name string, notFound error) (string, error) {
 		}
 	}
 	return "", notFound
+}
+
+// WaitPidFile is ReadPidFile for the stop entrypoints, run in the pod
+// directory: a pod is running from the moment stage0 locks it, before its
+// stage1 has written its pid files, so a missing file is waited for while
+// the pod still holds its lock, for at most within.
+func WaitPidFile(path string, within time.Duration) (int, error) {
+	deadline := time.Now().Add(within)
+	for {
+		pid, err := ReadPidFile(path)
+		if !errors.Is(err, ErrNoPid) || time.Now().After(deadline) {
+			return pid, err
+		}
+		if held, herr := flock.Held("."); herr == nil && !held {
+			// The pod ended; it may have written the file just before.
+			return ReadPidFile(path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // ReadPidFile reads a pid written by stage1 (pid, ppid, pgid). A missing

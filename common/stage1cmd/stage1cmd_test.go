@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rkt/rkt/common/flock"
 )
 
 func TestRunDispatch(t *testing.T) {
@@ -53,6 +56,47 @@ func TestReadPidFile(t *testing.T) {
 	}
 	if _, err := ReadPidFile(filepath.Join(dir, "missing")); !errors.Is(err, ErrNoPid) {
 		t.Errorf("missing: %v, want ErrNoPid", err)
+	}
+}
+
+// TestWaitPidFile checks the stop entrypoints' wait for a starting pod: the
+// pid file written later is read while the pod holds its lock, and a pod
+// that no longer holds it is not waited for.
+func TestWaitPidFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	lock, err := flock.LockPath(dir, flock.Exclusive, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		os.WriteFile(filepath.Join(dir, "ppid"), []byte("4242"), 0o644)
+	}()
+	if pid, err := WaitPidFile("ppid", 10*time.Second); err != nil || pid != 4242 {
+		t.Errorf("pid file written while the pod starts: %d, %v; want 4242", pid, err)
+	}
+
+	lock.Close()
+	start := time.Now()
+	if _, err := WaitPidFile("pid", 10*time.Second); !errors.Is(err, ErrNoPid) {
+		t.Errorf("pod not locked, no pid file: %v, want ErrNoPid", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("waited %v for the pid file of a pod that holds no lock", d)
+	}
+
+	lock, err = flock.LockPath(dir, flock.Exclusive, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	start = time.Now()
+	if _, err := WaitPidFile("pid", 300*time.Millisecond); !errors.Is(err, ErrNoPid) {
+		t.Errorf("locked pod that never writes its pid file: %v, want ErrNoPid", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("gave up after %v, want the whole 300ms", d)
 	}
 }
 

@@ -76,6 +76,9 @@ func waitExeced(pid int, timeout time.Duration) error {
 
 // runStop signals the app (pid), then its process group (pgid): SIGTERM,
 // or SIGKILL with --force.
+// pidFileWait bounds how long stop waits for a starting pod's pid file.
+const pidFileWait = 5 * time.Second
+
 func runStop(args []string) error {
 	sa, err := stage1cmd.ParseStop(args)
 	if err != nil {
@@ -85,7 +88,7 @@ func runStop(args []string) error {
 	if sa.Force {
 		sig = unix.SIGKILL
 	}
-	pid, err := stage1cmd.ReadPidFile(podlayout.PidFile)
+	pid, err := stage1cmd.WaitPidFile(podlayout.PidFile, pidFileWait)
 	if err != nil {
 		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
 	}

@@ -26,7 +26,7 @@ func runStop(args []string) error {
 	if err != nil {
 		return err
 	}
-	ppid, err := stage1cmd.ReadPidFile(podlayout.PpidFile)
+	ppid, err := stage1cmd.WaitPidFile(podlayout.PpidFile, stopRetryFor)
 	if err != nil {
 		return fmt.Errorf("stopping pod %s: %w", sa.UUID, err)
 	}
