@@ -524,7 +524,7 @@ func TestPodSIGTERM(t *testing.T) {
 func TestPodStopTimeout(t *testing.T) {
 	needRoot(t)
 	p := &testPod{
-		apps: []testApp{{name: "stubborn", exec: sh(`trap "" TERM; touch /trapped; sleep 100; echo survived`)}},
+		apps: []testApp{{name: "stubborn", exec: sh(`trap "" TERM; : > /trapped; sleep 100; echo survived`)}},
 		rc:   podlayout.RuntimeConfig{StopTimeout: 500 * time.Millisecond},
 	}
 	p.make(t)
