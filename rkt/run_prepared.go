@@ -4,8 +4,8 @@ import (
 	"net"
 	"strings"
 
+	"github.com/rkt/rkt/common/netspec"
 	podrun "github.com/rkt/rkt/stage0/run"
-	"github.com/rkt/rkt/stage1/network"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +31,7 @@ func newRunPreparedCmd(g *globalFlags) *cobra.Command {
 				}
 			}
 			if len(rt.Net) > 0 {
-				if _, err := network.ParseNetFlag(rt.Net); err != nil {
+				if _, err := netspec.ParseNetFlag(rt.Net); err != nil {
 					return usagef("--net=%s: %w", strings.Join(rt.Net, ","), err)
 				}
 			}

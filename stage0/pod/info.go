@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rkt/rkt/common/netspec"
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/stage1/network"
 )
 
 // Info is what `rkt status` and `rkt list` show of a pod.
@@ -98,7 +98,7 @@ func (p *Pod) Info() (*Info, error) {
 // parses the file only; it never sets a network up). A file that cannot
 // be read shows as no network: status must still work for such a pod.
 func (p *Pod) networks() []NetInfo {
-	info, err := network.Load(p.Path)
+	info, err := netspec.Load(p.Path)
 	if err != nil {
 		return nil
 	}

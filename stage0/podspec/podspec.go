@@ -48,8 +48,8 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/netspec"
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/stage1/network"
 )
 
 // App is one image of the pod with the overrides given after it.
@@ -96,7 +96,7 @@ type Plan struct {
 	Ports   []types.ExposedPort
 	// Runtime holds the pod-wide settings (Hostname empty: rkt-<uuid>,
 	// NetList defaults to ["default"] and is checked with
-	// network.ParseNetFlag). Runtime.SetEnv is --set-env-file overridden by
+	// netspec.ParseNetFlag). Runtime.SetEnv is --set-env-file overridden by
 	// --set-env. Runtime.PrivateUsers is "auto" with --private-users;
 	// Runtime.IPC is --ipc. Runtime.Ports is left empty: ForwardedPorts
 	// resolves Ports once the images are known.
@@ -367,7 +367,7 @@ func (p *parser) finish() error {
 	if len(plan.Runtime.NetList) == 0 {
 		plan.Runtime.NetList = []string{"default"}
 	}
-	if _, err := network.ParseNetFlag(plan.Runtime.NetList); err != nil {
+	if _, err := netspec.ParseNetFlag(plan.Runtime.NetList); err != nil {
 		return usageWrap(err, "--net=%s", strings.Join(plan.Runtime.NetList, ","))
 	}
 	for i := range plan.Apps {

@@ -50,13 +50,13 @@ import (
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/common/netspec"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/fetch"
 	"github.com/rkt/rkt/stage0/insecure"
 	"github.com/rkt/rkt/stage0/metadata"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
-	"github.com/rkt/rkt/stage1/network"
 	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/tree"
 )
@@ -183,7 +183,7 @@ func RunPrepared(ctx context.Context, cfg Config, uuid string, rt RunOverrides) 
 		return fmt.Errorf("running prepared pod %s: %w", p.UUID, &pod.StateError{UUID: p.UUID, State: p.State, Op: "running prepared pod"})
 	}
 	if len(rt.Net) > 0 {
-		if _, err := network.ParseNetFlag(rt.Net); err != nil {
+		if _, err := netspec.ParseNetFlag(rt.Net); err != nil {
 			return &podspec.UsageError{Msg: "--net=" + strings.Join(rt.Net, ",") + ": " + err.Error(), Err: err}
 		}
 	}

@@ -1,11 +1,15 @@
 package network
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rkt/rkt/common/netspec"
+)
 
 var (
 	// ErrUsage marks a --net value that does not parse or names no valid
-	// network.
-	ErrUsage = errors.New("invalid --net value")
+	// network (netspec.ErrUsage).
+	ErrUsage = netspec.ErrUsage
 	// ErrUnknownNetwork is returned by Setup for a network name that is
 	// neither built in nor configured in net.d.
 	ErrUnknownNetwork = errors.New("no such network")
@@ -15,6 +19,6 @@ var (
 	// already taken (a pod that was set up and never torn down).
 	ErrNetNSExists = errors.New("network namespace already exists")
 	// ErrNoNetwork is returned by Load for a pod without network state
-	// (host networking, never set up, or torn down).
-	ErrNoNetwork = errors.New("pod has no network state")
+	// (netspec.ErrNoNetwork).
+	ErrNoNetwork = netspec.ErrNoNetwork
 )

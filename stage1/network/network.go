@@ -22,12 +22,8 @@ import (
 	"github.com/rkt/rkt/common/podlayout"
 )
 
-// Files in the pod directory.
-const (
-	NetInfoFile = "net-info.json" // one record per network, see the package comment
-	NetNSFile   = "netns"         // path of the pod's network namespace
-	NetCacheDir = "net"           // libcni's cache of results, for DEL
-)
+// NetCacheDir, in the pod directory, is libcni's cache of results, for DEL.
+const NetCacheDir = "net"
 
 // Config says which networks a pod joins.
 type Config struct {
@@ -53,35 +49,6 @@ type PortForward struct {
 	PodPort  uint16
 	HostIP   string // "" = every host address
 	HostPort uint16
-}
-
-// Info is a pod's network state.
-type Info struct {
-	NetNS string // path of the network namespace; "" for host networking
-	Nets  []NetInfo
-}
-
-// NetInfo is one network the pod is in. IP is "" while the network is
-// being added, or when adding it failed.
-type NetInfo struct {
-	Name    string `json:"netName"`
-	IfName  string `json:"ifName"`
-	IP      string `json:"ip,omitempty"`
-	Mask    string `json:"mask,omitempty"` // dotted, as rkt wrote it
-	Gateway string `json:"gateway,omitempty"`
-	// HostIP is the host's address on this network (the host end of the
-	// ptp link, the bridge): the address the pod reaches the host at.
-	HostIP string `json:"hostIP,omitempty"`
-	Args   string `json:"args"` // CNI_ARGS as given
-	DNS    *DNS   `json:"dns,omitempty"`
-}
-
-// DNS is the DNS configuration a plugin returned, if any.
-type DNS struct {
-	Nameservers []string `json:"nameservers,omitempty"`
-	Domain      string   `json:"domain,omitempty"`
-	Search      []string `json:"search,omitempty"`
-	Options     []string `json:"options,omitempty"`
 }
 
 // record is one entry of net-info.json: what Teardown needs to undo the
@@ -309,24 +276,6 @@ func teardown(ctx context.Context, podDir, nsPath string, recs []record, forgive
 		errs = append(errs, fmt.Errorf("removing %s: %w", NetCacheDir, err))
 	}
 	return errors.Join(errs...)
-}
-
-// Load reads a pod's network state for list and status. It returns
-// ErrNoNetwork when the pod has none recorded (host networking, never
-// started, torn down).
-func Load(podDir string) (*Info, error) {
-	recs, err := readRecords(podDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoNetwork
-	}
-	if err != nil {
-		return nil, err
-	}
-	nsPath := ""
-	if b, err := os.ReadFile(filepath.Join(podDir, NetNSFile)); err == nil {
-		nsPath = strings.TrimSpace(string(b))
-	}
-	return infoOf(nsPath, recs), nil
 }
 
 func infoOf(nsPath string, recs []record) *Info {
