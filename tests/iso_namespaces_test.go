@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -91,6 +94,88 @@ func TestIsoPrivateUsers(t *testing.T) {
 	})
 	if inApp["userns"] != inEnter["userns"] {
 		t.Errorf("rkt enter runs with uid_map %q, the app with %q", inEnter["userns"], inApp["userns"])
+	}
+}
+
+// TestIsoPrivateUsersNoChown: an overlay pod with --private-users gets its
+// rootfs without a chown. The app's files belong to its root and it can
+// change them, while on the host the image's tree keeps its owners and
+// contents, and the pod's upper directory holds only what the app wrote
+// (a chown would have copied every file up). An empty volume belongs to
+// the owner its flags give, as the pod sees it. rkt export then shows the
+// rootfs as the app left it, removals included.
+func TestIsoPrivateUsersNoChown(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.shImage("puc", `echo "owner: $(stat -c %u:%g /bin/busybox)"; echo changed >> /etc/passwd && echo "append: ok"; echo new > /new-file && echo "create: ok"; rm /bin/false; rm -r /home && mkdir /home && echo n > /home/only; echo "data: $(stat -c %u:%g /data)"; echo x > /data/f && echo "data-write: ok"`)
+	uuid, stdout, stderr, code := pe.runSaved("--private-users", "--volume=v,kind=empty,uid=1000,gid=1100", img, "--mount", "volume=v,target=/data")
+	if code != 0 {
+		t.Fatalf("rkt run --private-users: exit %d\n%s%s", code, stdout, stderr)
+	}
+	r := parseReport(stdout)
+	if r["owner"] != "0:0" || r["append"] != "ok" || r["create"] != "ok" {
+		t.Errorf("in the app: %v, want busybox owned by 0:0 and /etc/passwd and / writable", r)
+	}
+	if r["data"] != "1000:1100" || r["data-write"] != "ok" {
+		t.Errorf("in the app: empty volume owned by %q (writable: %q), want 1000:1100 as its manifest says, and writable", r["data"], r["data-write"])
+	}
+
+	pod := pe.podDir(uuid)
+	treeID, err := os.ReadFile(filepath.Join(pod, "appsinfo", "puc", "treeStoreID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(pe.dataDir, "cas", "tree", strings.TrimSpace(string(treeID)), "rootfs")
+	for _, f := range []string{"bin/busybox", "etc/passwd"} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(tree, f), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != 0 || st.Gid != 0 {
+			t.Errorf("the image tree's %s is owned by %d:%d on the host, want 0:0 (untouched)", f, st.Uid, st.Gid)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(tree, "etc/passwd")); err != nil || strings.Contains(string(b), "changed") {
+		t.Errorf("the image tree's /etc/passwd was changed through the pod (%v):\n%s", err, b)
+	}
+
+	upper := filepath.Join(pod, "overlay", strings.TrimSpace(string(treeID)), "upper", "puc")
+	var files []string
+	filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(upper, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	slices.Sort(files)
+	for _, f := range files {
+		// The app's writes and removals (bin/false is a whiteout), and
+		// what the supervisor writes (etc/hosts and the like).
+		written := f == "new-file" || f == "home/only" || f == "bin/false"
+		if !written && !strings.HasPrefix(f, "etc/") && !strings.HasPrefix(f, "dev/") && !strings.HasPrefix(f, "tmp/") {
+			t.Errorf("the pod's upper dir holds %s, which the app did not write (was the rootfs chowned?); all: %v", f, files)
+			break
+		}
+	}
+	if !slices.Contains(files, "new-file") || !slices.Contains(files, "etc/passwd") {
+		t.Errorf("the pod's upper dir lacks the app's writes: %v", files)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(upper, "new-file"), &st); err == nil && st.Uid == 0 {
+		t.Errorf("the app's new file is owned by host root, want the pod's range")
+	}
+
+	out := filepath.Join(pe.base, "exported.aci")
+	pe.ok("export", uuid, out)
+	names := tarNames(t, out)
+	for name, want := range map[string]bool{
+		"rootfs/new-file": true, "rootfs/home/only": true, "rootfs/bin/busybox": true,
+		"rootfs/bin/false": false, "rootfs/home/user": false,
+	} {
+		if names[name] != want {
+			t.Errorf("export: %s in the ACI = %v, want %v (the app created new-file and home/only, removed bin/false and home/user)", name, names[name], want)
+		}
 	}
 }
 

@@ -79,6 +79,14 @@ const (
 	// --dns=host and --hosts-entry=host (the pod cannot read the host's).
 	InPodHostResolvConf = "/rkt/host-resolv.conf"
 	InPodHostHosts      = "/rkt/host-hosts"
+	// InPodLayersDir and InPodOverlayDir serve an overlay pod with
+	// --private-users (RuntimeConfig.AppLayers): <app> under the first is
+	// the app's image tree, idmapped into the pod's user range by the
+	// nspawn /init; under the second, a bind of the pod's overlay
+	// directory for that tree (upper/<app>, work/<app>). The supervisor
+	// mounts the app's overlay from them, inside the pod's user namespace.
+	InPodLayersDir  = "/rkt/layers"
+	InPodOverlayDir = "/rkt/overlay"
 )
 
 // SupervisorReady is the target of the supervisor-status symlink once every
@@ -199,7 +207,13 @@ type RuntimeConfig struct {
 
 	Ports        []PortForward // --port: manifest ports forwarded from the host
 	PrivateUsers string        // --private-users: "" (off), or "auto"
-	IPC          string        // --ipc: "", "auto", "private", "parent"
+	// AppLayers, set for an overlay pod with --private-users, maps each
+	// app to the lower layer of its rootfs (its image tree's rootfs on
+	// the host). stage0 then leaves the apps' overlays unmounted: stage1
+	// mounts them inside the pod's user namespace, on the layers idmapped
+	// into its range, so that nothing is chowned.
+	AppLayers map[string]string `json:",omitempty"`
+	IPC       string            // --ipc: "", "auto", "private", "parent"
 }
 
 // PortForward is one --port NAME:[HOSTIP:]HOSTPORT, resolved against the

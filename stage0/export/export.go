@@ -124,7 +124,13 @@ func rootfsOf(podDir, app string, trees Trees) (string, func(), error) {
 	for i, l := range layers {
 		layers[i] = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `:`, `\:`).Replace(l)
 	}
-	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+strings.Join(layers, ":")); err != nil {
+	opts := "lowerdir=" + strings.Join(layers, ":")
+	if rc, err := podlayout.ReadRuntimeConfig(podlayout.RuntimeConfigPath(podDir)); err == nil && rc.AppLayers[app] != "" {
+		// The app's overlay was mounted inside the pod's user namespace,
+		// which keeps overlayfs's own xattrs in the user.* namespace.
+		opts += ",userxattr"
+	}
+	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		os.Remove(mnt)
 		return "", nothing, fmt.Errorf("mounting the app's overlay read-only: %w", err)
 	}

@@ -253,7 +253,10 @@ func syncPod(dir string) error {
 // mountPod mounts the overlay rootfs of the stage1 and of every app of a
 // pod prepared with overlay (nothing for a copied pod). Mounts already in
 // place are kept. On failure, what it mounted is unmounted.
-func mountPod(dataDir, podDir string, pm *schema.PodManifest) (retErr error) {
+//
+// The apps named in inPod (RuntimeConfig.AppLayers) are left unmounted:
+// stage1 mounts them inside the pod's user namespace.
+func mountPod(dataDir, podDir string, pm *schema.PodManifest, inPod map[string]string) (retErr error) {
 	if _, err := os.Stat(filepath.Join(podDir, podlayout.OverlayPreparedFile)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -276,6 +279,9 @@ func mountPod(dataDir, podDir string, pm *schema.PodManifest) (retErr error) {
 		name := ra.Name.String()
 		if err := podlayout.ValidAppName(name); err != nil {
 			return err
+		}
+		if _, ok := inPod[name]; ok {
+			continue
 		}
 		id, err := readTreeID(podlayout.AppsInfoTreeStoreID(podDir, name))
 		if err != nil {

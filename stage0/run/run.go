@@ -315,7 +315,7 @@ func launch(cfg *Config, pp *preparedPod, locked func() error) error {
 			return fmt.Errorf("running pod %s: %w", p.UUID, err)
 		}
 	}
-	if err := mountPod(cfg.DataDir, p.Path, pp.manifest); err != nil {
+	if err := mountPod(cfg.DataDir, p.Path, pp.manifest, pp.rc.AppLayers); err != nil {
 		p.Close()
 		return fmt.Errorf("running pod %s: %w", p.UUID, err)
 	}
@@ -505,6 +505,14 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 	if overlay && !overlayUsable(cfg.DataDir) {
 		log.Debug("overlayfs is not usable for the data dir: copying the rootfs instead", "dir", cfg.DataDir)
 		overlay = false
+	}
+	if overlay && rc.PrivateUsers != "" {
+		// The apps' overlays are mounted by stage1 inside the pod's user
+		// namespace, on their layers idmapped into its range.
+		rc.AppLayers = map[string]string{}
+		for i, ra := range pm.Apps {
+			rc.AppLayers[ra.Name.String()] = filepath.Join(treePath(cfg.DataDir, apps[i].treeID), "rootfs")
+		}
 	}
 	l := &layout{pod: p.Path, dataDir: cfg.DataDir, overlay: overlay}
 	if err := l.write(pm, &rc, s1, apps); err != nil {

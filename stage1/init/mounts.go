@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,6 +28,7 @@ type volumeMount struct {
 // rootfsSetup is what prepareRootfs needs to know about an app and the pod.
 type rootfsSetup struct {
 	Stage1   string // the supervisor's root ("/" in a pod): sources of /proc, /sys, /dev nodes, volumes
+	App      string // the app's name
 	Rootfs   string // the app's rootfs, under Stage1
 	ReadOnly bool   // readOnlyRootFS: remount the rootfs read-only once prepared
 	Volumes  []volumeMount
@@ -35,6 +37,32 @@ type rootfsSetup struct {
 	Runtime  *podlayout.RuntimeConfig
 	// Extra, when set, runs last, before the rootfs is made read-only.
 	Extra func(root *os.Root) error
+}
+
+// mountAppLayers mounts the app's overlay rootfs from what the nspawn
+// /init prepared for an overlay pod with --private-users: the app's image
+// tree idmapped into the pod's user range at /rkt/layers/<app>, and the
+// pod's overlay directory for it at /rkt/overlay/<app>. It runs in the
+// pod's user namespace, so the overlay's own files (the upper dir, copy-ups)
+// belong to the pod's root. Without those layers the rootfs is already in
+// place and nothing is done.
+func mountAppLayers(stage1, app, rootfs string) error {
+	lower := filepath.Join(stage1, podlayout.InPodLayersDir, app)
+	if _, err := os.Lstat(lower); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("mounting the app's rootfs: %w", err)
+	}
+	if err := podlayout.ValidAppName(app); err != nil {
+		return fmt.Errorf("mounting the app's rootfs: %w", err)
+	}
+	od := filepath.Join(stage1, podlayout.InPodOverlayDir, app)
+	opts := "lowerdir=" + lower + ",upperdir=" + filepath.Join(od, "upper", app) +
+		",workdir=" + filepath.Join(od, "work", app) + ",userxattr"
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mounting the app's rootfs (overlay %s): %w", opts, err)
+	}
+	return nil
 }
 
 // devNodes are bound from the pod's /dev into every app's /dev (or made
@@ -54,6 +82,9 @@ var devNodes = []struct {
 // /proc/self/fd path, so a symlink in the image can never redirect a mount
 // outside the app.
 func prepareRootfs(s rootfsSetup) error {
+	if err := mountAppLayers(s.Stage1, s.App, s.Rootfs); err != nil {
+		return err
+	}
 	if s.ReadOnly {
 		// The rootfs must be a mount of its own to be remounted read-only
 		// at the end; the submounts below then sit on this bind.

@@ -129,6 +129,7 @@ func (r *runner) prepare() error {
 	rc := s.runtime
 	err := prepareRootfs(rootfsSetup{
 		Stage1:   s.Root,
+		App:      r.spec.Name,
 		Rootfs:   r.spec.Rootfs,
 		ReadOnly: r.spec.ReadOnlyRootFS,
 		Volumes:  r.spec.Volumes,

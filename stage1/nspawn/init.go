@@ -90,6 +90,14 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		if err := userns.chownCgroups(cg, appNames(plan.pm)); err != nil {
 			return err
 		}
+		if err := userns.chownEmptyVolumes(pod, plan.pm); err != nil {
+			return err
+		}
+		if len(plan.rc.AppLayers) > 0 {
+			if err := userns.mountLayers(pod, plan.rc); err != nil {
+				return fmt.Errorf("%w (the host cannot give the pod its overlay rootfs without a chown: run it with --no-overlay, which copies and chowns the rootfs)", err)
+			}
+		}
 	}
 	if err := writeRuntimeFile(filepath.Join(pod, podlayout.PpidFile), []byte(strconv.Itoa(os.Getpid()))); err != nil {
 		return err
@@ -111,8 +119,14 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		return err
 	}
 	if userns != nil {
-		// nspawn idmaps the rootfs where it can, else chowns it.
-		argv = slices.Insert(argv, 1, userns.nspawnFlag(), "--private-users-ownership=auto")
+		// nspawn idmaps the rootfs where it can, else chowns it; with
+		// the apps' layers idmapped by mountLayers it must not touch
+		// ownership at all.
+		ownership := "--private-users-ownership=auto"
+		if len(plan.rc.AppLayers) > 0 {
+			ownership = "--private-users-ownership=off"
+		}
+		argv = slices.Insert(argv, 1, userns.nspawnFlag(), ownership)
 	}
 	if netns != "" && plan.privateUsers {
 		if err := joinNetNS(netns); err != nil {

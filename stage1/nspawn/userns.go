@@ -8,15 +8,19 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/appc/spec/schema"
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/podlayout"
 )
 
 // A pod with --private-users runs in a user namespace of its own, with
 // 65536 ids starting at a base picked by /init (not by nspawn: /init must
-// know it to give the pod's root its cgroups). nspawn shifts the rootfs
-// into the range (--private-users-ownership=auto: an idmapped mount where
-// the kernel and the file system allow one, else a recursive chown, which
-// on an overlay rootfs copies every file up).
+// know it to give the pod's root its cgroups). An overlay pod's apps get
+// their images idmapped into the range (layers.go); a --no-overlay pod's
+// copied rootfs is shifted by nspawn (--private-users-ownership=auto: an
+// idmapped mount where the kernel and the file system allow one, else a
+// recursive chown).
 const (
 	usernsSize = 0x10000
 	// The bases picked from, as systemd-nspawn's "pick" does: above the
@@ -82,6 +86,40 @@ func (u *userNS) chownCgroups(pc *podCgroups, apps []string) error {
 			if err := os.Chown(p, u.base, u.base); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("giving %s to the pod's root: %w", p, err)
 			}
+		}
+	}
+	return nil
+}
+
+// chownEmptyVolumes shifts the pod's empty volumes into the range: stage0
+// made them with the owner the manifest gives, an id of the pod's, which
+// the pod's user namespace shows as nobody until it is shifted.
+func (u *userNS) chownEmptyVolumes(pod string, pm *schema.PodManifest) error {
+	for _, v := range pm.Volumes {
+		if v.Kind != "empty" {
+			continue
+		}
+		name := v.Name.String()
+		if err := podlayout.ValidAppName(name); err != nil {
+			return fmt.Errorf("giving volume %q to the pod's users: %w", name, err)
+		}
+		dir := podlayout.SharedVolumeDir(pod, name)
+		var st unix.Stat_t
+		if err := unix.Lstat(dir, &st); err != nil {
+			return fmt.Errorf("giving volume %q to the pod's users: %w", name, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("giving volume %q to the pod's users: %s is not a directory", name, dir)
+		}
+		if st.Uid >= usernsSize || st.Gid >= usernsSize {
+			continue // shifted already
+		}
+		if err := os.Lchown(dir, u.base+int(st.Uid), u.base+int(st.Gid)); err != nil {
+			return fmt.Errorf("giving volume %q to the pod's users: %w", name, err)
+		}
+		// chown may clear the set-id bits; the manifest's mode stands.
+		if err := unix.Chmod(dir, st.Mode&0o7777); err != nil {
+			return fmt.Errorf("giving volume %q to the pod's users: %w", name, err)
 		}
 	}
 	return nil

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestIdmapInto attaches an idmapped clone of a tree: through it the
+// tree's files show the range's ids and cannot be written, while the tree
+// itself keeps its owners.
+func TestIdmapInto(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("idmapped mounts need root")
+	}
+	const base = 0x00090000
+	src, dst := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(src, "f"), 1000, 1100); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := rangeUserNS(base, usernsSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	// The namespace's process, stopped at its exec, is killed and reaped.
+	if pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG|syscall.WALL, nil); !errors.Is(err, syscall.ECHILD) {
+		t.Errorf("a child is left after making the namespace: wait4 = %d, %v", pid, err)
+	}
+	if err := idmapInto(src, dst, ns); err != nil {
+		t.Skipf("no idmapped mounts of %s here: %v", src, err)
+	}
+	t.Cleanup(func() { unix.Unmount(dst, unix.MNT_DETACH) })
+
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(dst, "f"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != base+1000 || st.Gid != base+1100 {
+		t.Errorf("through the idmapped mount: owner %d:%d, want %d:%d", st.Uid, st.Gid, base+1000, base+1100)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "g"), nil, 0o644); err == nil {
+		t.Error("the idmapped clone is writable, want read-only")
+	}
+	if err := syscall.Lstat(filepath.Join(src, "f"), &st); err != nil || st.Uid != 1000 || st.Gid != 1100 {
+		t.Errorf("the tree itself: owner %d:%d (%v), want 1000:1100", st.Uid, st.Gid, err)
+	}
+}
