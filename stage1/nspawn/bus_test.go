@@ -1,7 +1,7 @@
 package main
 
 import (
-	"os"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -21,13 +21,16 @@ func TestPingBusName(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The socket file appears at bind(2), before dbus-daemon listens:
+	// wait until it accepts a connection.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("dbus-daemon did not create its socket")
+			t.Fatal("dbus-daemon did not listen on its socket")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
