@@ -164,6 +164,10 @@ func (p *testPod) start(t testing.TB, stdout, stderr *bytes.Buffer) *exec.Cmd {
 		t.Fatal(err)
 	}
 	lock.Close()
+	// Cleanups run last first: the pod is stopped, then its gc entrypoint
+	// releases what the pod holds on the host (its network namespace and
+	// cgroups), as stage0's gc would; it is idempotent.
+	t.Cleanup(func() { p.entrypoint("gc", p.uuid).Run() })
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			p.entrypoint("stop", "--force", p.uuid).Run()
