@@ -126,6 +126,40 @@ bench_find_rkt() {
 	RKT=$dir/rkt
 }
 
+# bench_busybox_aci makes, under DIR, the image every pod benchmark runs:
+# DIR/aci/rootfs (static busybox with sh and true, plus what systemd-nspawn
+# wants to find: /usr, os-release, the mount points) and DIR/busybox.aci,
+# bench.example.com/busybox:1.0 running /bin/true.
+bench_busybox_aci() {
+	local dir=$1 rootfs=$1/aci/rootfs
+	mkdir -p "$rootfs"/{bin,etc,usr/lib,proc,sys,dev,tmp,run}
+	cp /bin/busybox "$rootfs/bin/busybox"
+	ln -s busybox "$rootfs/bin/sh"
+	ln -s busybox "$rootfs/bin/true"
+	printf 'ID=rkt-bench\nNAME="rkt bench busybox"\n' >"$rootfs/usr/lib/os-release"
+	ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
+	printf 'root:x:0:0:root:/:/bin/sh\n' >"$rootfs/etc/passwd"
+	printf 'root:x:0:\n' >"$rootfs/etc/group"
+	cat >"$dir/aci/manifest" <<'EOF_MANIFEST'
+{"acKind":"ImageManifest","acVersion":"0.8.11","name":"bench.example.com/busybox",
+ "labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],
+ "app":{"exec":["/bin/true"],"user":"0","group":"0"}}
+EOF_MANIFEST
+	tar -C "$dir/aci" -cf "$dir/busybox.aci" manifest rootfs
+}
+
+# bench_oci_bundle makes an OCI bundle in DIR for crun and runc: the
+# default spec (`runc spec`) running /bin/true without a terminal on
+# ROOTFS (an absolute path: runc refuses one reached through a symlink).
+bench_oci_bundle() {
+	local dir=$1 rootfs=$2
+	mkdir -p "$dir"
+	(cd "$dir" && runc spec)
+	jq --arg root "$rootfs" '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root' \
+		"$dir/config.json" >"$dir/config.json.new"
+	mv "$dir/config.json.new" "$dir/config.json"
+}
+
 # bench_machine prints one line per fact about the machine and the build.
 bench_machine() {
 	local repo cpu

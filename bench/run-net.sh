@@ -59,31 +59,12 @@ if [[ ! -f $rktdir/stage1-nspawn.aci ]]; then
 		bench_die "building stage1-nspawn.aci"
 fi
 
-# The rootfs every contestant runs (as in run-pods.sh).
+bench_busybox_aci "$work"
 rootfs=$work/aci/rootfs
-mkdir -p "$rootfs"/{bin,etc,usr/lib,proc,sys,dev,tmp,run}
-cp /bin/busybox "$rootfs/bin/busybox"
-ln -s busybox "$rootfs/bin/sh"
-ln -s busybox "$rootfs/bin/true"
-printf 'ID=rkt-bench\nNAME="rkt bench busybox"\n' >"$rootfs/usr/lib/os-release"
-ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
-printf 'root:x:0:0:root:/:/bin/sh\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$rootfs/etc/group"
-cat >"$work/aci/manifest" <<'EOF'
-{"acKind":"ImageManifest","acVersion":"0.8.11","name":"bench.example.com/busybox",
- "labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],
- "app":{"exec":["/bin/true"],"user":"0","group":"0"}}
-EOF
-tar -C "$work/aci" -cf "$work/busybox.aci" manifest rootfs
-
 # OCI bundle for runc: the default spec (its own network, IPC, UTS, PID
 # and mount namespaces, a capability set, masked paths, no seccomp).
 bundle=$work/bundle
-mkdir -p "$bundle"
-(cd "$bundle" && runc spec)
-jq --arg root "$rootfs" '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root' \
-	"$bundle/config.json" >"$bundle/config.json.new"
-mv "$bundle/config.json.new" "$bundle/config.json"
+bench_oci_bundle "$bundle" "$rootfs"
 
 data=$work/data
 "$RKT" --dir="$data" --insecure-options=image fetch "$work/busybox.aci" >/dev/null

@@ -60,34 +60,12 @@ elif ! "$RKT" help 2>/dev/null | grep -qE '^ +run '; then
 	skip+=" rkt-nspawn rkt-fly "
 fi
 
-# The rootfs every contestant runs: busybox with sh and true, plus what
-# systemd-nspawn wants to find (/usr, os-release) and the mount points.
+# The rootfs every contestant runs, and the OCI bundle of crun and runc
+# on it.
+bench_busybox_aci "$work"
 rootfs=$work/aci/rootfs
-mkdir -p "$rootfs"/{bin,etc,usr/lib,proc,sys,dev,tmp,run}
-cp /bin/busybox "$rootfs/bin/busybox"
-ln -s busybox "$rootfs/bin/sh"
-ln -s busybox "$rootfs/bin/true"
-printf 'ID=rkt-bench\nNAME="rkt bench busybox"\n' >"$rootfs/usr/lib/os-release"
-ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
-printf 'root:x:0:0:root:/:/bin/sh\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$rootfs/etc/group"
-cat >"$work/aci/manifest" <<'EOF'
-{"acKind":"ImageManifest","acVersion":"0.8.11","name":"bench.example.com/busybox",
- "labels":[{"name":"version","value":"1.0"},{"name":"os","value":"linux"},{"name":"arch","value":"amd64"}],
- "app":{"exec":["/bin/true"],"user":"0","group":"0"}}
-EOF
-tar -C "$work/aci" -cf "$work/busybox.aci" manifest rootfs
-
-# OCI bundle for crun and runc: the generated default spec, running
-# /bin/true without a terminal, on the same rootfs (read-only, as in the
-# default spec).
 bundle=$work/bundle
-mkdir -p "$bundle"
-(cd "$bundle" && runc spec)
-# runc refuses a rootfs reached through a symlink: the path is absolute.
-jq --arg root "$rootfs" '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root' \
-	"$bundle/config.json" >"$bundle/config.json.new"
-mv "$bundle/config.json.new" "$bundle/config.json"
+bench_oci_bundle "$bundle" "$rootfs"
 
 data=$work/data
 if [[ $skip != *" rkt-nspawn "* || $skip != *" rkt-fly "* ]]; then

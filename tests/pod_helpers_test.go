@@ -2,18 +2,17 @@ package tests
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rkt/rkt/common/mountinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,45 +357,10 @@ func (pe *podEnv) assertClean(what string) {
 	}
 }
 
-// mountsUnder lists the mount points at or under dir in /proc/self/mountinfo.
+// mountsUnder lists the mount points at or under dir.
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out
-}
-
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	ms, _ := mountinfo.Under(dir)
+	return ms
 }
 
 // forceUnmount detaches every mount under dir, deepest first.
@@ -406,8 +370,7 @@ func forceUnmount(dir string) {
 		if len(ms) == 0 {
 			return
 		}
-		sort.Slice(ms, func(i, j int) bool { return len(ms[i]) > len(ms[j]) })
-		for _, m := range ms {
+		for _, m := range ms { // deepest first
 			syscall.Unmount(m, syscall.MNT_DETACH)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rkt/rkt/common/mountinfo"
 	"io"
 	"os"
 	"path/filepath"
@@ -94,7 +95,11 @@ func rootfsOf(podDir, app string, trees Trees) (string, func(), error) {
 	nothing := func() {}
 	if _, err := os.Stat(filepath.Join(podDir, podlayout.OverlayPreparedFile)); err != nil {
 		rootfs := podlayout.AppRootfs(podDir, app)
-		mps, err := mountsUnder(rootfs)
+		real, err := filepath.EvalSymlinks(rootfs)
+		if err != nil {
+			return "", nothing, err
+		}
+		mps, err := mountinfo.Under(real)
 		if err != nil {
 			return "", nothing, err
 		}
@@ -157,61 +162,4 @@ func writeACI(w io.Writer, manifest []byte, rootfs string) error {
 		return err
 	}
 	return bw.Flush()
-}
-
-// mountsUnder lists the mount points at or under dir.
-func mountsUnder(dir string) ([]string, error) {
-	dir, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescape(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out, sc.Err()
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, ok := octal(s[i+1 : i+4]); ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func octal(s string) (byte, bool) {
-	if len(s) != 3 {
-		return 0, false
-	}
-	var v int
-	for _, c := range s {
-		if c < '0' || c > '7' {
-			return 0, false
-		}
-		v = v*8 + int(c-'0')
-	}
-	return byte(v), v < 256
 }

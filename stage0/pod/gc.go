@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rkt/rkt/common/mountinfo"
 	"io"
 	"log/slog"
 	"os"
@@ -228,7 +229,7 @@ func (p *Pod) destroy(ctx context.Context, opts *GCOptions) error {
 	if err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
 	}
-	mps, err := mountsUnder(root)
+	mps, err := mountinfo.Under(root)
 	if err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
 	}

@@ -1,12 +1,11 @@
 package pod
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"github.com/rkt/rkt/common/mountinfo"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -22,7 +21,7 @@ func UnmountAll(root string) error {
 		return fmt.Errorf("unmounting under %s: %w", root, err)
 	}
 	for pass := 0; pass < 8; pass++ {
-		mps, err := mountsUnder(root)
+		mps, err := mountinfo.Under(root)
 		if err != nil {
 			return fmt.Errorf("unmounting under %s: %w", root, err)
 		}
@@ -35,7 +34,7 @@ func UnmountAll(root string) error {
 			}
 		}
 	}
-	mps, err := mountsUnder(root)
+	mps, err := mountinfo.Under(root)
 	if err != nil {
 		return fmt.Errorf("unmounting under %s: %w", root, err)
 	}
@@ -80,69 +79,6 @@ func canonical(root string) (string, error) {
 	return abs, nil
 }
 
-// mountsUnder lists the mount points at or under root, in unmount order:
-// deepest first, later mounts (stacked on top) before earlier ones.
-func mountsUnder(root string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	type mp struct {
-		path  string
-		depth int
-		order int
-	}
-	var found []mp
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for i := 0; sc.Scan(); i++ {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		p := unescapeMountinfo(fields[4])
-		if p != root && !strings.HasPrefix(p, root+"/") && root != "/" {
-			continue
-		}
-		found = append(found, mp{p, strings.Count(p, "/"), i})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading mountinfo: %w", err)
-	}
-	sort.SliceStable(found, func(i, j int) bool {
-		if found[i].depth != found[j].depth {
-			return found[i].depth > found[j].depth
-		}
-		return found[i].order > found[j].order
-	})
-	out := make([]string, len(found))
-	for i, m := range found {
-		out[i] = m.path
-	}
-	return out, nil
-}
-
-// unescapeMountinfo decodes the \ooo octal escapes mountinfo uses for
-// space, tab, newline and backslash.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
-
 // removeTree removes path and everything under it without ever crossing
 // into another mount: each directory is opened with RESOLVE_NO_XDEV, and a
 // mount point (which cannot be unlinked either) stops the removal with
@@ -157,7 +93,7 @@ func removeTree(path string) error {
 	err = removeAt(pfd, name, path)
 	if errors.Is(err, unix.ENOSYS) {
 		// No openat2: rely on the mountinfo check alone.
-		mps, merr := mountsUnder(path)
+		mps, merr := mountinfo.Under(path)
 		if merr != nil {
 			return fmt.Errorf("removing %s: %w", path, merr)
 		}

@@ -3,10 +3,10 @@ package pod
 import (
 	"context"
 	"errors"
+	"github.com/rkt/rkt/common/mountinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,19 +56,9 @@ func checkHostDir(t *testing.T, dir string) {
 func mountsLeft(t *testing.T, root string) []string {
 	t.Helper()
 	root, _ = canonical(root)
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	left, err := mountinfo.Under(root)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var left []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) <= 4 {
-			continue
-		}
-		if mp := unescapeMountinfo(f[4]); mp == root || strings.HasPrefix(mp, root+"/") {
-			left = append(left, mp)
-		}
 	}
 	return left
 }
@@ -230,18 +220,4 @@ func TestRemoveWithBusyMount(t *testing.T) {
 		t.Fatalf("pod after rm: %v", err)
 	}
 	checkHostDir(t, host)
-}
-
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{
-		`/a\040b`:    "/a b",
-		`/a\011\012`: "/a\t\n",
-		`/a\134b`:    `/a\b`,
-		`/plain`:     "/plain",
-		`/short\04`:  `/short\04`,
-	} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
-		}
-	}
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/rkt/rkt/common/mountinfo"
 	"os"
 	"path/filepath"
 	"sort"
@@ -119,7 +119,7 @@ func runGC(args []string) error {
 		}
 		return fmt.Errorf("collecting pod %s: %w", ga.UUID, err)
 	}
-	mounts, err := mountPoints()
+	mounts, err := mountinfo.Points()
 	if err != nil {
 		return fmt.Errorf("collecting pod %s: %w", ga.UUID, err)
 	}
@@ -144,42 +144,4 @@ func runGC(args []string) error {
 		}
 	}
 	return nil
-}
-
-// mountPoints lists the mount points of this process's namespace.
-func mountPoints() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, fmt.Errorf("listing mounts: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) > 4 {
-			out = append(out, unescapeMountinfo(f[4]))
-		}
-	}
-	return out, sc.Err()
-}
-
-// unescapeMountinfo decodes the \ooo octal escapes of /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/rkt/rkt/common/mountinfo"
 	"os"
 	"path"
 	"path/filepath"
@@ -80,7 +81,7 @@ func (h *Hierarchy) Mode() Mode { return h.mode }
 
 // Discover reads /proc/self/mountinfo and /proc/self/cgroup.
 func Discover() (*Hierarchy, error) {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
+	mi, err := os.ReadFile(mountinfo.Path)
 	if err != nil {
 		return nil, fmt.Errorf("discovering cgroup hierarchies: %w", err)
 	}
@@ -94,7 +95,7 @@ func Discover() (*Hierarchy, error) {
 // parseHierarchy builds a Hierarchy from the text of a mountinfo and a
 // /proc/<pid>/cgroup file. Where a hierarchy is mounted more than once, the
 // first mount that contains the process's cgroup wins.
-func parseHierarchy(mountinfo, procCgroup []byte) (*Hierarchy, error) {
+func parseHierarchy(table, procCgroup []byte) (*Hierarchy, error) {
 	self := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(procCgroup))
 	for sc.Scan() {
@@ -122,7 +123,7 @@ func parseHierarchy(mountinfo, procCgroup []byte) (*Hierarchy, error) {
 	h := &Hierarchy{self: self}
 	seen := map[string]bool{}
 	var haveV1, haveV2 bool
-	sc = bufio.NewScanner(bytes.NewReader(mountinfo))
+	sc = bufio.NewScanner(bytes.NewReader(table))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -137,7 +138,7 @@ func parseHierarchy(mountinfo, procCgroup []byte) (*Hierarchy, error) {
 			continue
 		}
 		fstype, superOpts := fields[sep+1], fields[sep+3]
-		m := mount{root: unescapeMountinfo(fields[3]), point: unescapeMountinfo(fields[4])}
+		m := mount{root: mountinfo.Unescape(fields[3]), point: mountinfo.Unescape(fields[4])}
 		switch fstype {
 		case "cgroup2":
 			m.key = UnifiedKey
@@ -208,26 +209,6 @@ func within(p, root string) bool {
 func (m mount) dirOf(p string) string {
 	rel := strings.TrimPrefix(path.Clean(p), path.Clean(m.root))
 	return filepath.Join(m.point, rel)
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space, ...) of
-// mountinfo fields.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // limitMount returns the hierarchy that carries controller c ("memory",

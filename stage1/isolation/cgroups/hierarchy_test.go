@@ -98,9 +98,6 @@ func TestParseHierarchyUnifiedInContainer(t *testing.T) {
 	if _, err := h.At("/other"); !errors.Is(err, ErrInvalidName) {
 		t.Fatalf("At outside the mount root: %v", err)
 	}
-	if got := unescapeMountinfo(`/mnt/with\040space`); got != "/mnt/with space" {
-		t.Fatalf("unescape = %q", got)
-	}
 }
 
 func TestParseHierarchyLegacyComounted(t *testing.T) {
