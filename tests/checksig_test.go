@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -42,7 +43,29 @@ func nobodyEnv(t *testing.T) *env {
 		}
 	}
 	e.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	e.binary = worldBinary(t)
 	return e
+}
+
+var worldBinaryOnce = sync.OnceValues(func() (string, error) {
+	dst := filepath.Join(suiteDir, "rkt-world")
+	data, err := os.ReadFile(rktBinary)
+	if err != nil {
+		return "", err
+	}
+	return dst, os.WriteFile(dst, data, 0o755)
+})
+
+// worldBinary returns a copy of the rkt binary under test in the suite's
+// world-readable directory: RKT_TEST_BINARY may sit in a checkout that
+// only root can enter (a 0700 temporary directory), out of nobody's reach.
+func worldBinary(t *testing.T) string {
+	t.Helper()
+	p, err := worldBinaryOnce()
+	if err != nil {
+		t.Fatalf("copying the rkt binary where nobody can run it: %v", err)
+	}
+	return p
 }
 
 type verdict struct {

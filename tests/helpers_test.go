@@ -45,8 +45,10 @@ type env struct {
 	site         *site
 	// extraEnv is added to the environment of every rkt run.
 	extraEnv []string
-	// cred, when set, runs rkt as that user.
-	cred *syscall.Credential
+	// cred, when set, runs rkt as that user, and binary (then set too) is
+	// a copy of the rkt binary that user can reach.
+	cred   *syscall.Credential
+	binary string
 }
 
 var slugRe = regexp.MustCompile(`[^a-z0-9]+`)
@@ -90,7 +92,11 @@ func (e *env) globalArgs() []string {
 
 // command prepares an rkt run with the test's global flags and environment.
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, rktBinary, append(e.globalArgs(), args...)...)
+	bin := rktBinary
+	if e.binary != "" {
+		bin = e.binary
+	}
+	cmd := exec.CommandContext(ctx, bin, append(e.globalArgs(), args...)...)
 	cmd.Env = append([]string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + e.base,
