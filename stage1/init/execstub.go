@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -89,11 +88,10 @@ func joinCgroups(root, app string, keys []string) error {
 	}
 	pid := []byte(strconv.Itoa(os.Getpid()))
 	for _, k := range keys {
-		if k == "" || k == "." || k == ".." || strings.Contains(k, "/") {
+		if !validKey(k) {
 			return fmt.Errorf("joining the app's cgroups: invalid hierarchy %q", k)
 		}
-		p := filepath.Join(root, podlayout.InPodCgroupDir, k, app, "cgroup.procs")
-		if err := os.WriteFile(p, pid, 0); err != nil {
+		if err := os.WriteFile(appCgroupFile(root, k, app, "cgroup.procs"), pid, 0); err != nil {
 			return fmt.Errorf("joining the app's cgroup in %s: %w", k, err)
 		}
 	}

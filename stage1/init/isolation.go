@@ -38,6 +38,9 @@ type confinement struct {
 	// in which the app has a cgroup, /rkt/cgroup/<key>/<app>.
 	CgroupKeys  []string `json:",omitempty"`
 	OOMScoreAdj *int     `json:",omitempty"`
+	// filterAllowsRuntime: the seccomp filter, if any, allows every
+	// syscall in caps.RuntimeSyscalls (see spawn.go).
+	filterAllowsRuntime bool
 }
 
 // notApplied is one isolator, or part of one, that the supervisor cannot
@@ -54,22 +57,40 @@ func (n notApplied) String() string {
 // handlers with the same profile share one program.
 type filterCache struct {
 	mu    sync.Mutex
-	progs map[string][]unix.SockFilter
+	progs map[string]compiledFilter
 }
 
-func (c *filterCache) load(p seccomp.Profile) ([]unix.SockFilter, error) {
+type compiledFilter struct {
+	prog []unix.SockFilter
+	// allowsRuntime: the profile allows every syscall in
+	// caps.RuntimeSyscalls.
+	allowsRuntime bool
+}
+
+func (c *filterCache) load(p seccomp.Profile) (compiledFilter, error) {
 	key := p.Key()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f, ok := c.progs[key]; ok {
 		return f, nil
 	}
-	f, err := seccomp.Compile(p)
+	prog, err := seccomp.Compile(p)
 	if err != nil {
-		return nil, err
+		return compiledFilter{}, err
+	}
+	allowed, err := seccomp.Allowed(p)
+	if err != nil {
+		return compiledFilter{}, err
+	}
+	f := compiledFilter{prog: prog, allowsRuntime: true}
+	for _, n := range caps.RuntimeSyscalls {
+		if _, ok := slices.BinarySearch(allowed, n); !ok {
+			f.allowsRuntime = false
+			break
+		}
 	}
 	if c.progs == nil {
-		c.progs = map[string][]unix.SockFilter{}
+		c.progs = map[string]compiledFilter{}
 	}
 	c.progs[key] = f
 	return f, nil
@@ -259,6 +280,7 @@ func (s *Supervisor) confine(spec appSpec, p *appPolicy, id appexec.Identity, di
 			Caps: p.caps, NoNewPrivileges: p.nnp,
 		},
 		App: spec.Name, CgroupKeys: p.cgroups, OOMScoreAdj: p.oom,
+		filterAllowsRuntime: true,
 	}
 	if p.profile != nil {
 		prof := *p.profile
@@ -269,7 +291,7 @@ func (s *Supervisor) confine(spec appSpec, p *appPolicy, id appexec.Identity, di
 		if err != nil {
 			return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
 		}
-		c.Seccomp = f
+		c.Seccomp, c.filterAllowsRuntime = f.prog, f.allowsRuntime
 	}
 	return c, nil
 }

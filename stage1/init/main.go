@@ -71,6 +71,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -80,6 +81,11 @@ import (
 var stopSignals = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.Signal(37), syscall.Signal(38),
 }
+
+// The main goroutine keeps the main thread for itself: spawn (spawn.go)
+// confines locked threads and lets them end, and the Go runtime cannot
+// end the main thread, which would stay confined as the app.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == execAppFlag {

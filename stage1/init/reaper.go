@@ -23,12 +23,12 @@ func newReaper() *reaper {
 	return &reaper{waiters: map[int]chan syscall.WaitStatus{}}
 }
 
-// start forks and execs argv0 and returns its pid and a channel that
-// receives its wait status once.
-func (r *reaper) start(argv0 string, argv []string, attr *syscall.ProcAttr) (int, <-chan syscall.WaitStatus, error) {
+// start runs fork, which creates one child and returns its pid, and
+// returns that pid and a channel that receives its wait status once.
+func (r *reaper) start(fork func() (int, error)) (int, <-chan syscall.WaitStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pid, err := syscall.ForkExec(argv0, argv, attr)
+	pid, err := fork()
 	if err != nil {
 		return 0, nil, err
 	}

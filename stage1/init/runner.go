@@ -273,10 +273,6 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 		c = *hc
 	}
 	c.Path, c.Args = argv0, argv
-	files, err := newStubFiles(&c)
-	if err != nil {
-		return 0, nil, &startError{App: r.spec.Name, What: "starting " + argv[0], Code: 254, Err: err}
-	}
 	sys := &syscall.SysProcAttr{}
 	if s.interactive && kind == procApp {
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
@@ -291,14 +287,36 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	if s.interactive && kind == procApp {
 		stdin = s.Stdin
 	}
-	attr := &syscall.ProcAttr{
-		Dir: "/",
-		Files: []uintptr{stdin.Fd(), out.stdout.Fd(), out.stderr.Fd(),
-			files.spec.Fd(), files.statusW.Fd()},
-		Sys: sys,
+	stdio := []uintptr{stdin.Fd(), out.stdout.Fd(), out.stderr.Fd()}
+
+	if s.spawnable(&c) {
+		s.Log.Debug("starting from a confined thread", "app", r.spec.Name, "exec", argv[0])
+		pid, wait, err := r.fork(kind, func() (int, error) { return s.spawn(&c, stdio, sys) })
+		if err != nil {
+			out.abort()
+			if errors.Is(err, errStopping) {
+				return 0, nil, err
+			}
+			return 0, nil, &startError{App: r.spec.Name, What: "executing " + argv[0], Code: execCode(err), Err: err}
+		}
+		out.started(pid)
+		return pid, wait, nil
 	}
 
-	pid, wait, err := r.fork(kind, attr)
+	s.Log.Debug("starting through the exec stub", "app", r.spec.Name, "exec", argv[0])
+	files, err := newStubFiles(&c)
+	if err != nil {
+		out.abort()
+		return 0, nil, &startError{App: r.spec.Name, What: "starting " + argv[0], Code: 254, Err: err}
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   "/",
+		Files: append(stdio, files.spec.Fd(), files.statusW.Fd()),
+		Sys:   sys,
+	}
+	pid, wait, err := r.fork(kind, func() (int, error) {
+		return syscall.ForkExec(selfExe, []string{"/supervisor", execAppFlag}, attr)
+	})
 	files.closeChildEnds()
 	if err != nil {
 		files.statusR.Close()
@@ -317,15 +335,15 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	return pid, wait, nil
 }
 
-// fork starts the exec stub, unless the pod is stopping, and makes it the
-// runner's current process.
-func (r *runner) fork(kind procKind, attr *syscall.ProcAttr) (int, <-chan syscall.WaitStatus, error) {
+// fork starts a process with start (the exec stub, or spawn), unless the
+// pod is stopping, and makes it the runner's current process.
+func (r *runner) fork(kind procKind, start func() (int, error)) (int, <-chan syscall.WaitStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.killing || (r.stopping && kind != procPostStop) {
 		return 0, nil, errStopping
 	}
-	pid, wait, err := r.sup.reaper.start(selfExe, []string{"/supervisor", execAppFlag}, attr)
+	pid, wait, err := r.sup.reaper.start(start)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +30,8 @@ type Supervisor struct {
 	reaper      *reaper
 	mux         *outputMux // nil with a single app
 	filters     filterCache
+	homesMu     sync.Mutex
+	homes       map[string]homeCgroup // by v2 hierarchy key, see spawn.go
 }
 
 // diag writes one line of diagnostics to the pod's stderr, whole.

@@ -77,14 +77,17 @@ func (u *userNS) nspawnFlag() string {
 
 // chownCgroups lets the pod's root, an unprivileged id on the host, move
 // processes into the apps' cgroups: the pod cgroup's and every app
-// cgroup's cgroup.procs are given to the range's base id (on cgroup v2
+// cgroup's cgroup.procs, and on cgroup v1 their tasks (the supervisor
+// moves a single thread), are given to the range's base id (on cgroup v2
 // a move needs write access to the common ancestor's cgroup.procs too).
 func (u *userNS) chownCgroups(pc *podCgroups, apps []string) error {
 	for _, dir := range pc.pod.Dirs() {
 		for _, sub := range append([]string{""}, apps...) {
-			p := filepath.Join(dir, sub, "cgroup.procs")
-			if err := os.Chown(p, u.base, u.base); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("giving %s to the pod's root: %w", p, err)
+			for _, f := range []string{"cgroup.procs", "tasks"} {
+				p := filepath.Join(dir, sub, f)
+				if err := os.Chown(p, u.base, u.base); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("giving %s to the pod's root: %w", p, err)
+				}
 			}
 		}
 	}

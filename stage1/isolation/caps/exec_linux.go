@@ -47,25 +47,80 @@ func PrepareAndExec(spec ExecSpec) error {
 	// Never unlocked: on failure the thread's credentials are half
 	// changed, and the goroutine's thread dies with it when it returns.
 
+	// The execve is prepared before the filter is in place, so that only
+	// the execve itself runs under it.
+	var ex *seccomp.Execve
+	_, err := confine(spec, func(path string, argv []string) error {
+		var err error
+		ex, err = seccomp.NewExecve(path, argv, spec.Env)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return ex.Exec()
+}
+
+// ConfineThread applies spec to the calling thread alone, in the same
+// order as PrepareAndExec, and returns the path to execute. Root,
+// working directory, bounding set, ids, capabilities, no_new_privs and
+// the seccomp filter are all per-thread state, so a process forked from
+// this thread (syscall.ForkExec) starts with exactly that confinement while
+// the rest of the process keeps its own. The caller must have locked the
+// goroutine to its thread and must never unlock it: the thread has to die
+// with the goroutine. Everything the Go runtime and ForkExec do on the
+// thread afterwards runs under spec's seccomp filter, so the filter must
+// allow those syscalls (see RuntimeSyscalls).
+func ConfineThread(spec ExecSpec) (string, error) {
+	if spec.Root != "" {
+		// The root and working directory live in the fs_struct the
+		// threads share: give this thread its own first.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return "", fmt.Errorf("entering app root %q: %w", spec.Root, err)
+		}
+	}
+	return confine(spec, nil)
+}
+
+// RuntimeSyscalls are the syscalls the Go runtime and syscall.ForkExec may
+// make on a thread after ConfineThread: the parent's side of the fork
+// (memory, signals, scheduling, the exec status pipe) and the child's
+// until its execve (descriptors, process group or session and terminal,
+// the RLIMIT_NOFILE the runtime restores).
+// A filter that denies any of them must be applied through PrepareAndExec
+// in a process of its own instead.
+var RuntimeSyscalls = []string{
+	"brk", "clone", "clone3", "close", "dup3", "execve", "exit", "exit_group",
+	"fcntl", "futex", "getpid", "getrlimit", "gettid", "ioctl", "madvise",
+	"mmap", "mprotect", "munmap", "nanosleep", "pipe2", "prlimit64", "read",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
+	"setpgid", "setrlimit", "setsid", "sigaltstack", "tgkill", "write",
+}
+
+// confine applies spec to the calling thread up to, not including, the
+// execve; prepare, when set, runs once the path is known and before any
+// privilege is dropped.
+func confine(spec ExecSpec, prepare func(path string, argv []string) error) (string, error) {
 	if spec.Root != "" {
 		if err := unix.Chroot(spec.Root); err != nil {
-			return fmt.Errorf("entering app root %q: %w", spec.Root, err)
+			return "", fmt.Errorf("entering app root %q: %w", spec.Root, err)
 		}
 		if err := unix.Chdir("/"); err != nil {
-			return fmt.Errorf("entering app root %q: %w", spec.Root, err)
+			return "", fmt.Errorf("entering app root %q: %w", spec.Root, err)
 		}
 	}
 	path, err := lookPath(spec.Path, spec.Env)
 	if err != nil {
-		return err
+		return "", err
 	}
 	argv := spec.Args
 	if len(argv) == 0 {
 		argv = []string{spec.Path}
 	}
-	ex, err := seccomp.NewExecve(path, argv, spec.Env)
-	if err != nil {
-		return err
+	if prepare != nil {
+		if err := prepare(path, argv); err != nil {
+			return "", err
+		}
 	}
 
 	final := spec.Caps
@@ -79,43 +134,43 @@ func PrepareAndExec(spec ExecSpec) error {
 	}
 
 	if err := DropBounding(spec.Caps); err != nil {
-		return err
+		return "", err
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clearing ambient capabilities: %w", err)
+		return "", fmt.Errorf("clearing ambient capabilities: %w", err)
 	}
 	if needAdmin && spec.UID != 0 {
 		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("keeping capabilities across setuid: %w", err)
+			return "", fmt.Errorf("keeping capabilities across setuid: %w", err)
 		}
 	}
 	if err := setIDs(spec.UID, spec.GID, spec.Groups); err != nil {
-		return err
+		return "", err
 	}
 	if spec.Dir != "" {
 		if err := unix.Chdir(spec.Dir); err != nil {
-			return fmt.Errorf("entering working directory %q: %w", spec.Dir, err)
+			return "", fmt.Errorf("entering working directory %q: %w", spec.Dir, err)
 		}
 	}
 	if err := capset(stage, stage, 0); err != nil {
-		return err
+		return "", err
 	}
 	if spec.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("setting no_new_privs: %w", err)
+			return "", fmt.Errorf("setting no_new_privs: %w", err)
 		}
 	}
 	if spec.Seccomp != nil {
 		if err := seccomp.InstallThread(spec.Seccomp); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if stage != final {
 		if err := capset(final, final, 0); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return ex.Exec()
+	return path, nil
 }
 
 // Apply gives the calling thread, still root, the capabilities of an app
