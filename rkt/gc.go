@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/rkt/rkt/stage0/pod"
@@ -18,7 +21,9 @@ func newGCCmd(g *globalFlags) *cobra.Command {
 		Short: "Garbage collect rkt pods no longer in use",
 		Long: `Exited pods are marked, and removed once they have been marked for
 --grace-period; prepared pods older than --expire-prepared and failed
-prepares are removed. Mounts left under a pod are unmounted first.`,
+prepares are removed. Mounts left under a pod are unmounted first. A pod
+whose stage1 gc fails is kept and tried again by the next gc; rkt rm
+removes it regardless.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := ensureSuperuser(); err != nil {
@@ -36,6 +41,7 @@ prepares are removed. Mounts left under a pod are unmounted first.`,
 				return err
 			}
 			opts.GracePeriod, opts.ExpirePrepared, opts.MarkOnly = grace, expirePrepared, markOnly
+			opts.RetryStage1GC = true
 			res, err := pod.GC(cmd.Context(), dir, opts)
 			for _, u := range res.Marked {
 				fmt.Fprintf(g.stderr, "gc: moving pod %q to garbage\n", u)
@@ -46,8 +52,13 @@ prepares are removed. Mounts left under a pod are unmounted first.`,
 			for _, u := range res.Removed {
 				fmt.Fprintf(g.stderr, "gc: garbage collecting pod %q\n", u)
 			}
-			for u, ferr := range res.Failed {
-				fmt.Fprintf(g.stderr, "gc: pod %q: %v\n", u, ferr)
+			for _, u := range slices.Sorted(maps.Keys(res.Failed)) {
+				fmt.Fprintf(g.stderr, "gc: pod %q: %v\n", u, res.Failed[u])
+			}
+			var nc *pod.NotCollectedError
+			if errors.As(err, &nc) {
+				// Each pod's error is printed above.
+				return fmt.Errorf("collecting pods: %d not collected", len(nc.Failed))
 			}
 			if err != nil {
 				return fmt.Errorf("collecting pods: %w", err)

@@ -83,3 +83,21 @@ func (h *cliHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 // WithGroup is not used by the libraries; groups are flattened.
 func (h *cliHandler) WithGroup(string) slog.Handler { return h }
+
+// minLevel passes on the records of h at or above min only.
+type minLevel struct {
+	min slog.Level
+	h   slog.Handler
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.h.Enabled(ctx, l)
+}
+
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+
+func (m minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{m.min, m.h.WithAttrs(attrs)}
+}
+
+func (m minLevel) WithGroup(name string) slog.Handler { return minLevel{m.min, m.h.WithGroup(name)} }

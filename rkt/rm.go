@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/rkt/rkt/stage0/pod"
 	podrun "github.com/rkt/rkt/stage0/run"
@@ -63,9 +64,10 @@ func (g *globalFlags) podGCOptions(cmd *cobra.Command) (pod.GCOptions, error) {
 	if err != nil {
 		return pod.GCOptions{}, err
 	}
-	opts := pod.GCOptions{Stage1GC: podrun.Stage1GC(cmd.Context(), cfg)}
-	if g.debug {
-		opts.Log = g.log
+	opts := pod.GCOptions{Stage1GC: podrun.Stage1GC(cmd.Context(), cfg), Log: g.log}
+	if !g.debug {
+		// gc and rm print what they did themselves; warnings still show.
+		opts.Log = slog.New(minLevel{slog.LevelWarn, g.log.Handler()})
 	}
 	return opts, nil
 }

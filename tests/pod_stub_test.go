@@ -19,7 +19,8 @@ import (
 // RKT_LOCK_FD, the pod directory's files) as JSON in a log directory, then
 // exits with a chosen code. It tests stage0's side of the stage1 contract
 // without nspawn. Its configuration is /stub.json in its own rootfs:
-// {"exit": N, "log": DIR}.
+// {"exit": N, "log": DIR}. The gc entrypoint exits with the code in
+// DIR/gc-exit while that file exists, and 0 otherwise.
 const stubStage1Source = `package main
 
 import (
@@ -90,6 +91,15 @@ func main() {
 	}
 	if r.Entry == "init" || r.Entry == "run" {
 		os.Exit(cfg.Exit)
+	}
+	if r.Entry == "gc" {
+		if b, err := os.ReadFile(filepath.Join(cfg.Log, "gc-exit")); err == nil {
+			code, err := strconv.Atoi(string(b))
+			if err != nil {
+				fail(err)
+			}
+			os.Exit(code)
+		}
 	}
 }
 
@@ -365,4 +375,66 @@ func TestStubStage1Prepared(t *testing.T) {
 	if stderr == "" {
 		t.Error("second run-prepared failed silently")
 	}
+}
+
+// TestStubStage1FailedGC: a pod whose stage1 gc fails is kept by rkt gc,
+// which says so and tries again next time (what the stage1 holds is
+// released by nothing else), while rkt rm, asked by name, removes it with
+// a warning.
+func TestStubStage1FailedGC(t *testing.T) {
+	t.Parallel()
+	pe := newBarePodEnv(t)
+	stub, logDir := pe.stubStage1(0)
+	img := pe.busyboxImage("app", []string{"/bin/true"}, nil)
+	failGC := filepath.Join(logDir, "gc-exit")
+	if err := os.WriteFile(failGC, []byte("3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uuids := make([]string, 2)
+	for i := range uuids {
+		saved := filepath.Join(pe.base, fmt.Sprintf("uuid-%d", i))
+		if _, stderr, code := rkt(t, pe.env, "run", "--stage1-path="+stub, "--uuid-file-save="+saved, img); code != 0 {
+			t.Fatalf("rkt run: exit %d\n%s", code, stderr)
+		}
+		b, err := os.ReadFile(saved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uuids[i] = strings.TrimSpace(string(b))
+	}
+
+	_, stderr, code := rkt(t, pe.env, "gc", "--grace-period=0s")
+	if code == 0 {
+		t.Errorf("rkt gc with a failing stage1 gc: exit 0\n%s", stderr)
+	}
+	for _, u := range uuids {
+		if !strings.Contains(stderr, u) || !strings.Contains(stderr, "kept for the next gc to retry") {
+			t.Errorf("rkt gc stderr does not say pod %s was kept:\n%s", u, stderr)
+		}
+		if st := pe.status(u); st["state"] != "exited garbage" {
+			t.Errorf("pod %s after a failed stage1 gc: state %q, want exited garbage", u, st["state"])
+		}
+	}
+
+	// rm, asked by name, removes the first pod anyway and warns.
+	_, stderr, code = rkt(t, pe.env, "rm", uuids[0])
+	if code != 0 {
+		t.Fatalf("rkt rm with a failing stage1 gc: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "warning: pod "+uuids[0]+": stage1 gc failed; removing the pod anyway") {
+		t.Errorf("rkt rm stderr lacks the warning:\n%s", stderr)
+	}
+	if d := pe.podDir(uuids[0]); d != "" {
+		t.Errorf("pod %s after rm: still at %s", uuids[0], d)
+	}
+
+	// Once the stage1 gc works again, the next gc finishes the job.
+	if err := os.Remove(failGC); err != nil {
+		t.Fatal(err)
+	}
+	pe.ok("gc", "--grace-period=0s")
+	if n := len(stubRecords(t, logDir, "gc")); n != 4 {
+		t.Errorf("stage1 gc entrypoint invoked %d times, want 4 (2 failed by gc, 1 by rm, 1 retry)", n)
+	}
+	pe.assertClean("after the retried gc")
 }

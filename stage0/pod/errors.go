@@ -24,6 +24,9 @@ var (
 	// ErrMountsRemain: a mount is still present under a pod directory, so it
 	// is not removed (that would delete through the mount).
 	ErrMountsRemain = errors.New("mounts remain under the pod directory")
+	// ErrStage1GC: the pod's stage1 gc entrypoint failed, so GC kept the
+	// pod for the next GC to retry.
+	ErrStage1GC = errors.New("stage1 gc failed; the pod is kept for the next gc to retry (rkt rm removes it regardless)")
 )
 
 // StateError says an operation is not possible in the pod's current state.

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rkt/rkt/common/mountinfo"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/common/mountinfo"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/metadata"
 )
@@ -33,8 +35,15 @@ type GCOptions struct {
 	MarkOnly bool
 	// Stage1GC runs the pod's stage1 gc entrypoint (injected by
 	// stage0/run). It is called for pods that ran, before their mounts are
-	// removed; a failure is logged and the removal goes on. May be nil.
+	// removed. May be nil.
 	Stage1GC func(ctx context.Context, p *Pod) error
+	// RetryStage1GC keeps a pod whose stage1 gc failed, untouched in
+	// exited-garbage/, for the next GC to run it again (rkt gc): what the
+	// stage1 holds (network namespace, CNI leases, cgroups) is released
+	// only by its gc, and nothing else would point to it once the pod is
+	// gone. False removes the pod anyway, with a warning (rkt rm, which
+	// the user asked for by name).
+	RetryStage1GC bool
 	// MDSSocket is the metadata service's registration socket ("" =
 	// metadata.DefaultSocketPath). A removed pod that registered (it has
 	// an mds-token file) is unregistered there; a service that is not
@@ -70,7 +79,7 @@ func GC(ctx context.Context, dataDir string, opts GCOptions) (GCResult, error) {
 	log := opts.log()
 	fail := func(id string, err error) {
 		res.Failed[id] = err
-		log.Warn("gc: skipping pod", "uuid", id, "err", err)
+		log.Debug("gc: skipping pod", "uuid", id, "err", err)
 	}
 	// eachPod calls visit with every pod that loads; a pod gone meanwhile
 	// is skipped, one that does not load is recorded as failed.
@@ -168,12 +177,33 @@ func GC(ctx context.Context, dataDir string, opts GCOptions) (GCResult, error) {
 	return res, joinFailed(res.Failed)
 }
 
-func joinFailed(m map[string]error) error {
-	var errs []error
-	for _, err := range m {
+// NotCollectedError is GC's error when it could not act on some pods;
+// each pod's error is in Failed (and in GCResult.Failed).
+type NotCollectedError struct {
+	Failed map[string]error
+}
+
+func (e *NotCollectedError) Error() string {
+	errs := make([]error, 0, len(e.Failed))
+	for _, id := range slices.Sorted(maps.Keys(e.Failed)) {
+		errs = append(errs, e.Failed[id])
+	}
+	return errors.Join(errs...).Error()
+}
+
+func (e *NotCollectedError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Failed))
+	for _, err := range e.Failed {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+func joinFailed(m map[string]error) error {
+	if len(m) == 0 {
+		return nil
+	}
+	return &NotCollectedError{Failed: m}
 }
 
 // moveUnlocked locks a pod that nobody holds and, if it is still in from,
@@ -216,7 +246,10 @@ func (p *Pod) destroy(ctx context.Context, opts *GCOptions) error {
 	}
 	if p.dir == ExitedGarbageDir && opts.Stage1GC != nil {
 		if err := opts.Stage1GC(ctx, p); err != nil {
-			opts.log().Warn("stage1 gc failed; removing the pod anyway", "uuid", p.UUID, "err", err)
+			if opts.RetryStage1GC {
+				return fmt.Errorf("removing pod %s: %w: %w", p.UUID, ErrStage1GC, err)
+			}
+			opts.log().Warn(fmt.Sprintf("pod %s: stage1 gc failed; removing the pod anyway, what its stage1 held (network namespace, CNI leases, cgroups) may stay behind: %v", p.UUID, err))
 		}
 	}
 	if err := unregister(ctx, p, opts.MDSSocket); err != nil {
