@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // notAppliedLine returns the line of out that reports isolator name of app
@@ -218,5 +220,43 @@ func TestIsoIPC(t *testing.T) {
 				t.Errorf("%s: the app's IPC namespace %q, the host's %q: want shared=%v", c.flag, got, host, c.share)
 			}
 		})
+	}
+}
+
+// TestIsoPrivateUsersFallback: where the image store's filesystem cannot
+// be idmapped (a ramfs here; an older kernel elsewhere), --private-users
+// still runs the pod, as --no-overlay would, and says so.
+func TestIsoPrivateUsersFallback(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	if err := os.MkdirAll(pe.dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("ramfs", pe.dataDir, "ramfs", 0, "mode=0755"); err != nil {
+		t.Skipf("cannot mount a ramfs: %v", err)
+	}
+	defer func() {
+		// Before the env's own teardown: the pods live on the ramfs.
+		pe.ok("gc", "--grace-period=0s")
+		if err := unix.Unmount(pe.dataDir, 0); err != nil {
+			t.Errorf("unmounting the ramfs data dir: %v", err)
+			unix.Unmount(pe.dataDir, unix.MNT_DETACH)
+		}
+	}()
+	img := pe.shImage("puf", `echo "owner: $(stat -c %u:%g /bin/busybox)"; echo "userns: $(head -n 1 /proc/self/uid_map | tr -s ' ' ' ')"; echo new > /new-file && echo "create: ok"`)
+	stdout, stderr, code := pe.run("--private-users", img)
+	if code != 0 {
+		t.Fatalf("rkt run --private-users on a ramfs store: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "warning: --private-users: the image store cannot be idmapped here") ||
+		!strings.Contains(stderr, "as --no-overlay does") {
+		t.Errorf("rkt run does not say it fell back to a copy:\n%s", stderr)
+	}
+	r := parseReport(stdout)
+	if r["owner"] != "0:0" || r["create"] != "ok" {
+		t.Errorf("in the app: %v, want busybox owned by 0:0 and / writable", r)
+	}
+	if f := strings.Fields(r["userns"]); len(f) != 3 || f[0] != "0" || f[1] == "0" {
+		t.Errorf("uid_map %q, want the pod's 0 mapped to a host uid other than 0", r["userns"])
 	}
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/common/idmap"
 	"github.com/rkt/rkt/common/netspec"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/fetch"
@@ -505,6 +506,12 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 	if overlay && !overlayUsable(cfg.DataDir) {
 		log.Debug("overlayfs is not usable for the data dir: copying the rootfs instead", "dir", cfg.DataDir)
 		overlay = false
+	}
+	if overlay && rc.PrivateUsers != "" && len(apps) > 0 {
+		if err := idmap.Supported(filepath.Join(treePath(cfg.DataDir, apps[0].treeID), "rootfs")); err != nil {
+			log.Warn(fmt.Sprintf("--private-users: the image store cannot be idmapped here (%v); copying the apps' root filesystems into the pod instead, as --no-overlay does", err))
+			overlay = false
+		}
 	}
 	if overlay && rc.PrivateUsers != "" {
 		// The apps' overlays are mounted by stage1 inside the pod's user

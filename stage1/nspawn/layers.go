@@ -1,18 +1,15 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/common/idmap"
 	"github.com/rkt/rkt/common/podlayout"
 )
 
@@ -34,7 +31,7 @@ var supervisorWrites = []string{"rkt", podlayout.InPodStatusDir, podlayout.InPod
 
 // mountLayers prepares the apps of rc.AppLayers as above.
 func (u *userNS) mountLayers(pod string, rc *podlayout.RuntimeConfig) error {
-	nsFile, err := rangeUserNS(u.base, usernsSize)
+	nsFile, err := idmap.UserNS(u.base, usernsSize)
 	if err != nil {
 		return fmt.Errorf("idmapping the apps' layers: %w", err)
 	}
@@ -57,7 +54,7 @@ func (u *userNS) mountLayers(pod string, rc *podlayout.RuntimeConfig) error {
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return fmt.Errorf("idmapping the layer of app %s: %w", app, err)
 		}
-		if err := idmapInto(lower, target, nsFile); err != nil {
+		if err := idmap.Attach(lower, target, nsFile); err != nil {
 			return fmt.Errorf("idmapping the layer of app %s: %w", app, err)
 		}
 		if err := u.bindOverlayDir(pod, rootfs, app); err != nil {
@@ -102,74 +99,4 @@ func (u *userNS) bindOverlayDir(pod, rootfs, app string) error {
 		return fmt.Errorf("preparing the overlay of app %s: binding %s: %w", app, od, err)
 	}
 	return nil
-}
-
-// idmapInto attaches at target a read-only clone of the tree at src whose
-// ids are shifted by the user namespace ns.
-func idmapInto(src, target string, ns *os.File) error {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("cloning %s: %w", src, err)
-	}
-	defer unix.Close(fd)
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY, Userns_fd: uint64(ns.Fd())}
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		return fmt.Errorf("idmapping %s: %w", src, err)
-	}
-	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("attaching %s: %w", target, err)
-	}
-	return nil
-}
-
-// rangeUserNS returns a new user namespace mapping ids 0..size-1 to
-// base..base+size-1, the mapping idmapped mounts take from it. A user
-// namespace needs a process: a child is created in one, traced so that it
-// stops at its execve before running anything, and is killed once the
-// namespace is open.
-func rangeUserNS(base, size int) (*os.File, error) {
-	// The tracer is a thread, not a process: the child is started,
-	// waited for and reaped from this one.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"rkt-userns"}, &syscall.ProcAttr{
-		Env: []string{},
-		Sys: &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: size}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: size}},
-			Ptrace:      true,
-			Pdeathsig:   syscall.SIGKILL,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("making a user namespace: %w", err)
-	}
-	defer func() {
-		syscall.Kill(pid, syscall.SIGKILL)
-		var ws syscall.WaitStatus
-		for {
-			if _, err := syscall.Wait4(pid, &ws, syscall.WALL, nil); !errors.Is(err, syscall.EINTR) {
-				break
-			}
-		}
-	}()
-	var ws syscall.WaitStatus
-	for {
-		_, err = syscall.Wait4(pid, &ws, syscall.WALL, nil)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("making a user namespace: waiting for its process: %w", err)
-	}
-	if !ws.Stopped() {
-		return nil, fmt.Errorf("making a user namespace: its process did not stop at exec (status %v)", ws)
-	}
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/user")
-	if err != nil {
-		return nil, fmt.Errorf("making a user namespace: %w", err)
-	}
-	return f, nil
 }

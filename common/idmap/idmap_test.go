@@ -1,4 +1,4 @@
-package main
+package idmap
 
 import (
 	"errors"
@@ -10,10 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestIdmapInto attaches an idmapped clone of a tree: through it the
+// TestAttach attaches an idmapped clone of a tree: through it the
 // tree's files show the range's ids and cannot be written, while the tree
 // itself keeps its owners.
-func TestIdmapInto(t *testing.T) {
+func TestAttach(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("idmapped mounts need root")
 	}
@@ -25,7 +25,7 @@ func TestIdmapInto(t *testing.T) {
 	if err := os.Lchown(filepath.Join(src, "f"), 1000, 1100); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := rangeUserNS(base, usernsSize)
+	ns, err := UserNS(base, 0x10000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestIdmapInto(t *testing.T) {
 	if pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG|syscall.WALL, nil); !errors.Is(err, syscall.ECHILD) {
 		t.Errorf("a child is left after making the namespace: wait4 = %d, %v", pid, err)
 	}
-	if err := idmapInto(src, dst, ns); err != nil {
+	if err := Attach(src, dst, ns); err != nil {
 		t.Skipf("no idmapped mounts of %s here: %v", src, err)
 	}
 	t.Cleanup(func() { unix.Unmount(dst, unix.MNT_DETACH) })
@@ -52,4 +52,45 @@ func TestIdmapInto(t *testing.T) {
 	if err := syscall.Lstat(filepath.Join(src, "f"), &st); err != nil || st.Uid != 1000 || st.Gid != 1100 {
 		t.Errorf("the tree itself: owner %d:%d (%v), want 1000:1100", st.Uid, st.Gid, err)
 	}
+}
+
+// TestSupported: a tmpfs can be idmapped on this kernel and a ramfs
+// cannot, and the probe leaves no mount behind.
+func TestSupported(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("idmapped mounts and test mounts need root")
+	}
+	for _, c := range []struct {
+		fs   string
+		want bool
+	}{{"tmpfs", true}, {"ramfs", false}} {
+		dir := t.TempDir()
+		if err := unix.Mount(c.fs, dir, c.fs, 0, ""); err != nil {
+			t.Fatalf("mounting a %s: %v", c.fs, err)
+		}
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+		before := mounts(t)
+		err := Supported(dir)
+		if c.want && err != nil {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+				t.Skipf("no idmapped tmpfs on this kernel: %v", err)
+			}
+			t.Errorf("%s: %v, want it supported", c.fs, err)
+		}
+		if !c.want && err == nil {
+			t.Errorf("%s: supported, want an error", c.fs)
+		}
+		if after := mounts(t); after != before {
+			t.Errorf("%s: the probe changed the mount table", c.fs)
+		}
+	}
+}
+
+func mounts(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
