@@ -230,6 +230,9 @@ func (p *testPod) start(t *testing.T, env []string, stdio *os.File) *running {
 	r.cmd.Env = append([]string{"PATH=/bin"}, env...)
 	if stdio != nil {
 		r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = stdio, stdio, stdio
+		// As under systemd-nspawn --console=interactive: the terminal is
+		// the supervisor's session's controlling terminal.
+		r.cmd.SysProcAttr.Setsid, r.cmd.SysProcAttr.Setctty, r.cmd.SysProcAttr.Ctty = true, true, 0
 	} else {
 		r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	}

@@ -289,7 +289,10 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	}
 	stdio := []uintptr{stdin.Fd(), out.stdout.Fd(), out.stderr.Fd()}
 
-	if s.spawnable(&c) {
+	// An interactive app takes the terminal from the supervisor's
+	// session (TIOCSCTTY stealing it needs CAP_SYS_ADMIN), which only the
+	// stub can do before it drops the app's privileges.
+	if !sys.Setctty && s.spawnable(&c) {
 		s.Log.Debug("starting from a confined thread", "app", r.spec.Name, "exec", argv[0])
 		pid, wait, err := r.fork(kind, func() (int, error) { return s.spawn(&c, stdio, sys) })
 		if err != nil {

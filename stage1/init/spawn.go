@@ -42,7 +42,9 @@ import (
 //
 // The stub also stays for a seccomp filter that denies a syscall the
 // runtime and ForkExec may make on the confined thread
-// (caps.RuntimeSyscalls): nothing ever runs with a weaker filter.
+// (caps.RuntimeSyscalls): nothing ever runs with a weaker filter. And for
+// the app of an interactive pod, whose child must take the terminal from
+// the supervisor's session before it loses CAP_SYS_ADMIN.
 
 // spawnable reports whether c can be started by spawn rather than the
 // stub: its filter allows what the runtime needs on the confined thread,

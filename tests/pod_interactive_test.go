@@ -1,0 +1,103 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestPodInteractive runs `rkt run --interactive` on a real terminal, as
+// a user at a shell would: the app's stdin is a terminal, it reads what
+// is typed, and its exit code is rkt's.
+func TestPodInteractive(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.shImage("tty", `test -t 0 && echo stdin-is-tty; read line; echo "got-$line"; exit 4`)
+	master, slave := openPTY(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := pe.command(ctx, pe.withStage1("run", []string{"--interactive", img})...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+
+	var out bytes.Buffer
+	answered, asked, closed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(closed)
+		buf := make([]byte, 1024)
+		sawTTY := false
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if !sawTTY && strings.Contains(out.String(), "stdin-is-tty") {
+				sawTTY = true
+				close(asked)
+			}
+			if strings.Contains(out.String(), "got-hello") {
+				close(answered)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-asked:
+	case <-closed:
+		cmd.Wait()
+		t.Fatalf("the pod ended before its app said its stdin is a terminal; read %q", out.String())
+	case <-time.After(commandTimeout):
+		t.Fatalf("the app never said its stdin is a terminal; read %q", out.String())
+	}
+	master.Write([]byte("hello\n"))
+	select {
+	case <-answered:
+	case <-time.After(commandTimeout):
+		t.Fatalf("no answer on the terminal; read %q", out.String())
+	}
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(interface{ ExitCode() int }); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != 4 {
+		t.Errorf("rkt run --interactive: exit %d, want the app's 4; terminal:\n%s", code, out.String())
+	}
+}
+
+// openPTY returns the master and the slave of a new pseudo-terminal.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
