@@ -76,6 +76,11 @@ func execApp() int {
 			return fail(254, err)
 		}
 	}
+	// The stub's Go runtime raised its soft limit again, and the raw
+	// execve below would hand that to the app.
+	if err := setAppNofile(); err != nil {
+		return fail(254, err)
+	}
 	err = caps.PrepareAndExec(c.ExecSpec)
 	return fail(execCode(err), err)
 }
@@ -167,4 +172,25 @@ func (f *stubFiles) result(app, name string) error {
 		code = 254
 	}
 	return &startError{App: app, What: "executing " + name, Code: code, Err: errors.New(text)}
+}
+
+// appNofile is the soft RLIMIT_NOFILE every process of an app starts
+// with (or the hard limit, when lower): the default systemd-nspawn gives
+// a container's payload and systemd its services, hence rkt 1.30's apps.
+// The Go runtime raises its own soft limit to the hard one at start; the
+// supervisor puts it back to this at start (so that every process it
+// forks inherits it), and so does the exec stub.
+const appNofile = 1024
+
+func setAppNofile() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("reading RLIMIT_NOFILE: %w", err)
+	}
+	lim.Cur = min(appNofile, lim.Max)
+	// syscall.Setrlimit also tells ForkExec to leave the limit alone.
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("setting RLIMIT_NOFILE: %w", err)
+	}
+	return nil
 }

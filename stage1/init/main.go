@@ -115,6 +115,9 @@ func supervise(args []string) int {
 		},
 	})).With("component", "supervisor")
 
+	if err := setAppNofile(); err != nil {
+		log.Warn("setting the apps' open file limit", "err", err)
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), stopSignals...)
 	defer cancel()
 

@@ -38,9 +38,9 @@ func TestSpawnOrStub(t *testing.T) {
 	needRoot(t)
 	p := &testPod{
 		apps: []testApp{
-			{name: "spawned", exec: sh(showStatus)},
+			{name: "spawned", exec: sh(showStatus + `; echo "nofile: $(ulimit -n)"`)},
 			{
-				name: "stubbed", exec: sh(showStatus),
+				name: "stubbed", exec: sh(showStatus + `; echo "nofile: $(ulimit -n)"`),
 				isolators: types.Isolators{
 					isolator(t, "os/linux/seccomp-remove-set", `{"set":["madvise"],"errno":"EPERM"}`),
 				},
@@ -72,6 +72,9 @@ func TestSpawnOrStub(t *testing.T) {
 		st := statusFields(t, strings.Join(lines, "\n"))
 		if st["Seccomp"] != "2" || st["CapEff"] != capHex(caps.Default&bounding(t)) {
 			t.Errorf("%s: %v", app, st)
+		}
+		if !slices.Contains(lines, "nofile: 1024") {
+			t.Errorf("%s: open file limit %q, want 1024 (rkt 1.30's, systemd's)", app, lines)
 		}
 	}
 }
