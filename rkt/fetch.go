@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
+	"github.com/rkt/rkt/common/flock"
 	"github.com/rkt/rkt/stage0/fetch"
+	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/rkt/rkt/stage0/transport"
 	"github.com/spf13/cobra"
 )
@@ -50,6 +55,11 @@ One image ID per image is printed on stdout.`,
 				return err
 			}
 			defer closeStore()
+			unlock, err := g.holdOffImageGC(cmd)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			for i, ref := range args {
 				sig := ""
 				if i < len(signatures) {
@@ -123,4 +133,24 @@ func newImageFetchCmd(g *globalFlags) *cobra.Command {
 	cmd := newFetchCmd(g)
 	cmd.Hidden = true
 	return cmd
+}
+
+// holdOffImageGC takes the prepare lock shared, as run and prepare do:
+// image gc takes it exclusively, so it cannot remove an image this fetch
+// committed before the fetch has rendered it. A member of group rkt who
+// may not create the lock fetches without it (image gc needs root).
+func (g *globalFlags) holdOffImageGC(cmd *cobra.Command) (unlock func(), err error) {
+	dir, err := g.dataDir(cmd)
+	if err != nil {
+		return nil, err
+	}
+	l, err := podrun.LockPrepare(dir, flock.Shared)
+	if errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0 {
+		g.log.Debug("fetching without the prepare lock", "err", err)
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.Close() }, nil
 }
