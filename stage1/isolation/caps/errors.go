@@ -9,4 +9,7 @@ var (
 	ErrConflict = errors.New("capabilities retain and remove sets are exclusive")
 	// ErrNotExecutable: the app's executable was not found or cannot be run.
 	ErrNotExecutable = errors.New("executable not found")
+	// ErrMainThread: ConfineThread was called on the main thread, which
+	// would stay confined for the rest of the process's life.
+	ErrMainThread = errors.New("confining the main thread, which cannot end")
 )

@@ -68,16 +68,20 @@ func PrepareAndExec(spec ExecSpec) error {
 // this thread (syscall.ForkExec) starts with exactly that confinement while
 // the rest of the process keeps its own. The caller must have locked the
 // goroutine to its thread and must never unlock it: the thread has to die
-// with the goroutine. Everything the Go runtime and ForkExec do on the
-// thread afterwards runs under spec's seccomp filter, so the filter must
-// allow those syscalls (see RuntimeSyscalls).
+// with the goroutine. That cannot be the main thread, which the runtime
+// never ends: a program that confines threads locks its main goroutine
+// to the main thread in an init function, and ConfineThread refuses to run
+// there. Everything the Go runtime and ForkExec do on the thread
+// afterwards runs under spec's seccomp filter, so the filter must allow
+// those syscalls (see RuntimeSyscalls).
 func ConfineThread(spec ExecSpec) (string, error) {
-	if spec.Root != "" {
-		// The root and working directory live in the fs_struct the
-		// threads share: give this thread its own first.
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			return "", fmt.Errorf("entering app root %q: %w", spec.Root, err)
-		}
+	if unix.Gettid() == unix.Getpid() {
+		return "", ErrMainThread
+	}
+	// The root and working directory live in the fs_struct the threads
+	// share: give this thread its own first.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return "", fmt.Errorf("giving the thread its own root and working directory: %w", err)
 	}
 	return confine(spec, nil)
 }

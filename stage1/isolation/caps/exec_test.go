@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rkt/rkt/stage1/isolation/seccomp"
@@ -21,6 +23,10 @@ import (
 // With envSpec set, the test binary is the exec stub: it runs
 // PrepareAndExec on the ExecSpec in it instead of the tests.
 const envSpec = "RKT_CAPS_TEST_SPEC"
+
+// The main goroutine keeps the main thread, so that the goroutines
+// ConfineThread confines run on threads that can end.
+func init() { runtime.LockOSThread() }
 
 func TestMain(m *testing.M) {
 	if js := os.Getenv(envSpec); js != "" {
@@ -251,5 +257,69 @@ func TestUnavailable(t *testing.T) {
 	}
 	if got, _ := Unavailable(Default & host); got != 0 {
 		t.Errorf("Unavailable(default & bounding) = %s", got)
+	}
+}
+
+// TestConfineThreadKeepsTheProcess: ConfineThread confines only its own
+// thread. The process's working directory, capabilities and filter are
+// what they were, and a process forked from the thread gets the
+// confinement.
+func TestConfineThreadKeepsTheProcess(t *testing.T) {
+	requireRoot(t)
+	bb := busybox(t)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	spec := ExecSpec{
+		Path: bb, Args: []string{bb, "sh", "-c", `pwd; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status`},
+		Dir: dir, Caps: Of(Chown), NoNewPrivileges: true, Seccomp: defaultFilter(t, Of(Chown)),
+	}
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		path, err := ConfineThread(spec)
+		if err != nil {
+			done <- result{0, err}
+			return
+		}
+		pid, err := syscall.ForkExec(path, spec.Args, &syscall.ProcAttr{Files: []uintptr{0, out.Fd(), out.Fd()}})
+		done <- result{pid, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(r.pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+		t.Fatalf("the forked process: %v, status %v", err, ws)
+	}
+	data, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := status(string(data))
+	if !strings.HasPrefix(string(data), dir+"\n") || got["CapEff"] != hex(Of(Chown)) || got["NoNewPrivs"] != "1" || got["Seccomp"] != "2" {
+		t.Errorf("the forked process:\n%s", data)
+	}
+	if now, _ := os.Getwd(); now != wd {
+		t.Errorf("the process's working directory moved to %q", now)
+	}
+	self, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := status(string(self)); st["Seccomp"] != "0" || st["NoNewPrivs"] != "0" {
+		t.Errorf("the test process itself is confined: %v", st)
 	}
 }
