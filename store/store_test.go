@@ -239,7 +239,11 @@ func TestDroppedIngestIsSweptOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped.Write(aci[:len(aci)/2])
-	// The owner of "dropped" dies: its descriptors (and so its lock) go.
+	// The owner of "dropped" dies: its extraction stops (a dead process
+	// writes nothing more into its area) and its descriptors, and so its
+	// lock, go.
+	dropped.pw.CloseWithError(errors.New("the owner died"))
+	<-dropped.done
 	dropped.area.lock.Close()
 	dropped.blob.Close()
 
@@ -262,7 +266,6 @@ func TestDroppedIngestIsSweptOnOpen(t *testing.T) {
 	if _, err := s2.Image(key); err != nil {
 		t.Fatal(err)
 	}
-	dropped.pw.Close()
 	assertTmpEmpty(t, dir)
 }
 
