@@ -253,7 +253,7 @@ func (p *Pod) destroy(ctx context.Context, opts *GCOptions) error {
 		}
 	}
 	if err := unregister(ctx, p, opts.MDSSocket); err != nil {
-		opts.log().Warn("unregistering from the metadata service failed; removing the pod anyway", "uuid", p.UUID, "err", err)
+		opts.log().Warn(fmt.Sprintf("pod %s: unregistering from the metadata service failed; removing the pod anyway: %v", p.UUID, err))
 	}
 	if err := UnmountAll(p.Path); err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.UUID, err)
