@@ -3,14 +3,12 @@ package tests
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rkt/rkt/common/ptytest"
 )
 
 // TestPodInteractive runs `rkt run --interactive` on a real terminal, as
@@ -20,7 +18,7 @@ func TestPodInteractive(t *testing.T) {
 	t.Parallel()
 	pe := newPodEnv(t)
 	img := pe.shImage("tty", `test -t 0 && echo stdin-is-tty; read line; echo "got-$line"; exit 4`)
-	master, slave := openPTY(t)
+	master, slave := ptytest.Open(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
@@ -78,26 +76,4 @@ func TestPodInteractive(t *testing.T) {
 	if code != 4 {
 		t.Errorf("rkt run --interactive: exit %d, want the app's 4; terminal:\n%s", code, out.String())
 	}
-}
-
-// openPTY returns the master and the slave of a new pseudo-terminal.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); s.Close() })
-	return m, s
 }

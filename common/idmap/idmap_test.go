@@ -4,10 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/mountinfo"
 )
 
 // TestAttach attaches an idmapped clone of a tree: through it the
@@ -55,7 +58,8 @@ func TestAttach(t *testing.T) {
 }
 
 // TestSupported: a tmpfs can be idmapped on this kernel and a ramfs
-// cannot, and the probe leaves no mount behind.
+// cannot, and the probe leaves no mount behind (under the probed dir:
+// other tests may mount elsewhere meanwhile).
 func TestSupported(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("idmapped mounts and test mounts need root")
@@ -69,7 +73,7 @@ func TestSupported(t *testing.T) {
 			t.Fatalf("mounting a %s: %v", c.fs, err)
 		}
 		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-		before := mounts(t)
+		before := mountsUnder(t, dir)
 		err := Supported(dir)
 		if c.want && err != nil {
 			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
@@ -80,17 +84,17 @@ func TestSupported(t *testing.T) {
 		if !c.want && err == nil {
 			t.Errorf("%s: supported, want an error", c.fs)
 		}
-		if after := mounts(t); after != before {
+		if after := mountsUnder(t, dir); !slices.Equal(after, before) {
 			t.Errorf("%s: the probe changed the mount table", c.fs)
 		}
 	}
 }
 
-func mounts(t *testing.T) string {
+func mountsUnder(t *testing.T, dir string) []string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mps, err := mountinfo.Under(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(data)
+	return mps
 }

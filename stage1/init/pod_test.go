@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/common/ptytest"
 )
 
 // These tests run the supervisor binary for real, as PID 1 of a new PID
@@ -795,28 +796,6 @@ func TestPodNotifyRelay(t *testing.T) {
 	}
 }
 
-// openPty returns the master and the slave of a new pseudo-terminal.
-func openPty(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); s.Close() })
-	return m, s
-}
-
 func TestPodInteractive(t *testing.T) {
 	needRoot(t)
 	p := &testPod{
@@ -824,7 +803,7 @@ func TestPodInteractive(t *testing.T) {
 		rc:   podlayout.RuntimeConfig{Interactive: true},
 	}
 	p.make(t)
-	master, slave := openPty(t)
+	master, slave := ptytest.Open(t)
 	r := p.start(t, []string{"TERM=xterm"}, slave)
 	var out bytes.Buffer
 	found := make(chan struct{})

@@ -292,9 +292,14 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	// An interactive app takes the terminal from the supervisor's
 	// session (TIOCSCTTY stealing it needs CAP_SYS_ADMIN), which only the
 	// stub can do before it drops the app's privileges.
-	if !sys.Setctty && s.spawnable(&c) {
+	var h appHierarchies
+	ok := false
+	if !sys.Setctty {
+		h, ok = s.spawnable(&c)
+	}
+	if ok {
 		s.Log.Debug("starting from a confined thread", "app", r.spec.Name, "exec", argv[0])
-		pid, wait, err := r.fork(kind, func() (int, error) { return s.spawn(&c, stdio, sys) })
+		pid, wait, err := r.fork(kind, func() (int, error) { return s.spawn(&c, h, stdio, sys) })
 		if err != nil {
 			out.abort()
 			if errors.Is(err, errStopping) {

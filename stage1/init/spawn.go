@@ -48,20 +48,34 @@ import (
 
 // spawnable reports whether c can be started by spawn rather than the
 // stub: its filter allows what the runtime needs on the confined thread,
-// and the supervisor knows its own cgroup in each v2 hierarchy the app has
-// a cgroup in (it always does in a pod: the _stage1 leaf or below).
-func (s *Supervisor) spawnable(c *confinement) bool {
-	if !c.filterAllowsRuntime {
-		return false
+// its cgroup keys are valid, and the supervisor knows its own cgroup in
+// each v2 hierarchy the app has a cgroup in (it always does in a pod: the
+// _stage1 leaf or below). It returns the app's hierarchies sorted into
+// v1 ones, which the thread joins, and v2 ones, which the supervisor
+// visits.
+func (s *Supervisor) spawnable(c *confinement) (h appHierarchies, ok bool) {
+	if !c.filterAllowsRuntime || podlayout.ValidAppName(c.App) != nil {
+		return h, false
 	}
 	for _, k := range c.CgroupKeys {
-		if validKey(k) && !isV1(s.Root, k, c.App) {
-			if _, err := s.homeCgroup(k); err != nil {
-				return false
-			}
+		if !validKey(k) {
+			return h, false
 		}
+		if isV1(s.Root, k, c.App) {
+			h.v1 = append(h.v1, k)
+			continue
+		}
+		if _, err := s.homeCgroup(k); err != nil {
+			return h, false
+		}
+		h.v2 = append(h.v2, k)
 	}
-	return true
+	return h, true
+}
+
+// appHierarchies are an app's cgroup hierarchies by version.
+type appHierarchies struct {
+	v1, v2 []string
 }
 
 func validKey(k string) bool {
@@ -79,23 +93,13 @@ func appCgroupFile(root, key, app, file string) string {
 	return filepath.Join(root, podlayout.InPodCgroupDir, key, app, file)
 }
 
-// spawn starts argv confined by c and returns its pid; files and sys are
-// the child's descriptors and process attributes, as for ForkExec. The
-// caller holds the reaper's lock. An error from the confinement or the
-// execve carries the code the app's exit is recorded with (execCode).
-func (s *Supervisor) spawn(c *confinement, files []uintptr, sys *syscall.SysProcAttr) (int, error) {
-	if err := podlayout.ValidAppName(c.App); err != nil {
-		return 0, fmt.Errorf("joining the app's cgroups: %w", err)
-	}
-	var v1 []string
-	for _, k := range c.CgroupKeys {
-		if !validKey(k) {
-			return 0, fmt.Errorf("joining the app's cgroups: invalid hierarchy %q", k)
-		}
-		if isV1(s.Root, k, c.App) {
-			v1 = append(v1, k)
-			continue
-		}
+// spawn starts argv confined by c, in its hierarchies h (from
+// spawnable), and returns its pid; files and sys are the child's
+// descriptors and process attributes, as for ForkExec. The caller holds
+// the reaper's lock. An error from the confinement or the execve carries
+// the code the app's exit is recorded with (execCode).
+func (s *Supervisor) spawn(c *confinement, h appHierarchies, files []uintptr, sys *syscall.SysProcAttr) (int, error) {
+	for _, k := range h.v2 {
 		back, err := s.visitCgroup(k, c.App)
 		if err != nil {
 			return 0, err
@@ -118,7 +122,7 @@ func (s *Supervisor) spawn(c *confinement, files []uintptr, sys *syscall.SysProc
 		runtime.LockOSThread()
 		// Never unlocked: the thread takes on the app's confinement
 		// and must end with this goroutine.
-		pid, err := spawnOnThread(s.Root, c, v1, files, sys)
+		pid, err := spawnOnThread(s.Root, c, h.v1, files, sys)
 		done <- result{pid, err}
 	}()
 	r := <-done

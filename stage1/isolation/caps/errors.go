@@ -11,5 +11,5 @@ var (
 	ErrNotExecutable = errors.New("executable not found")
 	// ErrMainThread: ConfineThread was called on the main thread, which
 	// would stay confined for the rest of the process's life.
-	ErrMainThread = errors.New("confining the main thread, which cannot end")
+	ErrMainThread = errors.New("confining the main thread, which cannot end: lock the main goroutine to it in an init function (runtime.LockOSThread)")
 )
