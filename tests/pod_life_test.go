@@ -246,6 +246,9 @@ func (pe *podEnv) settle(what, uuid string) (wasRunning bool) {
 			break
 		}
 		if len(procs) == 0 {
+			if took := time.Since(deadline.Add(-settleTime)); took > time.Second {
+				pe.t.Logf("%s: pod %s: its last process went %v after the kill", what, uuid, took)
+			}
 			return false
 		}
 		if time.Now().After(deadline) {
