@@ -2,10 +2,12 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/network"
 )
 
@@ -361,6 +364,130 @@ func forceRemovePods(t *testing.T, uuids []string) {
 			syscall.Unmount(ns, syscall.MNT_DETACH)
 			os.Remove(ns)
 			t.Logf("cleanup: removed network namespace %s", ns)
+		}
+	}
+}
+
+// TestPodFromRootCgroupLeavesNoCgroups runs pods from a process in the
+// root cgroup of every hierarchy, as `rkt run` from a shell on a fresh
+// machine is: one that exits, one stopped, one whose rkt run is killed.
+// systemd-nspawn splits the cgroup it starts in into payload/ and
+// supervisor/ and leaves them; started from the root it would leave them
+// at the root of the unified hierarchy. After gc neither they nor any
+// cgroup of the pods may be left, in any hierarchy.
+func TestPodFromRootCgroupLeavesNoCgroups(t *testing.T) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
+	if len(roots) == 0 {
+		roots, _ = filepath.Glob("/sys/fs/cgroup/cgroup.procs")
+	}
+	if len(roots) == 0 {
+		t.Skip("skipping: no cgroup hierarchy mounted under /sys/fs/cgroup")
+	}
+	var hierarchies []string
+	for _, r := range roots {
+		hierarchies = append(hierarchies, filepath.Dir(r))
+	}
+	// nspawn's names; another test's bare nspawn may have left them
+	// already, and then nothing can be told about this one's.
+	var splits []string
+	for _, h := range hierarchies {
+		for _, n := range []string{"payload", "supervisor"} {
+			p := filepath.Join(h, n)
+			if exists(p) {
+				t.Logf("%s exists before the test: not checked", p)
+				continue
+			}
+			splits = append(splits, p)
+		}
+	}
+	var seen []string
+	t.Cleanup(func() {
+		for _, p := range splits {
+			os.Remove(p) // empty when left by a pod of this test
+		}
+	})
+	pe := newPodEnv(t)
+	pe.ok("fetch", pe.shImage("hello", "echo hello"))
+	pe.ok("fetch", pe.shImage("sleeper", "sleep 100000"))
+	// The shell moves itself into the root cgroup of every hierarchy,
+	// then execs rkt: rkt run starts there.
+	inRoot := func(c *exec.Cmd) {
+		script := `for f in "$@"; do case $f in --) break;; esac; echo $$ > "$f"; shift; done; shift; exec "$@"`
+		c.Args = append(append(append([]string{"sh", "-c", script, "sh"}, roots...), "--"), c.Args...)
+		c.Path = "/bin/sh"
+	}
+	var records []string
+	record := func(uuid string) {
+		seen = append(seen, uuid)
+		b, err := os.ReadFile(filepath.Join(pe.podDir(uuid), "cgroup"))
+		if err != nil {
+			t.Fatalf("pod %s: reading its cgroup record: %v", uuid, err)
+		}
+		var rec struct {
+			Dirs map[string]string `json:"dirs"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatalf("pod %s: cgroup record %q: %v", uuid, b, err)
+		}
+		for _, d := range rec.Dirs {
+			records = append(records, d)
+		}
+		t.Logf("pod %s: cgroups %v", uuid, rec.Dirs)
+	}
+
+	// An app that exits.
+	f := filepath.Join(pe.base, "uuid-hello")
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	cmd := pe.command(ctx, pe.withStage1("run", []string{"--uuid-file-save=" + f, "--net=none", pe.name("hello")})...)
+	inRoot(cmd)
+	out, err := cmd.CombinedOutput()
+	cancel()
+	if err != nil {
+		t.Fatalf("rkt run from the root cgroup: %v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(f)
+	record(strings.TrimSpace(string(b)))
+
+	// A pod stopped, and one whose rkt run is killed once it is up.
+	for _, kill := range []bool{false, true} {
+		uuid, wait := pe.startPodIn(inRoot, "(from the root cgroup) ", "--net=none", pe.name("sleeper"))
+		ready := podlayout.SupervisorStatusPath(pe.podDir(uuid))
+		for deadline := time.Now().Add(time.Minute); !lexists(ready); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s not up a minute after it began running", uuid)
+			}
+		}
+		record(uuid)
+		if kill {
+			b, _ := os.ReadFile(filepath.Join(pe.podDir(uuid), "ppid"))
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			if pid <= 1 {
+				t.Fatalf("pod %s: ppid %q", uuid, b)
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+		} else {
+			pe.ok("stop", uuid)
+		}
+		wait()
+		pe.settle("pod from the root cgroup", uuid)
+	}
+
+	pe.ok("gc", "--grace-period=0s")
+	for _, p := range splits {
+		if exists(p) {
+			t.Errorf("%s left at the root of its hierarchy (systemd-nspawn's split of the cgroup it started in)", p)
+		}
+	}
+	for _, d := range records {
+		if exists(d) {
+			t.Errorf("pod cgroup %s left after gc", d)
+		}
+	}
+	for _, h := range hierarchies {
+		for _, u := range seen {
+			if p := filepath.Join(h, cgroups.PodName(u)); exists(p) {
+				t.Errorf("pod cgroup %s left after gc", p)
+			}
 		}
 	}
 }

@@ -646,6 +646,8 @@ func (p *testPod) runNspawn(t *testing.T, nspawn string, sig os.Signal) result {
 		"--console=pipe", "--kill-signal=SIGTERM", "--machine="+fmt.Sprintf("supervisor-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6), "/supervisor")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cgrouptest.New(t)(cmd)
+	// nspawn splits the cgroup it starts in: not the test's own.
+	defer cgrouptest.CheckUnsplit(t)()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -72,6 +72,36 @@ func New(t testing.TB) func(*exec.Cmd) {
 	}
 }
 
+// CheckUnsplit notes which of nspawn's payload/ and supervisor/ children
+// the test's own v2 cgroup has, and returns a function that fails the test
+// for any that appeared since: a systemd-nspawn run from the test's
+// cgroup rather than one of its own.
+func CheckUnsplit(t testing.TB) func() {
+	t.Helper()
+	h, err := cgroups.Discover()
+	if err != nil {
+		t.Fatalf("finding the test's cgroups: %v", err)
+	}
+	dir := h.Self().Dirs()[cgroups.UnifiedKey]
+	if dir == "" {
+		return func() {}
+	}
+	var watch []string
+	for _, n := range []string{"payload", "supervisor"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); errors.Is(err, fs.ErrNotExist) {
+			watch = append(watch, filepath.Join(dir, n))
+		}
+	}
+	return func() {
+		t.Helper()
+		for _, p := range watch {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("systemd-nspawn split the test's own cgroup: %s appeared", p)
+			}
+		}
+	}
+}
+
 // removeSystemdCopy removes, deepest first, the empty directories that
 // nspawn made at cgroup path p of the name=systemd hierarchy of a hybrid
 // host, where it mirrors what it makes in the v2 one.
