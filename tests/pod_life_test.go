@@ -34,7 +34,8 @@ const settleTime = 10 * time.Second
 // they have: after it died, rkt must not say "exited" of a pod that still
 // runs. Within settleTime each pod is either gone (no process left,
 // status not running) or running with rkt stop working; gc then leaves no
-// pod directory, mount, process, network namespace or cgroup.
+// pod directory, mount, process, network namespace or cgroup. The last
+// third of the rounds run with --private-users.
 func TestPodKillRktAtRandomInstants(t *testing.T) {
 	var seen []string
 	// Registered before the env: runs after its gc, removing by force
@@ -77,8 +78,14 @@ func TestPodKillRktAtRandomInstants(t *testing.T) {
 	phases := map[string]int{}
 	for i := range rounds {
 		st := steps[i%len(steps)]
+		args := []string{"--net=none"}
+		if i >= 2*len(steps) {
+			// The last pass in a user namespace of the pod's own, where
+			// the supervisor is not the host's root.
+			args = append(args, "--private-users")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-		cmd := pe.command(ctx, pe.withStage1("run", []string{"--net=none", name})...)
+		cmd := pe.command(ctx, pe.withStage1("run", append(args, name))...)
 		var out lockedBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		cmd.WaitDelay = time.Second // the pod's processes may hold the pipes
@@ -110,7 +117,7 @@ func TestPodKillRktAtRandomInstants(t *testing.T) {
 		}
 		cmd.Wait()
 		cancel()
-		t.Logf("round %d: killed rkt run %v after it started, after %q (found: %s)", i, delay, st.name, phase)
+		t.Logf("round %d (%s): killed rkt run %v after it started, after %q (found: %s)", i, strings.Join(args, " "), delay, st.name, phase)
 		phases[phase]++
 		for _, d := range pe.podDirs() {
 			uuid := filepath.Base(d)
