@@ -164,7 +164,7 @@ func TestPodKillRktDefaultNet(t *testing.T) {
 	pe := newPodEnv(t)
 	img := pe.shImage("sleeper", "sleep 100000")
 	pe.ok("fetch", img)
-	uuid, _ := h.startPod(pe, "--net=default", pe.name("sleeper"))
+	uuid, wait := h.startPod(pe, "--net=default", pe.name("sleeper"))
 	seen = append(seen, uuid)
 	// Running from the moment stage0 locks it; up once the supervisor
 	// started the app.
@@ -193,6 +193,7 @@ func TestPodKillRktDefaultNet(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing rkt run (%d): %v", pid, err)
 	}
+	wait()
 	if pe.settle("kill of a pod on the default network", uuid) {
 		t.Logf("pod %s was still running after the kill; rkt stop ended it", uuid)
 	}
