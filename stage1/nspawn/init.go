@@ -136,6 +136,13 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 	if err := cg.enter(); err != nil {
 		return err
 	}
+	// Last before the exec: from here on, the pod's PID 1 stops the pod
+	// when this process dies (lifeline.go).
+	lifeline, err := openLifeline(pod)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(lifeline)
 	if err := unix.Exec(nspawn, argv, plan.env); err != nil {
 		return fmt.Errorf("executing %s: %w", nspawn, err)
 	}
