@@ -9,6 +9,7 @@
 //	<dir>/cas/commits/<key>      intent: a commit or removal of key is under way
 //	<dir>/cas/imagelocks/<key>   per-image flock
 //	<dir>/cas/treestorelocks/<id> per-tree flock
+//	<dir>/cas/downloadlocks/<h>  per-download-source flock (downloadlock.go)
 //	<dir>/cas/.lock              shared by every open Store
 //	<dir>/tmp/.tmp-store-*       temp areas of live ingests and renders
 //

@@ -58,6 +58,7 @@ type imageStore interface {
 	Manifest(key string) (*schema.ImageManifest, []byte, error)
 	Remote(aciURL string) (*index.Remote, error)
 	PutRemote(r index.Remote) error
+	LockDownload(ctx context.Context, source string, onWait func()) (io.Closer, bool, error)
 	Render(ctx context.Context, key string) (treeID string, err error)
 }
 
