@@ -291,10 +291,12 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 		}
 		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
 	}
+	_, rerr := f.Store.ResolveKey(pending.Key)
 	key, err = in.Commit(meta)
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: storing %s: %w", src.ref, pending.Key, err)
 	}
+	noteAdded(ctx, key, rerr == nil)
 	return key, nil
 }
 
