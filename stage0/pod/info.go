@@ -25,9 +25,9 @@ type Info struct {
 	// GCMarked is when gc moved the pod to exited-garbage or garbage (the
 	// ctime of its directory, as rkt read it); zero in the other states.
 	GCMarked time.Time
-	Pid     int       // the pod's PID 1 (nspawn) or app (fly); 0 when unknown or not running
-	AppExit map[string]int
-	Apps    []AppInfo // in pod manifest order; nil when the manifest is not written yet
+	Pid      int // the pod's PID 1 (nspawn) or app (fly); 0 when unknown or not running
+	AppExit  map[string]int
+	Apps     []AppInfo // in pod manifest order; nil when the manifest is not written yet
 	// Networks are the networks the pod joined, from <pod>/net-info.json
 	// (written by the stage1 when it sets the networks up, removed by gc):
 	// empty for host networking, before the networks are set up, after

@@ -128,12 +128,12 @@ type Plan struct {
 type scope int
 
 const (
-	scopeApp     scope = iota // per image, after the image
-	scopePod                  // run and prepare
-	scopeRun                  // run only
-	scopePrepare              // prepare only
-	scopeGlobal               // the CLI's persistent flags
-	scopeAppOrPod             // per image after an image, for every app before the first
+	scopeApp      scope = iota // per image, after the image
+	scopePod                   // run and prepare
+	scopeRun                   // run only
+	scopePrepare               // prepare only
+	scopeGlobal                // the CLI's persistent flags
+	scopeAppOrPod              // per image after an image, for every app before the first
 )
 
 type flagDef struct {
