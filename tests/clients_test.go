@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -29,5 +31,26 @@ func TestNomadPrepareShape(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(alloc, "out"))
 	if err != nil || strings.TrimSpace(string(b)) != "from-the-task" {
 		t.Errorf("the app wrote %q (%v) into the alloc volume, want from-the-task", b, err)
+	}
+}
+
+// TestNomadDetectsVersion: Nomad's rkt driver reads `rkt version` with these
+// patterns and requires rkt >= 1.27.0 and an appc version.
+func TestNomadDetectsVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	out := e.ok("version")
+	rktRe := regexp.MustCompile(`rkt [vV]ersion[:]? (\d[.\d]+)`)
+	appcRe := regexp.MustCompile(`appc [vV]ersion[:]? (\d[.\d]+)`)
+	m := rktRe.FindStringSubmatch(out)
+	if m == nil || appcRe.FindStringSubmatch(out) == nil {
+		t.Fatalf("rkt version printed %q: Nomad finds no rkt or appc version in it", out)
+	}
+	var v [3]int
+	if n, _ := fmt.Sscanf(strings.TrimSuffix(m[1], "."), "%d.%d.%d", &v[0], &v[1], &v[2]); n != 3 {
+		t.Fatalf("rkt version %q is not MAJOR.MINOR.PATCH", m[1])
+	}
+	if v[0] != 1 || v[1] < 30 {
+		t.Errorf("rkt version %s: want rkt's line, at least 1.30.0 (Nomad needs >= 1.27.0)", m[1])
 	}
 }
