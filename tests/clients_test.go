@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 )
 
 // TestNomadPrepareShape: Nomad's rkt driver prepares a pod with --volume and
@@ -52,5 +55,42 @@ func TestNomadDetectsVersion(t *testing.T) {
 	}
 	if v[0] != 1 || v[1] < 30 {
 		t.Errorf("rkt version %s: want rkt's line, at least 1.30.0 (Nomad needs >= 1.27.0)", m[1])
+	}
+}
+
+// TestRunRefusesImageWithoutOSArch: rkt 1.30 refused to run an app image
+// without os or arch labels, or for an os it does not run, with these
+// messages and exit 254.
+func TestRunRefusesImageWithoutOSArch(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	drop := func(label string) func(*schema.ImageManifest) {
+		return func(im *schema.ImageManifest) {
+			var keep types.Labels
+			for _, l := range im.Labels {
+				if string(l.Name) != label {
+					keep = append(keep, l)
+				}
+			}
+			im.Labels = keep
+		}
+	}
+	for _, c := range []struct {
+		app  string
+		mod  func(*schema.ImageManifest)
+		want string
+	}{
+		{"noos", drop("os"), "missing os label in the image manifest"},
+		{"noarch", drop("arch"), "missing arch label in the image manifest"},
+		{"freebsd", func(im *schema.ImageManifest) {
+			drop("os")(im)
+			im.Labels = append(im.Labels, types.Label{Name: "os", Value: "freebsd"})
+		}, `bad os "freebsd"`},
+	} {
+		img := pe.busyboxImage(c.app, []string{"/bin/true"}, c.mod)
+		_, stderr, code := pe.run("--net=none", img)
+		if code != 254 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 254 and %q", c.app, code, stderr, c.want)
+		}
 	}
 }
