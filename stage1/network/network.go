@@ -136,7 +136,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 			log.Warn("undoing a failed network setup", "pod", cfg.PodUUID, "err", errs)
 		}
 	}()
-	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath+"\n"), 0o644); err != nil {
+	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath), 0o644); err != nil {
 		return nil, fmt.Errorf("setting up the network: writing %s: %w", NetNSFile, err)
 	}
 
