@@ -94,3 +94,15 @@ func TestRunRefusesImageWithoutOSArch(t *testing.T) {
 		}
 	}
 }
+
+// TestPodHasMtab: rkt 1.30 gave every app whose image has an /etc an
+// /etc/mtab -> ../proc/self/mounts, which mount(8) and df read.
+func TestPodHasMtab(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.shImage("mtab", `echo "link: $(readlink /etc/mtab)"; grep -q ' / ' /etc/mtab && echo "root listed"`)
+	out := pe.runOK("--net=none", img)
+	if !hasLine(out, "link: ../proc/self/mounts") || !hasLine(out, "root listed") {
+		t.Errorf("the app's /etc/mtab: %q, want a link to ../proc/self/mounts listing /", out)
+	}
+}

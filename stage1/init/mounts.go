@@ -110,6 +110,9 @@ func prepareRootfs(s rootfsSetup) error {
 	if err := ensureTmp(root); err != nil {
 		return err
 	}
+	if err := ensureMtab(root); err != nil {
+		return err
+	}
 	if err := writeNameFiles(root, s); err != nil {
 		return err
 	}
@@ -208,6 +211,23 @@ func ensureTmp(root *os.Root) error {
 	}
 	if err := root.Chmod(rel, os.ModeSticky|0o777); err != nil {
 		return fmt.Errorf("creating /tmp: %w", err)
+	}
+	return nil
+}
+
+// ensureMtab links /etc/mtab to ../proc/self/mounts, as rkt 1.30 did, when
+// the image has an /etc directory and nothing at /etc/mtab: mount(8) and
+// df read it. An image without /etc gets none, and an image's own mtab
+// stays.
+func ensureMtab(root *os.Root) error {
+	if fi, err := root.Stat("etc"); err != nil || !fi.IsDir() {
+		return nil
+	}
+	if _, err := root.Lstat("etc/mtab"); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := root.Symlink("../proc/self/mounts", "etc/mtab"); err != nil {
+		return fmt.Errorf("linking /etc/mtab to /proc/self/mounts: %w", err)
 	}
 	return nil
 }
