@@ -106,3 +106,24 @@ func TestPodHasMtab(t *testing.T) {
 		t.Errorf("the app's /etc/mtab: %q, want a link to ../proc/self/mounts listing /", out)
 	}
 }
+
+// TestEnterGivesCallersTerm: rkt 1.30's enter gave the entered command the
+// caller's TERM (vt100 when the caller had none), not the app's: it is
+// usually a shell on the caller's terminal.
+func TestEnterGivesCallersTerm(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.busyboxImage("termapp", []string{"/bin/sh", "-c", sleeper}, nil)
+	uuid, _ := pe.startPod("--net=none", img, "--environment=TERM=app-term")
+	pe.extraEnv = []string{"TERM=caller-term"}
+	out := pe.ok("enter", uuid, "/bin/sh", "-c", "echo term=$TERM")
+	pe.extraEnv = nil
+	if strings.TrimSpace(out) != "term=caller-term" {
+		t.Errorf("enter with TERM=caller-term: the command saw %q, want term=caller-term", strings.TrimSpace(out))
+	}
+	out = pe.ok("enter", uuid, "/bin/sh", "-c", "echo term=$TERM")
+	if strings.TrimSpace(out) != "term=vt100" {
+		t.Errorf("enter without TERM: the command saw %q, want term=vt100", strings.TrimSpace(out))
+	}
+	pe.ok("stop", uuid)
+}
