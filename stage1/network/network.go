@@ -102,7 +102,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 		}
 		return &Info{}, nil
 	}
-	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig)
+	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig, log)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
