@@ -127,3 +127,27 @@ func TestEnterGivesCallersTerm(t *testing.T) {
 	}
 	pe.ok("stop", uuid)
 }
+
+// TestPodLookupMessages: rkt 1.30's words for a UUID that matches no pod and
+// for an empty one, which scripts match, with exit 254.
+func TestPodLookupMessages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const missing = "0f746094-3438-42bc-ab37-3cf85f132e60"
+	uuidFile := e.write("uuid-file", []byte(missing))
+	for _, args := range [][]string{
+		{"rm", missing},
+		{"rm", "--uuid-file=" + uuidFile},
+		{"status", missing},
+		{"cat-manifest", "1234567890abcdef"},
+	} {
+		_, stderr := e.fails(254, args...)
+		want := fmt.Sprintf("no matches found for %q", args[len(args)-1])
+		if strings.HasPrefix(args[len(args)-1], "--uuid-file") {
+			want = fmt.Sprintf("no matches found for %q", missing)
+		}
+		assertMentions(t, "rkt "+strings.Join(args, " "), stderr, want)
+	}
+	_, stderr := e.fails(254, "rm", "")
+	assertMentions(t, `rkt rm ""`, stderr, "UUID cannot be empty")
+}
