@@ -10,6 +10,8 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/store/storetest"
 )
 
 // TestNomadPrepareShape: Nomad's rkt driver prepares a pod with --volume and
@@ -150,4 +152,36 @@ func TestPodLookupMessages(t *testing.T) {
 	}
 	_, stderr := e.fails(254, "rm", "")
 	assertMentions(t, `rkt rm ""`, stderr, "UUID cannot be empty")
+}
+
+// TestImageIDMessages: rkt 1.30's words for an image ID that names no image,
+// one too short to look up, and a prefix two images share.
+func TestImageIDMessages(t *testing.T) {
+	t.Parallel()
+	e, _, sign := signedSetup(t)
+	// Two images whose IDs share their first two hex digits.
+	seen := map[string][]byte{}
+	var a, b string
+	for i := 0; a == ""; i++ {
+		aci := storetest.BuildACI(t, e.name("app"), map[string]string{"version": fmt.Sprint(i)}, fileOf("n", fmt.Sprint(i)))
+		head := storetest.ImageID(aci)[:len("sha512-")+2]
+		if prev, ok := seen[head]; ok {
+			a = e.writeSigned("a.aci", prev, sign(prev))
+			b = e.writeSigned("b.aci", aci, sign(aci))
+		}
+		seen[head] = aci
+	}
+	idA := e.fetchID("--full", a)
+	e.fetchID(b)
+	for _, c := range []struct{ id, want string }{
+		{"sha512-12341234", "no image IDs found"},
+		{idA[:len("sha512-")+1], "image ID too short"},
+		{idA[:len("sha512-")+2], "ambiguous image ID"},
+	} {
+		_, stderr := e.fails(254, "image", "cat-manifest", c.id)
+		assertMentions(t, "image cat-manifest "+c.id, stderr, c.want)
+	}
+	if out := e.ok("image", "cat-manifest", idA[:len("sha512-")+12]); !strings.Contains(out, "ImageManifest") {
+		t.Errorf("image cat-manifest of a 12-digit ID printed %q", out)
+	}
 }
