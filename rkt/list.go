@@ -205,7 +205,7 @@ func fmtNetworks(nets []v1.NetInfo) string {
 		}
 		parts = append(parts, n.NetName+":ip4="+n.IP)
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, ", ") // rkt 1.30's separator
 }
 
 // printPodTable prints rkt's list table: one row per app, the pod's
@@ -244,7 +244,13 @@ func printPodTable(g *globalFlags, descs []*podDesc, full, noLegend bool, now ti
 			}
 			cols := []string{podCols[0], a.name, a.imageName}
 			if full {
-				cols = append(cols, a.imageID)
+				// rkt 1.30 showed the ID's first 19 characters: sha512-
+				// and 12 hex digits, what image commands take.
+				id := a.imageID
+				if len(id) > len("sha512-")+12 {
+					id = id[:len("sha512-")+12]
+				}
+				cols = append(cols, id)
 			}
 			cols = append(cols, podCols[1:]...)
 			fmt.Fprintln(tw, strings.Join(cols, "\t"))

@@ -22,10 +22,10 @@ func TestListAndStatusShowNetworks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ex.Path, podlayout.NetInfoFile), []byte(netInfoJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const want = "default:ip4=172.16.28.2,lan"
+	const want = "default:ip4=172.16.28.2, lan" // rkt 1.30's ", " separator
 
 	r := e.rkt(t, "", "list", "--no-legend")
-	if f := strings.Fields(r.stdout); r.code != 0 || len(f) == 0 || f[len(f)-1] != want {
+	if r.code != 0 || !strings.HasSuffix(strings.TrimSpace(r.stdout), "\t"+want) && !strings.HasSuffix(strings.TrimSpace(r.stdout), "  "+want) {
 		t.Errorf("list: %d %q, want the row to end in the NETWORKS column %q", r.code, r.stdout, want)
 	}
 	r = e.rkt(t, "", "status", ex.UUID)
