@@ -185,3 +185,20 @@ func TestImageIDMessages(t *testing.T) {
 		t.Errorf("image cat-manifest of a 12-digit ID printed %q", out)
 	}
 }
+
+// TestPodFallbackHosts: an app without /etc/hosts gets rkt 1.30's default
+// file, byte for byte, with the pod's hostname on its 127.0.0.1 line.
+func TestPodFallbackHosts(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.shImage("hosts", "cat /etc/hosts")
+	out := pe.runOK("--net=none", "--hostname=podhost", img)
+	want := "# This is the default rkt /etc/hosts\n" +
+		"127.0.0.1 localhost localhost.domain localhost4 localhost4.localdomain4 podhost\n" +
+		"\n" +
+		"::1 ip6-localhost ip6-loopback localhost6 localhost6.localdomain6\n" +
+		"fe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\nff02::3 ip6-allhosts\n"
+	if got := strings.ReplaceAll(out, "\r", ""); !strings.Contains(got, want) {
+		t.Errorf("the app's /etc/hosts:\n%q\nwant rkt 1.30's:\n%q", got, want)
+	}
+}
