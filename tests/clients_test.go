@@ -202,3 +202,22 @@ func TestPodFallbackHosts(t *testing.T) {
 		t.Errorf("the app's /etc/hosts:\n%q\nwant rkt 1.30's:\n%q", got, want)
 	}
 }
+
+// TestRunRootWithoutPasswd: "root" is uid and gid 0 even in an image with
+// no /etc/passwd or /etc/group, as in rkt 1.30.
+func TestRunRootWithoutPasswd(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	var files []storetest.File
+	for _, f := range busyboxFiles(t) {
+		if f.Name != "etc/passwd" && f.Name != "etc/group" {
+			files = append(files, f)
+		}
+	}
+	aci := storetest.BuildACIWithManifest(t, appManifest(t, pe.name("nopasswd"), []string{"/bin/sh", "-c", "echo ids=$(id -u):$(id -g)"}, nil), files...)
+	img := pe.writeSigned("nopasswd.aci", aci, pe.key.Sign(t, aci))
+	out := pe.runOK("--net=none", img, "--user=root", "--group=root")
+	if !hasLine(out, "ids=0:0") {
+		t.Errorf("--user=root --group=root without /etc/passwd: %q, want ids=0:0", out)
+	}
+}
