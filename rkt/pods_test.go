@@ -217,7 +217,8 @@ func TestListTable(t *testing.T) {
 	}
 
 	r = e.rkt(t, "", "list", "--full", "--no-legend")
-	if strings.Contains(r.stdout, "UUID") || !strings.Contains(r.stdout, ex.UUID) || !strings.Contains(r.stdout, testImageID) {
+	// rkt 1.30's --full image ID: sha512- and 12 hex digits.
+	if strings.Contains(r.stdout, "UUID") || !strings.Contains(r.stdout, ex.UUID) || !strings.Contains(r.stdout, "\t"+testImageID[:len("sha512-")+12]+"\t") {
 		t.Errorf("list --full --no-legend:\n%s", r.stdout)
 	}
 

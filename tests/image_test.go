@@ -88,13 +88,13 @@ func TestImageList(t *testing.T) {
 		t.Errorf("--sort=name --order=desc lists %s first", got)
 	}
 
-	// JSON: one line, rkt's keys.
+	// JSON: one line, rkt 1.30's api/v1 keys.
 	out := e.ok("image", "list", "--format=json")
 	if strings.Count(strings.TrimSpace(out), "\n") != 0 {
 		t.Errorf("--format=json is not one line:\n%s", out)
 	}
 	for _, im := range e.images() {
-		for _, k := range []string{"id", "name", "importTime", "lastUsed", "size"} {
+		for _, k := range []string{"id", "name", "import_time", "last_used_time", "size"} {
 			if _, ok := im.Raw[k]; !ok {
 				t.Errorf("image list JSON entry lacks %q: %v", k, im.Raw)
 			}

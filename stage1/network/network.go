@@ -102,7 +102,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 		}
 		return &Info{}, nil
 	}
-	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig)
+	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig, log)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
@@ -124,7 +124,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 	// namespace cannot be made: it names this pod's namespace, which may
 	// exist already (ErrNetNSExists), and Teardown takes a missing one
 	// for removed.
-	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath+"\n"), 0o644); err != nil {
+	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath), 0o644); err != nil {
 		return nil, fmt.Errorf("setting up the network: writing %s: %w", NetNSFile, err)
 	}
 	if err := createNetNS(nsPath); err != nil {

@@ -82,6 +82,9 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 			net.teardown(ctx)
 		}
 	}()
+	if err := net.pointMetadataURL(pod, plan.rc); err != nil {
+		return err
+	}
 	var userns *userNS
 	if plan.privateUsers {
 		if userns, err = pickUserNS(ra.UUID); err != nil {
