@@ -3,6 +3,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -42,6 +43,11 @@ var (
 	ErrKeyNotFound = errors.New("key not found")
 	// ErrNotOneKey: key data that holds no key or several keys.
 	ErrNotOneKey = errors.New("key data must hold exactly one public key")
+	// ErrKeyFileName: a key file whose name is not the lowercase hex
+	// fingerprint of the key it holds.
+	ErrKeyFileName = errors.New("key file is not named by the fingerprint of its key")
+	// ErrKeyFileTooLarge: a key file larger than MaxKeySize.
+	ErrKeyFileTooLarge = errors.New("key file is too large")
 	// ErrPrivateKey: key data holding secret key material.
 	ErrPrivateKey = errors.New("key data holds a private key")
 	// ErrNoLocalDir: a change was asked of a keystore without a local dir.
@@ -49,17 +55,63 @@ var (
 )
 
 // KeyFileError reports a file in a keystore directory that cannot be read
-// or does not hold a usable public key.
+// or is not a good key file: one public key, named by its fingerprint, at
+// most MaxKeySize bytes.
 type KeyFileError struct {
-	Path string
-	Err  error
+	Path   string
+	Prefix string // the prefix of the directory; "" is root.d
+	Scope  string // ScopeSystem or ScopeLocal
+	Name   string // the file name
+	Err    error
 }
 
 func (e *KeyFileError) Error() string {
-	return fmt.Sprintf("reading trusted key %s: %v", e.Path, e.Err)
+	return fmt.Sprintf("reading trusted key %s: %v; %s", e.Path, e.Err, e.Fix())
+}
+
+// Fix says how to get rid of the file.
+func (e *KeyFileError) Fix() string {
+	if _, err := NormalizeFingerprint(e.Name); err != nil || e.Name != strings.ToLower(e.Name) {
+		return "remove the file"
+	}
+	scope := "--root"
+	if e.Prefix != "" {
+		scope = "--prefix " + e.Prefix
+	}
+	return fmt.Sprintf("remove the file, or run: rkt trust %s --remove %s", scope, e.Name)
 }
 
 func (e *KeyFileError) Unwrap() error { return e.Err }
+
+// BadKeyFilesError reports every bad key file met while loading keys. It
+// unwraps to the *KeyFileError of each.
+type BadKeyFilesError struct {
+	Files []*KeyFileError
+}
+
+func badFiles(files []*KeyFileError) error {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return &BadKeyFilesError{Files: files}
+}
+
+func (e *BadKeyFilesError) Error() string {
+	if len(e.Files) == 1 {
+		return e.Files[0].Error()
+	}
+	msgs := make([]string, len(e.Files))
+	for i, f := range e.Files {
+		msgs[i] = f.Error()
+	}
+	return fmt.Sprintf("%d bad trusted key files: %s", len(e.Files), strings.Join(msgs, "; "))
+}
+
+func (e *BadKeyFilesError) Unwrap() []error {
+	errs := make([]error, len(e.Files))
+	for i, f := range e.Files {
+		errs[i] = f
+	}
+	return errs
+}
 
 // UnknownSignerError reports a signature made by a key that is not in the
 // keyring for the image name.

@@ -413,20 +413,15 @@ func (ks *Keystore) unknownSigner(name string, sig *Signature, searched []string
 	return e
 }
 
-// allKeys loads every key in effect, for diagnostics.
+// allKeys loads every key in effect that can be read, for diagnostics.
 func (ks *Keystore) allKeys() ([]trustedKey, error) {
-	infos, err := ks.List()
+	prefixes, err := ks.prefixes()
 	if err != nil {
 		return nil, err
 	}
 	var out []trustedKey
-	seenPrefix := map[string]bool{}
-	for _, in := range infos {
-		if seenPrefix[in.Prefix] {
-			continue
-		}
-		seenPrefix[in.Prefix] = true
-		keys, err := ks.keysIn(in.Prefix)
+	for _, p := range prefixes {
+		keys, _, err := ks.keysIn(p)
 		if err != nil {
 			return nil, err
 		}
