@@ -110,8 +110,13 @@ func runTrustList(g *globalFlags, ks *trust.Keystore, o trustOptions) error {
 	}
 	keys := make([]v1.TrustedKey, 0, len(infos))
 	for _, k := range infos {
-		if inScope(o, k.Prefix) {
-			keys = append(keys, trustedKeyEntry(k))
+		if !inScope(o, k.Prefix) {
+			continue
+		}
+		keys = append(keys, trustedKeyEntry(k))
+		if k.Weak != nil {
+			fmt.Fprintf(g.stderr, "trust: warning: key %s at %s verifies nothing: %v; remove it with rkt trust %s --remove %s\n",
+				k.Fingerprint, k.Path, k.Weak, scopeFlag(k.Prefix), k.Fingerprint)
 		}
 	}
 	if err := printTrustList(g.stdout, keys, o.format, o.noLegend); err != nil {
@@ -211,6 +216,14 @@ func runTrustRemove(g *globalFlags, ks *trust.Keystore, o trustOptions, fingerpr
 		}
 	}
 	return nil
+}
+
+// scopeFlag is the flag that selects prefix in rkt trust.
+func scopeFlag(prefix string) string {
+	if prefix == "" {
+		return "--root"
+	}
+	return "--prefix " + prefix
 }
 
 func describePrefix(prefix string) string {

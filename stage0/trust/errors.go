@@ -25,6 +25,9 @@ var (
 	// ErrBadSignature: the signature does not match the signed bytes, or the
 	// key that made it may not sign.
 	ErrBadSignature = errors.New("bad signature")
+	// ErrWeakKey: an RSA, DSA or ElGamal key (primary or subkey) under
+	// MinKeyBits.
+	ErrWeakKey = errors.New("key is too weak")
 	// ErrGarbageSignature: the data is not an OpenPGP detached signature.
 	ErrGarbageSignature = errors.New("not an OpenPGP detached signature")
 )
@@ -74,11 +77,7 @@ func (e *KeyFileError) Fix() string {
 	if _, err := NormalizeFingerprint(e.Name); err != nil || e.Name != strings.ToLower(e.Name) {
 		return "remove the file"
 	}
-	scope := "--root"
-	if e.Prefix != "" {
-		scope = "--prefix " + e.Prefix
-	}
-	return fmt.Sprintf("remove the file, or run: rkt trust %s --remove %s", scope, e.Name)
+	return fmt.Sprintf("remove the file, or run: rkt trust %s --remove %s", trustScopeFlag(e.Prefix), e.Name)
 }
 
 func (e *KeyFileError) Unwrap() error { return e.Err }

@@ -27,11 +27,15 @@ type Key struct {
 }
 
 // ParseKey reads one public key, armored or binary. It refuses data holding
-// no key or several, private keys, and keys that are revoked or expired now.
+// no key or several, private keys, weak keys (see MinKeyBits), and keys that
+// are revoked or expired now.
 func ParseKey(data []byte) (*Key, error) {
 	k, err := readKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing key: %w", err)
+	}
+	if err := checkStrength(k.Entity); err != nil {
+		return nil, fmt.Errorf("parsing key %s: %w", k.Fingerprint, err)
 	}
 	now := time.Now()
 	if k.Entity.Revoked(now) {
@@ -312,4 +316,47 @@ func keyFlagsAllowSigning(sig *packet.Signature, primary bool) bool {
 		return primary
 	}
 	return sig.FlagSign
+}
+
+// MinKeyBits is the smallest RSA, DSA or ElGamal key accepted, as in
+// today's common policies (NIST SP 800-131A, gpg's compliance modes).
+// Elliptic-curve keys are accepted on every curve the library supports
+// (Ed25519, Ed448, NIST P-256 and up, Brainpool): all are 256 bits or more.
+const MinKeyBits = 2048
+
+// checkStrength refuses an entity whose primary key or any subkey is an
+// RSA, DSA or ElGamal key under MinKeyBits: a key is trusted whole, and a
+// weak part of it is a reason to replace it.
+func checkStrength(e *openpgp.Entity) error {
+	if err := checkKeyBits(e.PrimaryKey); err != nil {
+		return err
+	}
+	for _, sk := range e.Subkeys {
+		if err := checkKeyBits(sk.PublicKey); err != nil {
+			return fmt.Errorf("subkey %s: %w", formatKeyID(sk.PublicKey.KeyId), err)
+		}
+	}
+	return nil
+}
+
+func checkKeyBits(pk *packet.PublicKey) error {
+	var alg string
+	switch pk.PubKeyAlgo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSAEncryptOnly, packet.PubKeyAlgoRSASignOnly:
+		alg = "RSA"
+	case packet.PubKeyAlgoDSA:
+		alg = "DSA"
+	case packet.PubKeyAlgoElGamal:
+		alg = "ElGamal"
+	default:
+		return nil
+	}
+	bits, err := pk.BitLength()
+	if err != nil {
+		return fmt.Errorf("%w: %s key of unknown size: %v", ErrWeakKey, alg, err)
+	}
+	if bits < MinKeyBits {
+		return fmt.Errorf("%w: %s %d bits, under %d", ErrWeakKey, alg, bits, MinKeyBits)
+	}
+	return nil
 }

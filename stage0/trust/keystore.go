@@ -47,6 +47,9 @@ type KeyInfo struct {
 	Expires     *time.Time
 	Path        string
 	Scope       string // ScopeSystem or ScopeLocal
+	// Weak, when not nil, says why signatures by the key are refused
+	// whatever they sign (it wraps ErrWeakKey).
+	Weak error
 }
 
 // NormalizePrefix returns the canonical form of a trust prefix: "" for the
@@ -424,6 +427,7 @@ func (ks *Keystore) List() ([]KeyInfo, error) {
 				Expires:     tk.key.Expires,
 				Path:        tk.path,
 				Scope:       tk.scope,
+				Weak:        checkStrength(tk.key.Entity),
 			})
 		}
 	}

@@ -330,6 +330,11 @@ func (c candidate) verify(name string, sig *packet.Signature, signed hash.Hash, 
 		}
 	}
 
+	if err := checkStrength(e); err != nil {
+		return nil, refuse(fmt.Errorf("%w; stop trusting it with rkt trust %s --remove %s and trust a stronger key",
+			err, trustScopeFlag(c.tk.prefix), c.tk.key.Fingerprint))
+	}
+
 	primarySig, primaryID := e.PrimarySelfSignature()
 	if primarySig == nil {
 		return nil, refuse(fmt.Errorf("%w: the key has no valid self-signature", ErrBadSignature))
@@ -428,4 +433,12 @@ func (ks *Keystore) allKeys() ([]trustedKey, error) {
 		out = append(out, keys...)
 	}
 	return out, nil
+}
+
+// trustScopeFlag is the rkt trust flag that selects prefix.
+func trustScopeFlag(prefix string) string {
+	if prefix == "" {
+		return "--root"
+	}
+	return "--prefix " + prefix
 }
