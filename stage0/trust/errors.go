@@ -115,10 +115,13 @@ func (e *BadKeyFilesError) Unwrap() []error {
 // UnknownSignerError reports a signature made by a key that is not in the
 // keyring for the image name.
 type UnknownSignerError struct {
-	Name        string   // the image name being verified
-	KeyID       string   // the issuer key ID, 16 lowercase hex digits
-	Fingerprint string   // the issuer fingerprint when the signature names it
-	Searched    []string // the prefixes whose keys were tried; "" is root.d
+	Name        string // the image name being verified
+	KeyID       string // the issuer key ID, 16 lowercase hex digits
+	Fingerprint string // the issuer fingerprint when the signature names it
+	// Others are the signers of the file's other signatures, all unknown
+	// too: their fingerprints, or key IDs when a signature names none.
+	Others   []string
+	Searched []string // the prefixes whose keys were tried; "" is root.d
 	// TrustedFor lists the prefixes for which the signer's key is trusted
 	// in this keystore, none of which covers Name.
 	TrustedFor []string
@@ -134,8 +137,13 @@ func (e *UnknownSignerError) Error() string {
 	if e.Fingerprint != "" {
 		signer = e.Fingerprint
 	}
-	fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
-		e.Name, signer, prefixList(e.Searched))
+	if len(e.Others) == 0 {
+		fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
+			e.Name, signer, prefixList(e.Searched))
+	} else {
+		fmt.Fprintf(&b, "image %q: signatures made by unknown keys %s, %s (searched %s)",
+			e.Name, signer, strings.Join(e.Others, ", "), prefixList(e.Searched))
+	}
 	if len(e.TrustedFor) > 0 {
 		fmt.Fprintf(&b, "; it belongs to key %s, trusted for %s only", e.TrustedKey, prefixList(e.TrustedFor))
 		fmt.Fprintf(&b, "; to trust that key for this image too, run: rkt trust --prefix %s %s", e.Name, e.TrustedPath)
@@ -179,3 +187,22 @@ func (e *SignatureError) Error() string {
 }
 
 func (e *SignatureError) Unwrap() error { return e.Err }
+
+// NoAcceptedSignatureError reports a signature file of several signatures
+// none of which is accepted, for different reasons. It unwraps to each
+// refusal: *SignatureError, *UnknownSignerError (all the unknown signers
+// in one), or an error wrapping ErrWeakDigest.
+type NoAcceptedSignatureError struct {
+	Name     string
+	Refusals []error
+}
+
+func (e *NoAcceptedSignatureError) Error() string {
+	msgs := make([]string, len(e.Refusals))
+	for i, r := range e.Refusals {
+		msgs[i] = r.Error()
+	}
+	return fmt.Sprintf("image %q: no signature is accepted: %s", e.Name, strings.Join(msgs, "; "))
+}
+
+func (e *NoAcceptedSignatureError) Unwrap() []error { return e.Refusals }
