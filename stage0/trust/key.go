@@ -212,8 +212,8 @@ func packetHeader(p []byte) (hdr int, n uint64, tag byte, err error) {
 		if len(p) >= 5 {
 			return 5, uint64(p[1])<<24 | uint64(p[2])<<16 | uint64(p[3])<<8 | uint64(p[4]), tag, nil
 		}
-	default:
-		return 0, 0, tag, fmt.Errorf("packet (tag %d) has an indeterminate length", tag)
+	default: // indeterminate length: to the end of the data
+		return 1, uint64(len(p) - 1), tag, nil
 	}
 	return 0, 0, tag, errors.New("truncated packet header")
 }

@@ -193,3 +193,20 @@ func TestSeveralDigestsHashState(t *testing.T) {
 		t.Errorf("plain hash: err = %v, want ErrBadSignature", err)
 	}
 }
+
+// TestLegacyIndeterminateLength: an old-format packet of indeterminate
+// length (to the end of the file), as old PGP tools wrote, still parses
+// as the last signature.
+func TestLegacyIndeterminateLength(t *testing.T) {
+	d := newDirs(t)
+	k := trusttest.NewKey(t, "K")
+	trusttest.WriteKeyring(t, d.local, "", k)
+	bin := k.Sign(t, image, trusttest.Binary())
+	if bin[0]&0xc0 != 0xc0 || bin[1] >= 192 {
+		t.Fatalf("want a new-format packet with a one-octet length, got % x", bin[:2])
+	}
+	legacy := append([]byte{0x80 | 2<<2 | 3}, bin[2:]...)
+	if _, err := verify(t, d.ks, "example.com/app", legacy, image, time.Now()); err != nil {
+		t.Fatalf("legacy indeterminate-length signature: %v", err)
+	}
+}
