@@ -154,11 +154,12 @@ func TestFetchSeveralSignatures(t *testing.T) {
 	assertMentions(t, "fetch with trailing text", stderr, "not an OpenPGP detached signature")
 }
 
-// gpgKey generates an Ed25519 signing key in home and returns its
-// fingerprint and armored public key.
-func gpgKey(t *testing.T, home, uid string) (string, []byte) {
+// gpgKey generates a signing key of algorithm algo (as gpg names it:
+// ed25519, rsa1024) in home and returns its fingerprint and armored public
+// key.
+func gpgKey(t *testing.T, home, uid, algo string) (string, []byte) {
 	t.Helper()
-	gpg(t, home, "--quick-gen-key", uid, "ed25519", "sign", "never")
+	gpg(t, home, "--quick-gen-key", uid, algo, "sign", "never")
 	out := gpg(t, home, "--with-colons", "--list-keys", uid)
 	var fpr string
 	for _, line := range strings.Split(string(out), "\n") {
@@ -202,8 +203,8 @@ func TestFetchGPGSeveralSignatures(t *testing.T) {
 		os.RemoveAll(home)
 	})
 	os.Chmod(home, 0o700)
-	oldFpr, _ := gpgKey(t, home, "Old <old@example.com>")
-	newFpr, newPub := gpgKey(t, home, "New <new@example.com>")
+	oldFpr, _ := gpgKey(t, home, "Old <old@example.com>", "ed25519")
+	newFpr, newPub := gpgKey(t, home, "New <new@example.com>", "ed25519")
 
 	im := e.newImage("app")
 	aci := e.write("app.aci", im.aci)
@@ -227,5 +228,58 @@ func TestFetchGPGSeveralSignatures(t *testing.T) {
 	out := e.ok("image", "check-signature", "--format=json", e.writeSigned("check.aci", im.aci, twoRuns))
 	if v := parseVerdict(t, out); !v.Verified || v.Signer.Fingerprint != newFpr {
 		t.Errorf("check-signature verdict = %+v, want verified by %s", v, newFpr)
+	}
+}
+
+// TestGPGRotationFromWeakKey: a signer moving from an RSA-1024 key made by
+// gpg to an Ed25519 one signs with both. The weak key is refused by rkt
+// trust; its signature does not stop the new key's from being accepted,
+// and a keyring holding only the weak key (put there by hand) refuses the
+// image, saying why.
+func TestGPGRotationFromWeakKey(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("gpg"); err != nil {
+		t.Skip("gpg is not installed")
+	}
+	e := newEnv(t)
+	home, err := os.MkdirTemp("", "gnupg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+		os.RemoveAll(home)
+	})
+	os.Chmod(home, 0o700)
+	weakFpr, weakPub := gpgKey(t, home, "Weak <weak@example.com>", "rsa1024")
+	newFpr, newPub := gpgKey(t, home, "New <new@example.com>", "ed25519")
+
+	_, stderr := e.fails(254, "trust", "--prefix", e.prefix(), "--skip-fingerprint-review", e.write("weak.asc", weakPub))
+	assertMentions(t, "trust of a gpg RSA-1024 key", stderr, weakFpr, "too weak", "RSA 1024 bits")
+
+	im := e.newImage("app")
+	aci := e.write("app.aci", im.aci)
+	sig := gpg(t, home, "--armor", "-u", weakFpr, "-u", newFpr, "--output", "-", "--detach-sign", aci)
+
+	// Only the weak key, put in by hand: refused, with the reason.
+	weakPath := e.keyPath(e.localConfig, e.prefix(), weakFpr)
+	if err := os.MkdirAll(filepath.Dir(weakPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(weakPath, weakPub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr = e.fails(254, "fetch", e.writeSigned("signed.aci", im.aci, sig))
+	assertMentions(t, "fetch with only the weak key trusted", stderr, weakFpr, "too weak")
+	e.assertStore()
+
+	// The new key trusted too: accepted, by the new key.
+	e.ok("trust", "--prefix", e.prefix(), "--skip-fingerprint-review", e.write("new.asc", newPub))
+	out := e.ok("image", "check-signature", "--format=json", e.writeSigned("check.aci", im.aci, sig))
+	if v := parseVerdict(t, out); !v.Verified || v.Signer.Fingerprint != newFpr {
+		t.Errorf("check-signature verdict = %+v, want verified by %s", v, newFpr)
+	}
+	if got := e.fetchID(e.writeSigned("signed.aci", im.aci, sig)); got != im.short() {
+		t.Errorf("fetch printed %s, want %s", got, im.short())
 	}
 }
