@@ -7,13 +7,15 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rkt/rkt/common/entrypoint"
 )
 
 // Exit codes.
 const (
 	exitOK     = 0
 	exitUsage  = 2
-	exitFailed = 254
+	exitFailed = entrypoint.ExitFailure
 )
 
 // usageError marks an error in the command line itself: an unknown command
