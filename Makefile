@@ -47,7 +47,7 @@ endif
 export CGO_ENABLED ?= 0
 export GOTOOLCHAIN ?= local
 GOFLAGS_BUILD ?= -trimpath
-LDFLAGS := -X github.com/rkt/rkt/common/version.Version=$(VERSION)
+LDFLAGS := -X github.com/rkt/rkt/stage0/version.Version=$(VERSION)
 TEST_TIMEOUT ?= 30m
 
 RKT := $(BUILDDIR)/bin/rkt
