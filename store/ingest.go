@@ -30,6 +30,13 @@ import (
 // The extractor hashes each file as it writes it (tarsafe.Options.Record),
 // so Commit installs the tree without reading it back.
 //
+// The whole stream is bounded by the store's Limits (size, entries, and
+// the free-space floor, checked every freeCheckEvery bytes), so a
+// decompression bomb stops at the limit with a *tarsafe.LimitError or a
+// *FreeSpaceError. A fetcher spools the bytes as fetched first (NewSpool)
+// and feeds the ingest only once their signature is verified; when they
+// are a plain tar, the spool becomes the blob (SpoolIsBlob).
+//
 // Finish ends the stream and validates the manifest; Commit moves
 // everything into place; Abort (always safe to defer) removes the temps.
 type Ingest struct {
@@ -40,6 +47,13 @@ type Ingest struct {
 	sum  hash.Hash
 	pw   *io.PipeWriter
 	size int64
+
+	limits  Limits
+	checked int64 // size at the last free-space check
+	spool   *Spool
+	// spoolIsBlob: the spool holds the uncompressed tar, hashed into sum
+	// already; Write feeds only the extractor.
+	spoolIsBlob bool
 
 	done   chan struct{}
 	res    *tarsafe.Result
@@ -70,6 +84,10 @@ const bufSize = 1 << 20
 
 // NewIngest starts an ingest in a fresh temp area.
 func (s *Store) NewIngest() (*Ingest, error) {
+	lim := s.limits
+	if err := lim.checkFree(s.tmpDir); err != nil {
+		return nil, fmt.Errorf("starting ingest: %w", err)
+	}
 	area, err := newTempArea(s.tmpDir)
 	if err != nil {
 		return nil, fmt.Errorf("starting ingest: %w", err)
@@ -87,18 +105,19 @@ func (s *Store) NewIngest() (*Ingest, error) {
 	}
 	pr, pw := io.Pipe()
 	in := &Ingest{
-		s:    s,
-		area: area,
-		blob: blob,
-		bw:   bufio.NewWriterSize(blob, bufSize),
-		sum:  sha512.New(),
-		pw:   pw,
-		done: make(chan struct{}),
+		s:      s,
+		area:   area,
+		blob:   blob,
+		bw:     bufio.NewWriterSize(blob, bufSize),
+		sum:    sha512.New(),
+		pw:     pw,
+		done:   make(chan struct{}),
+		limits: lim,
 	}
 	go func() {
 		defer close(in.done)
 		br := bufio.NewReaderSize(pr, bufSize)
-		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{Record: true})
+		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{Record: true, Limits: lim.tarLimits()})
 		if err == nil {
 			// Padding after the end-of-archive marker still belongs to
 			// the blob: keep reading until the writer closes.
@@ -118,10 +137,23 @@ func (in *Ingest) Write(p []byte) (int, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
-	in.sum.Write(p)
-	if _, err := in.bw.Write(p); err != nil {
-		in.err = fmt.Errorf("ingesting image: writing temp blob: %w", err)
+	if max := in.limits.MaxImageSize; max > 0 && in.size+int64(len(p)) > max {
+		in.err = fmt.Errorf("ingesting image: %w", &tarsafe.LimitError{Limit: tarsafe.LimitSize, Max: max})
 		return 0, in.err
+	}
+	if in.size+int64(len(p))-in.checked >= freeCheckEvery {
+		if err := in.limits.checkFree(in.s.tmpDir); err != nil {
+			in.err = fmt.Errorf("ingesting image: %w", err)
+			return 0, in.err
+		}
+		in.checked = in.size
+	}
+	if !in.spoolIsBlob {
+		in.sum.Write(p)
+		if _, err := in.bw.Write(p); err != nil {
+			in.err = fmt.Errorf("ingesting image: writing temp blob: %w", err)
+			return 0, in.err
+		}
 	}
 	if _, err := in.pw.Write(p); err != nil {
 		<-in.done
@@ -151,14 +183,20 @@ func (in *Ingest) Finish() (*Pending, error) {
 		in.err = fmt.Errorf("ingesting image: %w", in.extErr)
 		return nil, in.err
 	}
-	if err := in.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("ingesting image: writing temp blob: %w", err)
-	}
-	if err := in.blob.Sync(); err != nil {
-		return nil, fmt.Errorf("ingesting image: syncing temp blob: %w", err)
-	}
-	if err := in.blob.Close(); err != nil {
-		return nil, fmt.Errorf("ingesting image: closing temp blob: %w", err)
+	if in.spoolIsBlob {
+		if err := in.adoptSpool(); err != nil {
+			return nil, fmt.Errorf("ingesting image: %w", err)
+		}
+	} else {
+		if err := in.bw.Flush(); err != nil {
+			return nil, fmt.Errorf("ingesting image: writing temp blob: %w", err)
+		}
+		if err := in.blob.Sync(); err != nil {
+			return nil, fmt.Errorf("ingesting image: syncing temp blob: %w", err)
+		}
+		if err := in.blob.Close(); err != nil {
+			return nil, fmt.Errorf("ingesting image: closing temp blob: %w", err)
+		}
 	}
 	if in.res.Manifest == nil {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoManifest)
@@ -297,5 +335,35 @@ func (in *Ingest) Abort() {
 
 func (in *Ingest) cleanup() {
 	in.blob.Close()
+	in.spool.close()
 	in.area.remove()
+}
+
+// SpoolIsBlob says that the spool holds the uncompressed tar itself and
+// that digest is the sha512 state over all of it: the ingest then neither
+// hashes nor writes a blob, and Finish makes the spool the blob. Call it
+// before the first Write, with the spool complete.
+func (in *Ingest) SpoolIsBlob(digest hash.Hash) error {
+	if in.spool == nil || in.size > 0 || in.finished || in.closed {
+		return fmt.Errorf("ingesting image: %w", ErrIngestDone)
+	}
+	in.spoolIsBlob = true
+	in.sum = digest
+	return nil
+}
+
+// adoptSpool makes the spool the temp blob, once the extractor has read
+// exactly its bytes.
+func (in *Ingest) adoptSpool() error {
+	if in.size != in.spool.n {
+		return fmt.Errorf("the extractor read %d bytes of the %d spooled", in.size, in.spool.n)
+	}
+	in.blob.Close()
+	if err := in.spool.f.Sync(); err != nil {
+		return fmt.Errorf("syncing temp blob: %w", err)
+	}
+	if err := os.Rename(in.spool.f.Name(), in.blob.Name()); err != nil {
+		return fmt.Errorf("placing temp blob: %w", err)
+	}
+	return nil
 }

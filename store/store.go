@@ -60,6 +60,7 @@ type Store struct {
 	trees   *tree.Store
 	casLock *flock.Lock
 	now     func() time.Time
+	limits  Limits
 }
 
 // Open creates the layout under dataDir when missing, takes the shared
@@ -71,6 +72,7 @@ func Open(dataDir string) (_ *Store, retErr error) {
 		casDir: filepath.Join(dataDir, "cas"),
 		tmpDir: filepath.Join(dataDir, "tmp"),
 		now:    time.Now,
+		limits: DefaultLimits,
 	}
 	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks"), filepath.Join(s.casDir, commitsDir)} {
 		if err := os.MkdirAll(d, 0o2770); err != nil {

@@ -3,7 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha512"
 	"encoding"
 	"errors"
@@ -209,8 +208,20 @@ type verifyOpts struct {
 	discoverKeys bool
 }
 
-// ingest runs the streaming pass into the store and commits only a
-// verified image. sig is nil only when signature checks are disabled.
+// ingest brings one image into the store, verifying before decompressing:
+//
+//  1. the bytes as fetched are spooled into the ingest's temp area while
+//     hashed for the signature (and, for a plain tar, for the image ID);
+//  2. the signature is verified, for the name asked for or, when fetching
+//     a file or URL, the name in the manifest, read from the spool into
+//     memory (bounded) without writing anything;
+//  3. only then is the spool decompressed into the store's ingest, under
+//     its limits; a plain tar spool becomes the blob as is;
+//  4. the manifest must carry the name verified (and the labels asked
+//     for) before the ingest is committed.
+//
+// sig is nil only when signature checks are disabled; the limits hold
+// then too.
 func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, v *verifyOpts, meta store.ImportMeta) (key string, retErr error) {
 	if v == nil {
 		v = &verifyOpts{}
@@ -224,48 +235,28 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 			in.Abort()
 		}
 	}()
+	sp, err := in.NewSpool()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
 
 	body, done := f.progress(src)
-	var sigHash hash.Hash
-	handOver := false
-	choose := func(fm format) hash.Hash {
-		if sig == nil {
-			return nil
-		}
-		sigHash = sig.NewHash()
-		if fm == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash) {
-			handOver = true
-			return nil
-		}
-		return sigHash
-	}
-	var written int64
-	consume := func(r io.Reader) error {
-		n, err := io.CopyBuffer(in, r, make([]byte, copyBuf))
-		written += n
-		if err != nil {
-			return fmt.Errorf("storing: %w", err)
-		}
-		return nil
-	}
-	_, err = pump(ctx, body, choose, consume)
+	fm, sigHash, idHash, err := spool(ctx, body, sp, sig)
 	done()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
-	pending, err := in.Finish()
-	if err != nil {
-		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
-	}
-	name := pending.Manifest.Name.String()
-	if v.want != nil {
-		if err := matches(pending.Manifest, v.want); err != nil {
-			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
-		}
-	}
+
+	var name string
 	if sig != nil {
-		if handOver {
-			if err := copyState(sigHash, pending, written); err != nil {
+		if v.want != nil {
+			name = v.want.Name
+		} else {
+			r, err := sp.Reader()
+			if err != nil {
+				return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+			}
+			if name, err = manifestName(r, fm); err != nil {
 				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
 			}
 		}
@@ -274,6 +265,31 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
 		}
 		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
+	}
+
+	if idHash != nil {
+		if err := in.SpoolIsBlob(idHash); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	r, err := sp.Reader()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	if err := decompressInto(in, r, fm); err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	pending, err := in.Finish()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	if v.want != nil {
+		if err := matches(pending.Manifest, v.want); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	if got := pending.Manifest.Name.String(); sig != nil && got != name {
+		return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, &MismatchError{Want: name, Got: got})
 	}
 	key, err = in.Commit(meta)
 	if err != nil {
@@ -296,26 +312,6 @@ func isFreshSHA512(h hash.Hash) bool {
 	}
 	want, err := sha512.New().(encoding.BinaryMarshaler).MarshalBinary()
 	return err == nil && bytes.Equal(got, want)
-}
-
-// copyState moves the store's sha512 state over the tar into the signature
-// hash, which was not fed while streaming.
-func copyState(dst hash.Hash, p *store.Pending, written int64) error {
-	if p.Size != written {
-		return fmt.Errorf("the store hashed %d bytes of %d read", p.Size, written)
-	}
-	m, ok := p.Digest.(encoding.BinaryMarshaler)
-	if !ok {
-		return errors.New("the store's image hash cannot be copied")
-	}
-	state, err := m.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("copying the image hash: %w", err)
-	}
-	if err := dst.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-		return fmt.Errorf("copying the image hash: %w", err)
-	}
-	return nil
 }
 
 // verify checks sig over h for name. With TrustKeysFromHTTPS and an appc

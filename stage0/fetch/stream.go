@@ -1,14 +1,24 @@
 package fetch
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"crypto"
+	"crypto/sha512"
+	"encoding"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"path"
+
+	"github.com/appc/spec/schema"
+
+	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/rkt/rkt/stage0/trust"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -171,6 +181,140 @@ func produce(ctx context.Context, body io.Reader, sigHash hash.Hash, w io.Writer
 		}
 		if rerr != nil {
 			return fmt.Errorf("reading: %w", rerr)
+		}
+	}
+}
+
+// spooler is where spool writes the fetched bytes (*store.Spool).
+type spooler interface {
+	io.Writer
+}
+
+// spool copies body into sp, feeding the signature hash (when sig is not
+// nil) with exactly the bytes read. For a plain tar it also returns the
+// sha512 state over the bytes, the image ID's hash, computed once with
+// the signature's when that is a SHA-512 one (the signed bytes are the
+// image ID's bytes then).
+func spool(ctx context.Context, body io.Reader, sp spooler, sig *trust.Signature) (f format, sigHash, idHash hash.Hash, err error) {
+	br := bufio.NewReaderSize(body, 64<<10)
+	head, err := br.Peek(6)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, nil, nil, fmt.Errorf("reading: %w", err)
+	}
+	f = detect(head)
+	var hashes []io.Writer
+	shared := false
+	if sig != nil {
+		sigHash = sig.NewHash()
+		hashes = append(hashes, sigHash)
+		shared = f == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash)
+	}
+	if f == formatTar && !shared {
+		idHash = sha512.New()
+		hashes = append(hashes, idHash)
+	}
+	buf := make([]byte, copyBuf)
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, nil, nil, err
+		}
+		n, rerr := io.ReadFull(br, buf)
+		if n > 0 {
+			for _, h := range hashes {
+				h.Write(buf[:n])
+			}
+			if _, werr := sp.Write(buf[:n]); werr != nil {
+				return 0, nil, nil, werr
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return 0, nil, nil, fmt.Errorf("reading: %w", rerr)
+		}
+	}
+	if shared {
+		// Verify consumes the signature hash: give the image ID a copy.
+		state, err := sigHash.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("copying the image hash: %w", err)
+		}
+		idHash = sha512.New()
+		if err := idHash.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return 0, nil, nil, fmt.Errorf("copying the image hash: %w", err)
+		}
+	}
+	return f, sigHash, idHash, nil
+}
+
+// maxManifestScan bounds how much of the uncompressed image manifestName
+// reads looking for the manifest.
+const maxManifestScan = 1 << 30
+
+// manifestName reads the image's manifest from r, an image of format f,
+// and returns its name. It writes nothing and holds only the manifest in
+// memory; it reads at most maxManifestScan uncompressed bytes, so the
+// manifest must come early in the tar (actool and rkt's own images put it
+// first).
+func manifestName(r io.Reader, f format) (string, error) {
+	dec, err := decompressor(f, bufio.NewReaderSize(r, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("reading the manifest: decompressing %s: %w", f, err)
+	}
+	defer dec.Close()
+	lr := &io.LimitedReader{R: dec, N: maxManifestScan}
+	tr := tar.NewReader(lr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return "", fmt.Errorf("reading the manifest: %w", ErrNoManifest)
+		}
+		if err != nil {
+			if lr.N <= 0 {
+				return "", fmt.Errorf("reading the manifest: %w in the first %d bytes of the image (signatures are checked before extraction, from a manifest near the start of the tar)", ErrNoManifest, int64(maxManifestScan))
+			}
+			return "", fmt.Errorf("reading the manifest: reading tar: %w", err)
+		}
+		if path.Clean(h.Name) != tarsafe.ManifestName {
+			continue
+		}
+		if h.Typeflag != tar.TypeReg || h.Size > tarsafe.MaxManifestSize {
+			return "", fmt.Errorf("reading the manifest: %w", &tarsafe.EntryError{Name: h.Name, Reason: "manifest is not a regular file of at most 16 MiB"})
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return "", fmt.Errorf("reading the manifest: %w", err)
+		}
+		var m schema.ImageManifest
+		if err := m.UnmarshalJSON(data); err != nil {
+			return "", fmt.Errorf("reading the manifest: %w", err)
+		}
+		return m.Name.String(), nil
+	}
+}
+
+// decompressInto decompresses r, an image of format f, into w (the
+// store's ingest, which checks and bounds it).
+func decompressInto(w io.Writer, r io.Reader, f format) error {
+	dec, err := decompressor(f, bufio.NewReaderSize(r, copyBuf))
+	if err != nil {
+		return fmt.Errorf("decompressing %s: %w", f, err)
+	}
+	defer dec.Close()
+	buf := make([]byte, copyBuf)
+	for {
+		n, rerr := io.ReadFull(dec, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("storing: %w", werr)
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("decompressing %s: %w", f, rerr)
 		}
 	}
 }
