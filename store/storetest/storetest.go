@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"testing"
@@ -310,4 +311,64 @@ func paxRecord(k, v string) string {
 		n = len(k) + len(v) + 3 + len(strconv.Itoa(n))
 	}
 	return strconv.Itoa(n) + " " + k + "=" + v + "\n"
+}
+
+// Bomb returns a compressed ACI ("gzip" or "zstd") whose rootfs holds one
+// regular file, "zeros", of size zero bytes: a decompression bomb, a few
+// hundred KiB (gzip) or less (zstd) that expands to size. It is built as a
+// stream, never held uncompressed.
+func Bomb(t testing.TB, name string, size int64, compression string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var zw io.WriteCloser
+	switch compression {
+	case "gzip":
+		w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw = w
+	case "zstd":
+		w, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw = w
+	default:
+		t.Fatalf("Bomb: unknown compression %q", compression)
+	}
+	tw := tar.NewWriter(zw)
+	m := Manifest(name, nil)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeReg, Name: "manifest", Mode: 0o644, Size: int64(len(m))},
+		{Typeflag: tar.TypeDir, Name: "rootfs", Mode: 0o755},
+		{Typeflag: tar.TypeReg, Name: "rootfs/zeros", Mode: 0o644, Size: size},
+	} {
+		h.ModTime = ModTime
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		switch h.Name {
+		case "manifest":
+			tw.Write(m)
+		case "rootfs/zeros":
+			if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
