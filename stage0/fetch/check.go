@@ -80,7 +80,7 @@ func Check(ctx context.Context, opts CheckOptions, ref string, signature string)
 	verdict := &v1.SignatureVerdict{Labels: map[string]string{}}
 	err := check(ctx, opts, ref, signature, verdict)
 	if err != nil {
-		err = fmt.Errorf("checking %q: %w", ref, err)
+		err = withLimitHint(fmt.Errorf("checking %q: %w", ref, err))
 		verdict.Verified = false
 		verdict.Error = err.Error()
 		return verdict, err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/discovery"
 	"github.com/rkt/rkt/stage0/insecure"
 	"github.com/rkt/rkt/stage0/trust"
@@ -233,6 +234,7 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	defer func() {
 		if retErr != nil {
 			in.Abort()
+			retErr = withLimitHint(retErr)
 		}
 	}()
 	sp, err := in.NewSpool()
@@ -296,6 +298,20 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 		return "", fmt.Errorf("fetching %q: storing %s: %w", src.ref, pending.Key, err)
 	}
 	return key, nil
+}
+
+// withLimitHint adds to an error from a fetch limit the setting that
+// raises it.
+func withLimitHint(err error) error {
+	var le *tarsafe.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	setting := "maxImageSize"
+	if le.Limit == tarsafe.LimitEntries {
+		setting = "maxFiles"
+	}
+	return fmt.Errorf("%w (to allow larger images, raise %q in a fetch.d configuration file: see rkt's image-fetching documentation)", err, setting)
 }
 
 // isFreshSHA512 reports whether h is a sha512 state with nothing written
