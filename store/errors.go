@@ -33,7 +33,8 @@ var (
 var ErrLowSpace = errors.New("not enough free space")
 
 // FreeSpaceError: an ingest stopped because the data dir's filesystem would
-// be left with less free space than the configured floor.
+// be left with less free space than the configured floor (checked every few
+// MiB, keeping a margin for the bytes written until the next check).
 type FreeSpaceError struct {
 	Dir   string // the store's temp directory
 	Avail int64  // bytes available

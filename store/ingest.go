@@ -48,9 +48,9 @@ type Ingest struct {
 	pw   *io.PipeWriter
 	size int64
 
-	limits  Limits
-	checked int64 // size at the last free-space check
-	spool   *Spool
+	limits Limits
+	next   int64 // size at which to look at the free space again
+	spool  *Spool
 	// spoolIsBlob: the spool holds the uncompressed tar, hashed into sum
 	// already; Write feeds only the extractor.
 	spoolIsBlob bool
@@ -85,7 +85,7 @@ const bufSize = 1 << 20
 // NewIngest starts an ingest in a fresh temp area.
 func (s *Store) NewIngest() (*Ingest, error) {
 	lim := s.limits
-	if err := lim.checkFree(s.tmpDir); err != nil {
+	if err := lim.checkFree(s.tmpDir, 0); err != nil {
 		return nil, fmt.Errorf("starting ingest: %w", err)
 	}
 	area, err := newTempArea(s.tmpDir)
@@ -141,12 +141,18 @@ func (in *Ingest) Write(p []byte) (int, error) {
 		in.err = fmt.Errorf("ingesting image: %w", &tarsafe.LimitError{Limit: tarsafe.LimitSize, Max: max})
 		return 0, in.err
 	}
-	if in.size+int64(len(p))-in.checked >= freeCheckEvery {
-		if err := in.limits.checkFree(in.s.tmpDir); err != nil {
+	if in.size >= in.next {
+		// Until the next look, the tree grows by at most what is fed,
+		// and so does the blob unless the spool is the blob.
+		ahead := freeCheckEvery + int64(len(p))
+		if !in.spoolIsBlob {
+			ahead *= 2
+		}
+		if err := in.limits.checkFree(in.s.tmpDir, ahead); err != nil {
 			in.err = fmt.Errorf("ingesting image: %w", err)
 			return 0, in.err
 		}
-		in.checked = in.size
+		in.next = in.size + freeCheckEvery
 	}
 	if !in.spoolIsBlob {
 		in.sum.Write(p)

@@ -229,7 +229,7 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	}
 	in, err := f.Store.NewIngest()
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: starting ingest: %w", src.ref, err)
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
 	defer func() {
 		if retErr != nil {
