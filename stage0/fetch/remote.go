@@ -242,12 +242,14 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
 
+	start := time.Now()
 	body, done := f.progress(src)
 	fm, sigHash, idHash, err := spool(ctx, body, sp, sig)
 	done()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
+	f.log().Debug("image spooled", "image", src.ref, "format", fm, "bytes", sp.Size(), "took", time.Since(start))
 
 	var name string
 	if sig != nil {
@@ -285,6 +287,7 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
+	f.log().Debug("image extracted", "image", src.ref, "took", time.Since(start))
 	if v.want != nil {
 		if err := matches(pending.Manifest, v.want); err != nil {
 			return "", fmt.Errorf("fetching %q: %w", src.ref, err)

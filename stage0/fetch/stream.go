@@ -213,26 +213,8 @@ func spool(ctx context.Context, body io.Reader, sp spooler, sig *trust.Signature
 		idHash = sha512.New()
 		hashes = append(hashes, idHash)
 	}
-	buf := make([]byte, copyBuf)
-	for {
-		if err := ctx.Err(); err != nil {
-			return 0, nil, nil, err
-		}
-		n, rerr := io.ReadFull(br, buf)
-		if n > 0 {
-			for _, h := range hashes {
-				h.Write(buf[:n])
-			}
-			if _, werr := sp.Write(buf[:n]); werr != nil {
-				return 0, nil, nil, werr
-			}
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return 0, nil, nil, fmt.Errorf("reading: %w", rerr)
-		}
+	if err := copyHashing(ctx, sp, br, hashes); err != nil {
+		return 0, nil, nil, err
 	}
 	if shared {
 		// Verify consumes the signature hash: give the image ID a copy.
@@ -246,6 +228,52 @@ func spool(ctx context.Context, body io.Reader, sp spooler, sig *trust.Signature
 		}
 	}
 	return f, sigHash, idHash, nil
+}
+
+// copyHashing copies r to w and feeds every hash the same bytes. Hashing
+// runs in its own goroutine, a few buffers behind the copy, so reading and
+// spooling overlap with it; the whole costs about the slowest hash.
+func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writer) error {
+	const nbuf = 4
+	free := make(chan []byte, nbuf)
+	for range nbuf {
+		free <- make([]byte, copyBuf)
+	}
+	full := make(chan []byte, nbuf)
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for b := range full {
+			for _, h := range hashes {
+				h.Write(b)
+			}
+			free <- b[:cap(b)]
+		}
+	}()
+	err := func() error {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			buf := <-free
+			n, rerr := io.ReadFull(r, buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return werr
+				}
+				full <- buf[:n]
+			}
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				return nil
+			}
+			if rerr != nil {
+				return fmt.Errorf("reading: %w", rerr)
+			}
+		}
+	}()
+	close(full)
+	<-hashed
+	return err
 }
 
 // maxManifestScan bounds how much of the uncompressed image manifestName
