@@ -46,7 +46,12 @@ type Ingest struct {
 	bw   *bufio.Writer
 	sum  hash.Hash
 	pw   *io.PipeWriter
+	pr   *io.PipeReader
 	size int64
+
+	treeDir string
+	started bool // the extractor runs
+	digests []tarsafe.Digest
 
 	limits Limits
 	next   int64 // size at which to look at the free space again
@@ -105,28 +110,55 @@ func (s *Store) NewIngest() (*Ingest, error) {
 	}
 	pr, pw := io.Pipe()
 	in := &Ingest{
-		s:      s,
-		area:   area,
-		blob:   blob,
-		bw:     bufio.NewWriterSize(blob, bufSize),
-		sum:    sha512.New(),
-		pw:     pw,
-		done:   make(chan struct{}),
-		limits: lim,
+		s:       s,
+		area:    area,
+		blob:    blob,
+		bw:      bufio.NewWriterSize(blob, bufSize),
+		sum:     sha512.New(),
+		pw:      pw,
+		pr:      pr,
+		treeDir: treeDir,
+		done:    make(chan struct{}),
+		limits:  lim,
 	}
+	return in, nil
+}
+
+// start starts the extractor, at the first byte written (or at Finish),
+// so that the options of the extraction can still be set before.
+func (in *Ingest) start() {
+	if in.started {
+		return
+	}
+	in.started = true
+	opts := tarsafe.Options{Record: true, Limits: in.limits.tarLimits(), Digests: in.digests}
 	go func() {
 		defer close(in.done)
-		br := bufio.NewReaderSize(pr, bufSize)
-		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{Record: true, Limits: lim.tarLimits()})
+		br := bufio.NewReaderSize(in.pr, bufSize)
+		res, err := tarsafe.Extract(br, in.treeDir, opts)
 		if err == nil {
 			// Padding after the end-of-archive marker still belongs to
 			// the blob: keep reading until the writer closes.
 			_, err = io.Copy(io.Discard, br)
 		}
 		in.res, in.extErr = res, err
-		pr.CloseWithError(err)
+		in.pr.CloseWithError(err)
 	}()
-	return in, nil
+}
+
+// TarLimits are the per-entry limits the ingest will apply, for a first
+// pass over the same bytes (tarsafe.Prehash).
+func (in *Ingest) TarLimits() tarsafe.Limits { return in.limits.tarLimits() }
+
+// UseDigests gives the extraction the digests of the image's regular
+// files, computed by tarsafe.Prehash over the same bytes, so it does not
+// hash them again. Call it before the first Write.
+func (in *Ingest) UseDigests(d []tarsafe.Digest) error {
+	if in.started || in.finished || in.closed {
+		return fmt.Errorf("ingesting image: %w", ErrIngestDone)
+	}
+	in.digests = d
+	return nil
 }
 
 // Write feeds the next bytes of the uncompressed tar.
@@ -137,6 +169,7 @@ func (in *Ingest) Write(p []byte) (int, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
+	in.start()
 	if max := in.limits.MaxImageSize; max > 0 && in.size+int64(len(p)) > max {
 		in.err = fmt.Errorf("ingesting image: %w", &tarsafe.LimitError{Limit: tarsafe.LimitSize, Max: max})
 		return 0, in.err
@@ -180,6 +213,7 @@ func (in *Ingest) Finish() (*Pending, error) {
 		return nil, ErrIngestDone
 	}
 	in.finished = true
+	in.start()
 	in.pw.Close()
 	<-in.done
 	if in.err != nil {
@@ -335,7 +369,9 @@ func (in *Ingest) Abort() {
 	}
 	in.closed = true
 	in.pw.CloseWithError(errors.New("ingest aborted"))
-	<-in.done
+	if in.started {
+		<-in.done
+	}
 	in.cleanup()
 }
 

@@ -8,6 +8,9 @@ import (
 // ErrLimit is matched (errors.Is) by every *LimitError.
 var ErrLimit = errors.New("image exceeds a fetch limit")
 
+// errDigests: Options.Digests do not describe the archive being extracted.
+var errDigests = errors.New("the archive's regular files do not match its digests from the first pass")
+
 // Which limit a LimitError names.
 const (
 	LimitSize    = "size"

@@ -137,3 +137,42 @@ func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// Prehash's digests stand in for Extract's own hashing: the records are
+// the same, and digests of another archive are refused.
+func TestPrehashDigestsMatchExtract(t *testing.T) {
+	files := []storetest.File{
+		{Name: "a", Body: []byte("alpha")},
+		{Name: "d", Typeflag: '5'},
+		{Name: "d/b", Body: bytes.Repeat([]byte("b"), 3<<20)},
+		{Name: "h", Typeflag: '1', Linkname: "a"},
+	}
+	aci := storetest.BuildACI(t, "example.com/pre", nil, files...)
+	digests, err := Prehash(bytes.NewReader(aci), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(digests) != 2 {
+		t.Fatalf("%d digests, want 2 (the hardlink is not a file of its own)", len(digests))
+	}
+	plain, err := Extract(bytes.NewReader(aci), t.TempDir(), Options{Record: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, err := Extract(bytes.NewReader(aci), t.TempDir(), Options{Record: true, Digests: digests})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain.Files) == 0 || len(plain.Files) != len(pre.Files) {
+		t.Fatalf("records: %d without digests, %d with", len(plain.Files), len(pre.Files))
+	}
+	for i := range plain.Files {
+		if plain.Files[i] != pre.Files[i] {
+			t.Errorf("record %d: %+v without digests, %+v with", i, plain.Files[i], pre.Files[i])
+		}
+	}
+	other := storetest.BuildACI(t, "example.com/pre", nil, storetest.File{Name: "a", Body: []byte("alphabet")})
+	if _, err := Extract(bytes.NewReader(other), t.TempDir(), Options{Record: true, Digests: digests}); err == nil {
+		t.Fatal("digests of another archive were accepted")
+	}
+}

@@ -112,6 +112,16 @@ type Options struct {
 	Record bool
 	// Limits bound the archive; zero values mean no bound.
 	Limits Limits
+	// Digests, when not nil, are Prehash's digests of the same archive:
+	// regular files are then not hashed again, and an archive whose
+	// regular files do not match them in number and sizes is refused.
+	Digests []Digest
+}
+
+// Digest is the length and SHA-256 of one regular file's content.
+type Digest struct {
+	Size   int64
+	SHA256 [32]byte
 }
 
 // Limits bound what an archive may hold, checked from the headers before
@@ -158,7 +168,36 @@ func WalkLess(a, b string) int {
 // Check reads an ACI tar from r up to its end-of-archive marker and
 // applies every rule, and lim, without writing anything.
 func Check(r io.Reader, lim Limits) (*Result, error) {
-	return run(r, nil, lim)
+	return run(r, nil, lim, nil)
+}
+
+// Prehash is Check that also returns the digest of every regular file
+// under rootfs/, in archive order, for Extract (Options.Digests) to use
+// on the same bytes later. It writes nothing.
+func Prehash(r io.Reader, lim Limits) ([]Digest, error) {
+	p := &prehasher{sum: sha256.New(), buf: make([]byte, copyBufferSize), digests: []Digest{}}
+	if _, err := run(r, nil, lim, p); err != nil {
+		return nil, err
+	}
+	return p.digests, nil
+}
+
+type prehasher struct {
+	sum     hash.Hash
+	buf     []byte
+	digests []Digest
+}
+
+func (p *prehasher) file(h *tar.Header, body io.Reader) error {
+	p.sum.Reset()
+	n, err := io.CopyBuffer(p.sum, body, p.buf)
+	if err != nil {
+		return fmt.Errorf("reading tar entry %q: %w", h.Name, err)
+	}
+	d := Digest{Size: n}
+	p.sum.Sum(d.SHA256[:0])
+	p.digests = append(p.digests, d)
+	return nil
 }
 
 // Extract reads an ACI tar from r and writes it into dest, an existing
@@ -184,9 +223,12 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		x.rec = &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}
 	}
 	defer x.close()
-	res, err := run(r, x, opts.Limits)
+	res, err := run(r, x, opts.Limits, nil)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Digests != nil && x.nextDigest != len(opts.Digests) {
+		return nil, fmt.Errorf("extracting into %s: %w", dest, errDigests)
 	}
 	if err := x.finishDirs(); err != nil {
 		return nil, err
@@ -198,7 +240,7 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 	return res, nil
 }
 
-func run(r io.Reader, x *extractor, lim Limits) (*Result, error) {
+func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error) {
 	tr := tar.NewReader(r)
 	c := &checker{symlinks: map[string]string{}, regs: map[string]bool{}}
 	res := &Result{}
@@ -244,6 +286,11 @@ func run(r io.Reader, x *extractor, lim Limits) (*Result, error) {
 		}
 		if isReg(h.Typeflag) {
 			res.Size += h.Size
+			if pre != nil {
+				if err := pre.file(h, tr); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if x != nil {
 			if err := x.entry(h, name, tr); err != nil {
@@ -369,6 +416,8 @@ type extractor struct {
 	known   map[string]bool        // paths known to be directories (or symlinks to them)
 	skipped int
 	rec     *recorder // nil unless Options.Record
+
+	nextDigest int // index in opts.Digests of the next regular file
 }
 
 func (x *extractor) close() {
@@ -583,7 +632,14 @@ func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
 	}
 	defer f.Close()
 	var sum hash.Hash
-	if x.rec != nil {
+	var pre *Digest
+	if x.opts.Digests != nil {
+		if x.nextDigest >= len(x.opts.Digests) || x.opts.Digests[x.nextDigest].Size != h.Size {
+			return errDigests
+		}
+		pre = &x.opts.Digests[x.nextDigest]
+		x.nextDigest++
+	} else if x.rec != nil {
 		sum = x.rec.sum
 		sum.Reset()
 	}
@@ -598,7 +654,11 @@ func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 			return err
 		}
-		x.rec.stat(rel, fromUnix(&st), sum, "")
+		if pre != nil {
+			x.rec.statDigest(rel, fromUnix(&st), pre.SHA256)
+		} else {
+			x.rec.stat(rel, fromUnix(&st), sum, "")
+		}
 	}
 	return f.Close()
 }
@@ -750,6 +810,16 @@ func (r *recorder) stat(rel string, st statInfo, sum hash.Hash, link string) {
 		fr.Rdev = st.rdev
 	}
 	r.files[rel] = fr
+}
+
+// statDigest records the regular file rel with a digest computed before.
+func (r *recorder) statDigest(rel string, st statInfo, d [32]byte) {
+	if r == nil {
+		return
+	}
+	r.files[rel] = &record{filled: true, FileRecord: FileRecord{
+		Path: rel, Mode: st.mode, Uid: st.uid, Gid: st.gid, Size: st.size, SHA256: d,
+	}}
 }
 
 // link records rel as a hardlink of the regular file old.

@@ -244,11 +244,12 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 
 	start := time.Now()
 	body, done := f.progress(src)
-	fm, sigHash, idHash, err := spool(ctx, body, sp, sig)
+	spd, err := spool(ctx, body, sp, sig, in.TarLimits())
 	done()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
+	fm := spd.format
 	f.log().Debug("image spooled", "image", src.ref, "format", fm, "bytes", sp.Size(), "took", time.Since(start))
 
 	var name string
@@ -264,15 +265,20 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
 			}
 		}
-		verdict, err := f.verify(ctx, name, sig, sigHash, v.discoverKeys)
+		verdict, err := f.verify(ctx, name, sig, spd.sigHash, v.discoverKeys)
 		if err != nil {
 			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
 		}
 		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
 	}
 
-	if idHash != nil {
-		if err := in.SpoolIsBlob(idHash); err != nil {
+	if spd.idHash != nil {
+		if err := in.SpoolIsBlob(spd.idHash); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	if spd.digests != nil {
+		if err := in.UseDigests(spd.digests); err != nil {
 			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 		}
 	}

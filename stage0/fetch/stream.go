@@ -190,50 +190,87 @@ type spooler interface {
 	io.Writer
 }
 
+// spooled is what the pass before verification learnt of an image.
+type spooled struct {
+	format  format
+	sigHash hash.Hash        // over the bytes as fetched; nil without a signature
+	idHash  hash.Hash        // plain tars: the sha512 state over all of it (the image ID's)
+	digests []tarsafe.Digest // plain tars: the files' digests (nil when the tar is refused)
+}
+
 // spool copies body into sp, feeding the signature hash (when sig is not
-// nil) with exactly the bytes read. For a plain tar it also returns the
-// sha512 state over the bytes, the image ID's hash, computed once with
-// the signature's when that is a SHA-512 one (the signed bytes are the
-// image ID's bytes then).
-func spool(ctx context.Context, body io.Reader, sp spooler, sig *trust.Signature) (f format, sigHash, idHash hash.Hash, err error) {
+// nil) with exactly the bytes read. For a plain tar it also computes the
+// sha512 state over the bytes, the image ID's hash (once with the
+// signature's when that is a SHA-512 one: the signed bytes are the image
+// ID's bytes then), and, in a third goroutine, the digests of its files
+// (tarsafe.Prehash under lim, in memory), which spares the extraction
+// after verification from hashing them. A compressed image is not
+// decompressed here.
+func spool(ctx context.Context, body io.Reader, sp spooler, sig *trust.Signature, lim tarsafe.Limits) (*spooled, error) {
 	br := bufio.NewReaderSize(body, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, nil, nil, fmt.Errorf("reading: %w", err)
+		return nil, fmt.Errorf("reading: %w", err)
 	}
-	f = detect(head)
+	out := &spooled{format: detect(head)}
 	var hashes []io.Writer
 	shared := false
 	if sig != nil {
-		sigHash = sig.NewHash()
-		hashes = append(hashes, sigHash)
-		shared = f == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash)
+		out.sigHash = sig.NewHash()
+		hashes = append(hashes, out.sigHash)
+		shared = out.format == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(out.sigHash)
 	}
-	if f == formatTar && !shared {
-		idHash = sha512.New()
-		hashes = append(hashes, idHash)
+	if out.format == formatTar && !shared {
+		out.idHash = sha512.New()
+		hashes = append(hashes, out.idHash)
 	}
-	if err := copyHashing(ctx, sp, br, hashes); err != nil {
-		return 0, nil, nil, err
+	var tee io.Writer
+	var pw *io.PipeWriter
+	prehashed := make(chan struct{})
+	if out.format == formatTar {
+		var pr *io.PipeReader
+		pr, pw = io.Pipe()
+		tee = pw
+		go func() {
+			defer close(prehashed)
+			d, err := tarsafe.Prehash(bufio.NewReaderSize(pr, copyBuf), lim)
+			if err == nil {
+				out.digests = d
+			}
+			// A refused tar is refused again, after verification, by
+			// the extraction: here, just keep the copy going.
+			io.Copy(io.Discard, pr)
+		}()
+	} else {
+		close(prehashed)
+	}
+	err = copyHashing(ctx, sp, br, hashes, tee)
+	if pw != nil {
+		pw.CloseWithError(err)
+	}
+	<-prehashed
+	if err != nil {
+		return nil, err
 	}
 	if shared {
 		// Verify consumes the signature hash: give the image ID a copy.
-		state, err := sigHash.(encoding.BinaryMarshaler).MarshalBinary()
+		state, err := out.sigHash.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
-			return 0, nil, nil, fmt.Errorf("copying the image hash: %w", err)
+			return nil, fmt.Errorf("copying the image hash: %w", err)
 		}
-		idHash = sha512.New()
-		if err := idHash.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-			return 0, nil, nil, fmt.Errorf("copying the image hash: %w", err)
+		out.idHash = sha512.New()
+		if err := out.idHash.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+			return nil, fmt.Errorf("copying the image hash: %w", err)
 		}
 	}
-	return f, sigHash, idHash, nil
+	return out, nil
 }
 
-// copyHashing copies r to w and feeds every hash the same bytes. Hashing
-// runs in its own goroutine, a few buffers behind the copy, so reading and
-// spooling overlap with it; the whole costs about the slowest hash.
-func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writer) error {
+// copyHashing copies r to w (and tee, when not nil) and feeds every hash
+// the same bytes. Hashing runs in its own goroutine, a few buffers behind
+// the copy, so reading and spooling overlap with it; the whole costs about
+// the slowest hash.
+func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writer, tee io.Writer) error {
 	const nbuf = 4
 	free := make(chan []byte, nbuf)
 	for range nbuf {
@@ -260,6 +297,9 @@ func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writ
 			if n > 0 {
 				if _, werr := w.Write(buf[:n]); werr != nil {
 					return werr
+				}
+				if tee != nil {
+					tee.Write(buf[:n]) // its reader drains it whatever happens
 				}
 				full <- buf[:n]
 			}
