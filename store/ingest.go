@@ -43,7 +43,7 @@ type Ingest struct {
 	s    *Store
 	area *tempArea
 	blob *os.File
-	bw   *bufio.Writer
+	bw   *tarsafe.SparseWriter
 	sum  hash.Hash
 	pw   *io.PipeWriter
 	pr   *io.PipeReader
@@ -113,7 +113,7 @@ func (s *Store) NewIngest() (*Ingest, error) {
 		s:       s,
 		area:    area,
 		blob:    blob,
-		bw:      bufio.NewWriterSize(blob, bufSize),
+		bw:      tarsafe.NewSparseWriter(blob, bufSize),
 		sum:     sha512.New(),
 		pw:      pw,
 		pr:      pr,
@@ -228,7 +228,7 @@ func (in *Ingest) Finish() (*Pending, error) {
 			return nil, fmt.Errorf("ingesting image: %w", err)
 		}
 	} else {
-		if err := in.bw.Flush(); err != nil {
+		if err := in.bw.Close(); err != nil {
 			return nil, fmt.Errorf("ingesting image: writing temp blob: %w", err)
 		}
 		if err := in.blob.Sync(); err != nil {

@@ -75,6 +75,7 @@ func (l Limits) tarLimits() tarsafe.Limits {
 type Spool struct {
 	in   *Ingest
 	f    *os.File
+	w    *tarsafe.SparseWriter
 	n    int64
 	next int64 // n at which to look at the free space again
 }
@@ -97,7 +98,7 @@ func (in *Ingest) NewSpool() (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spooling image: %w", err)
 	}
-	in.spool = &Spool{in: in, f: f}
+	in.spool = &Spool{in: in, f: f, w: tarsafe.NewSparseWriter(f, bufSize)}
 	return in.spool, nil
 }
 
@@ -113,7 +114,7 @@ func (sp *Spool) Write(p []byte) (int, error) {
 		}
 		sp.next = sp.n + freeCheckEvery
 	}
-	n, err := sp.f.Write(p)
+	n, err := sp.w.Write(p)
 	sp.n += int64(n)
 	if err != nil {
 		return n, fmt.Errorf("spooling image: %w", err)
@@ -126,10 +127,10 @@ func (sp *Spool) Size() int64 { return sp.n }
 
 // Reader returns the spooled bytes from the start.
 func (sp *Spool) Reader() (io.Reader, error) {
-	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("reading spooled image: %w", err)
+	if err := sp.w.Close(); err != nil {
+		return nil, fmt.Errorf("spooling image: %w", err)
 	}
-	return io.LimitReader(sp.f, sp.n), nil
+	return io.NewSectionReader(sp.f, 0, sp.n), nil
 }
 
 func (sp *Spool) close() {

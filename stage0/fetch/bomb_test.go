@@ -221,3 +221,29 @@ func TestCheckBoundsDecompression(t *testing.T) {
 	}
 	t.Logf("refused in %v", time.Since(start))
 }
+
+// TestTrustedZeroBombStaysSparse: a zstd of 512 MiB of zeros, signed by a
+// trusted key and within the limits, is stored, but its blob and tree
+// take the space of their data, not of their zeros.
+func TestTrustedZeroBombStaysSparse(t *testing.T) {
+	key := trusttest.NewKey(t, "Zeros <z@example.com>")
+	bomb := storetest.Bomb(t, "example.com/zeros", 512<<20, "zstd")
+	e := newEnv(t)
+	e.trust("example.com/zeros", key)
+	path := e.writeFile("zeros.aci", bomb)
+	e.writeFile("zeros.aci.asc", key.Sign(t, bomb))
+	data := filepath.Join(e.dir, "data")
+	var id string
+	var err error
+	peak := peakDiskUse(data, func() { id, err = e.fetcher(nil, PullUpdate).Fetch(bg(), path, "") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak > 16<<20 {
+		t.Fatalf("storing 512 MiB of zeros took %d MiB of disk at the peak", peak>>20)
+	}
+	img, err := e.store.Image(id)
+	if err != nil || img.Size < 512<<20 {
+		t.Fatalf("image row %+v, %v: want the blob's full logical size", img, err)
+	}
+}
