@@ -216,3 +216,21 @@ func TestFetchFreeSpaceFloor(t *testing.T) {
 		t.Errorf("fetch of the small image printed %s, want %s", got, small.short())
 	}
 }
+
+// TestCheckSignatureBounded: check-signature stops a bomb at the
+// configured size limit, naming the setting, instead of decompressing it
+// all; within the limit, the same image is verified.
+func TestCheckSignatureBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	k := newKey(t)
+	e.trustPrefix(e.prefix(), k)
+	bomb := storetest.Bomb(t, e.name("bomb"), 1<<30, "zstd")
+	p := e.writeSigned("bomb.aci", bomb, k.Sign(t, bomb))
+	e.writeFetchConfig(`"maxImageSize":"64MiB"`)
+	out, stderr := e.fails(254, "image", "check-signature", p)
+	assertMentions(t, "the refusal", out+stderr, "not verified", "exceeds a fetch limit", "maxImageSize")
+	e.writeFetchConfig(`"maxImageSize":"2GiB"`)
+	out = e.ok("image", "check-signature", p)
+	assertMentions(t, "the verdict", out, "verified: "+e.name("bomb"))
+}
