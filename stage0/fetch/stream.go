@@ -185,11 +185,6 @@ func produce(ctx context.Context, body io.Reader, sigHash hash.Hash, w io.Writer
 	}
 }
 
-// spooler is where spool writes the fetched bytes (*store.Spool).
-type spooler interface {
-	io.Writer
-}
-
 // spooled is what the pass before verification learnt of an image.
 type spooled struct {
 	format  format
@@ -206,7 +201,7 @@ type spooled struct {
 // (tarsafe.Prehash under lim, in memory), which spares the extraction
 // after verification from hashing them. A compressed image is not
 // decompressed here.
-func spool(ctx context.Context, body io.Reader, sp spooler, sig *trust.Signature, lim tarsafe.Limits) (*spooled, error) {
+func spool(ctx context.Context, body io.Reader, sp io.Writer, sig *trust.Signature, lim tarsafe.Limits) (*spooled, error) {
 	br := bufio.NewReaderSize(body, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && !errors.Is(err, io.EOF) {
