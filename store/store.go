@@ -32,6 +32,10 @@
 //     take turns (the second finds the blob in place and drops its copy).
 //   - Ingest never holds an image in memory: the tar streams through the
 //     hash, a temp blob file and the extractor.
+//   - Every ingest is bounded by the store's Limits (uncompressed size and
+//     files' logical sizes, entries, free space left on the filesystem),
+//     whoever calls it and whatever was verified; blobs, spools and
+//     extracted files are written sparse.
 package store
 
 import (
