@@ -33,11 +33,14 @@ DATADIR := $(PREFIX)/share
 LIBEXECDIR := $(PREFIX)/libexec/rkt
 DOCDIR := $(DATADIR)/doc/rkt
 
-# The version: the nearest v* tag, else 0.0.0+git<commit>.
+# The version: the v* tag on the commit (a release), else the release this
+# tree heads for (the VERSION file, which a release tag must match) with the
+# commit as build metadata: 1.31.0+git<commit>[-dirty]. Clients compare the
+# leading numbers (Nomad needs rkt >= 1.27.0), so they stay rkt's line.
 ifeq ($(origin VERSION),undefined)
-VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+VERSION := $(shell git describe --tags --exact-match --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
 ifeq ($(VERSION),)
-VERSION := 0.0.0+git$(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION := $(shell cat VERSION)+git$(shell git describe --always --dirty 2>/dev/null || echo unknown)
 endif
 endif
 

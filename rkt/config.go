@@ -11,17 +11,13 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 		Short: "Print the merged configuration as JSON",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The configuration files' content, as rkt 1.30 printed it:
+			// --dir and the default data dir are not configuration.
 			c, err := g.config()
 			if err != nil {
 				return err
 			}
-			dir, err := g.dataDir(cmd)
-			if err != nil {
-				return err
-			}
-			shown := *c
-			shown.Paths.DataDir = dir
-			return printJSON(g.stdout, &shown, pretty)
+			return printJSON(g.stdout, c, pretty)
 		},
 	}
 	cmd.Flags().BoolVar(&pretty, "pretty-print", true, "apply indent to format the output")

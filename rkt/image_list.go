@@ -34,8 +34,12 @@ const defaultImageFields = "id,name,size,importtime,lastused"
 
 // imageRow is one image as `image list` shows it.
 type imageRow struct {
-	v1.ImageListEntry
-	Latest bool
+	ID         string // full image ID
+	Name       string // name:version
+	ImportTime time.Time
+	LastUsed   time.Time
+	Size       int64 // blob plus rendered tree, in bytes
+	Latest     bool
 }
 
 type imageListOptions struct {
@@ -159,7 +163,13 @@ func printImageList(w io.Writer, rows []imageRow, opts imageListOptions, now tim
 	if opts.format == formatJSON || opts.format == formatJSONPretty {
 		entries := make([]v1.ImageListEntry, len(rows))
 		for i, r := range rows {
-			entries[i] = r.ImageListEntry
+			entries[i] = v1.ImageListEntry{
+				ID:           r.ID,
+				Name:         r.Name,
+				ImportTime:   r.ImportTime.UnixNano(),
+				LastUsedTime: r.LastUsed.UnixNano(),
+				Size:         r.Size,
+			}
 		}
 		return printJSON(w, entries, opts.format == formatJSONPretty)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	v1 "github.com/rkt/rkt/api/v1"
 	"github.com/rkt/rkt/stage0/config"
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/rkt/rkt/store"
@@ -73,14 +72,12 @@ func (g *globalFlags) listImages(cmd *cobra.Command) ([]imageRow, error) {
 			name += ":" + v
 		}
 		rows[i] = imageRow{
-			ImageListEntry: v1.ImageListEntry{
-				ID:         img.Key,
-				Name:       name,
-				ImportTime: img.ImportTime,
-				LastUsed:   img.LastUsed,
-				Size:       img.Size + img.TreeStoreSize,
-			},
-			Latest: img.Latest,
+			ID:         img.Key,
+			Name:       name,
+			ImportTime: img.ImportTime,
+			LastUsed:   img.LastUsed,
+			Size:       img.Size + img.TreeStoreSize,
+			Latest:     img.Latest,
 		}
 	}
 	return rows, nil

@@ -98,8 +98,8 @@ func TestFetchPrintsIDs(t *testing.T) {
 		{"fetch", "--signature", "x", "--signature", "y", pa},
 		{"image", "fetch"},
 	} {
-		if r := e.rkt(t, "", args...); r.code != 2 {
-			t.Errorf("%q: rc %d, want 2 (stderr %q)", args, r.code, r.stderr)
+		if r := e.rkt(t, "", args...); r.code != 254 {
+			t.Errorf("%q: rc %d, want 254 (stderr %q)", args, r.code, r.stderr)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "cas")); err != nil {
@@ -124,23 +124,15 @@ func TestImageListFromStore(t *testing.T) {
 	id2 := e.fetchACI(t, storetest.BuildACI(t, "example.com/two", map[string]string{"os": "linux"}))
 
 	r = e.rkt(t, "", "image", "list", "--format=json")
-	var entries []struct {
-		ID         string    `json:"id"`
-		Name       string    `json:"name"`
-		ImportTime time.Time `json:"importTime"`
-		LastUsed   time.Time `json:"lastUsed"`
-		Size       int64     `json:"size"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
-		t.Fatalf("%q: %v", r.stdout, err)
-	}
+	var entries []rkt130ImageListEntry
+	decodeStrict(t, r.stdout, &entries)
 	if len(entries) != 2 || entries[0].ID != id1 || entries[1].ID != id2 {
 		t.Fatalf("entries %+v, want %s then %s", entries, id1, id2)
 	}
 	if entries[0].Name != "example.com/one:1.0" || entries[1].Name != "example.com/two" {
 		t.Errorf("names %q, %q: want name:version, and the bare name without a version", entries[0].Name, entries[1].Name)
 	}
-	if entries[0].Size <= 0 || entries[0].ImportTime.IsZero() || time.Since(entries[0].ImportTime) > time.Minute {
+	if entries[0].Size <= 0 || time.Since(time.Unix(0, entries[0].ImportTime)) > time.Minute || entries[0].LastUsedTime < entries[0].ImportTime {
 		t.Errorf("entry %+v: want a size and a recent import time", entries[0])
 	}
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 	v1 "github.com/rkt/rkt/api/v1"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/spf13/cobra"
@@ -62,11 +64,13 @@ func newListCmd(g *globalFlags) *cobra.Command {
 type podDesc struct {
 	v1.Pod
 	created, started time.Time
+	pid              int // the pod's PID 1 while it runs; 0 otherwise
 	apps             []appDesc
 }
 
 type appDesc struct {
 	name, imageName, imageID string
+	exitCode                 *int
 }
 
 // describePod reads a pod's manifest and status. On error the description
@@ -80,13 +84,17 @@ func describePod(p *pod.Pod) (*podDesc, error) {
 	d.created, d.started = info.Created, info.Started
 	d.CreatedAt, d.StartedAt = unixPtr(info.Created), unixPtr(info.Started)
 	d.State = string(info.State)
-	d.Pid = info.Pid
+	d.pid = info.Pid
 	for _, n := range info.Networks {
-		d.Networks = append(d.Networks, v1.PodNetwork{NetName: n.Name, IfName: n.IfName, IP: n.IP, Mask: n.Mask})
+		d.Networks = append(d.Networks, v1.NetInfo{NetName: n.Name, IfName: n.IfName, IP: n.IP, Mask: n.Mask, Args: n.Args})
 	}
 	pm, _, err := p.Manifest()
 	if err != nil {
 		return d, fmt.Errorf("reading the manifest of pod %s: %w", p.UUID, err)
+	}
+	vols := map[types.ACName]types.Volume{}
+	for _, v := range pm.Volumes {
+		vols[v.Name] = v
 	}
 	for _, ra := range pm.Apps {
 		a := appDesc{name: ra.Name.String(), imageID: ra.Image.ID.String()}
@@ -96,13 +104,12 @@ func describePod(p *pod.Pod) (*podDesc, error) {
 				a.imageName += ":" + v
 			}
 		}
+		if code, ok := info.AppExit[a.name]; ok {
+			a.exitCode = &code
+		}
 		d.apps = append(d.apps, a)
 		d.AppNames = append(d.AppNames, a.name)
-		pa := v1.PodApp{Name: a.name, ImageID: a.imageID, ImageName: a.imageName}
-		if code, ok := info.AppExit[a.name]; ok {
-			pa.ExitCode = &code
-		}
-		d.Apps = append(d.Apps, pa)
+		d.Apps = append(d.Apps, apiApp(ra, a, vols, info))
 	}
 	if len(pm.UserAnnotations) > 0 {
 		d.UserAnnotations = map[string]string(pm.UserAnnotations)
@@ -111,6 +118,56 @@ func describePod(p *pod.Pod) (*podDesc, error) {
 		d.UserLabels = map[string]string(pm.UserLabels)
 	}
 	return d, nil
+}
+
+// apiApp is one app in rkt 1.30's api/v1 shape. Every pod here is
+// immutable (its apps are fixed when it is prepared), so, as rkt 1.30 did
+// for such pods, the app's state follows the pod's, an exit code makes it
+// exited, and its times are the pod's, in nanoseconds.
+func apiApp(ra schema.RuntimeApp, a appDesc, vols map[types.ACName]types.Volume, info *pod.Info) *v1.App {
+	app := &v1.App{Name: a.name, ImageID: a.imageID, State: appStateOf(info.State)}
+	if ra.App != nil {
+		if len(ra.App.UserAnnotations) > 0 {
+			app.UserAnnotations = map[string]string(ra.App.UserAnnotations)
+		}
+		if len(ra.App.UserLabels) > 0 {
+			app.UserLabels = map[string]string(ra.App.UserLabels)
+		}
+	}
+	for _, m := range ra.Mounts {
+		mnt := &v1.Mount{Name: m.Volume.String(), ContainerPath: m.Path}
+		v := vols[m.Volume]
+		if m.AppVolume != nil {
+			v = *m.AppVolume
+		}
+		mnt.HostPath = v.Source
+		if v.ReadOnly != nil {
+			mnt.ReadOnly = *v.ReadOnly
+		}
+		app.Mounts = append(app.Mounts, mnt)
+	}
+	app.CreatedAt = unixNanoPtr(info.Created)
+	if a.exitCode != nil {
+		app.State = v1.AppStateExited
+		c := int32(*a.exitCode)
+		app.ExitCode = &c
+	}
+	app.StartedAt = unixNanoPtr(info.Started)
+	app.FinishedAt = unixNanoPtr(info.GCMarked)
+	return app
+}
+
+// appStateOf is an app's state in a pod of state s.
+func appStateOf(s pod.State) v1.AppState {
+	switch s {
+	case pod.Prepared:
+		return v1.AppStateCreated
+	case pod.Running:
+		return v1.AppStateRunning
+	case pod.Deleting, pod.ExitedDeleting, pod.Exited, pod.ExitedGarbage, pod.Garbage:
+		return v1.AppStateExited
+	}
+	return v1.AppStateUnknown
 }
 
 // isAfterRun reports whether the pod has been started (rkt's IsAfterRun).
@@ -122,6 +179,14 @@ func isAfterRun(s pod.State) bool {
 	return false
 }
 
+func unixNanoPtr(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
 func unixPtr(t time.Time) *int64 {
 	if t.IsZero() {
 		return nil
@@ -131,7 +196,7 @@ func unixPtr(t time.Time) *int64 {
 }
 
 // fmtNetworks renders networks as rkt did: name:ip4=IP, comma separated.
-func fmtNetworks(nets []v1.PodNetwork) string {
+func fmtNetworks(nets []v1.NetInfo) string {
 	parts := make([]string, 0, len(nets))
 	for _, n := range nets {
 		if n.IP == "" {
@@ -140,7 +205,7 @@ func fmtNetworks(nets []v1.PodNetwork) string {
 		}
 		parts = append(parts, n.NetName+":ip4="+n.IP)
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, ", ") // rkt 1.30's separator
 }
 
 // printPodTable prints rkt's list table: one row per app, the pod's
@@ -179,7 +244,13 @@ func printPodTable(g *globalFlags, descs []*podDesc, full, noLegend bool, now ti
 			}
 			cols := []string{podCols[0], a.name, a.imageName}
 			if full {
-				cols = append(cols, a.imageID)
+				// rkt 1.30 showed the ID's first 19 characters: sha512-
+				// and 12 hex digits, what image commands take.
+				id := a.imageID
+				if len(id) > len("sha512-")+12 {
+					id = id[:len("sha512-")+12]
+				}
+				cols = append(cols, id)
 			}
 			cols = append(cols, podCols[1:]...)
 			fmt.Fprintln(tw, strings.Join(cols, "\t"))

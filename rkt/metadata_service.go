@@ -17,8 +17,8 @@ func newMetadataServiceCmd(g *globalFlags) *cobra.Command {
 		Use:   "metadata-service",
 		Short: "Run the appc metadata service for pods started with --mds-register",
 		Long: `Pods register over the unix socket (root only) and read their metadata
-over TCP at AC_METADATA_URL=http://127.0.0.1:<port>/<token>. Pods reach the
-service over the host's network: run them with --net=host.`,
+over TCP at AC_METADATA_URL=http://<host>:<port>/<token>: 127.0.0.1 for a pod
+on the host's network, the host's address on the pod's network otherwise.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if port < 0 || port > 65535 {

@@ -53,8 +53,8 @@ func TestHumanSize(t *testing.T) {
 func testRows(now time.Time) []imageRow {
 	id := func(c byte) string { return "sha512-" + strings.Repeat(string(c), 64) }
 	return []imageRow{
-		{v1.ImageListEntry{ID: id('b'), Name: "example.com/b:2.0", ImportTime: now.Add(-time.Hour), LastUsed: now.Add(-time.Minute), Size: 12 << 20}, true},
-		{v1.ImageListEntry{ID: id('a'), Name: "example.com/a", ImportTime: now.Add(-48 * time.Hour), LastUsed: now.Add(-48 * time.Hour), Size: 2048}, false},
+		{ID: id('b'), Name: "example.com/b:2.0", ImportTime: now.Add(-time.Hour), LastUsed: now.Add(-time.Minute), Size: 12 << 20, Latest: true},
+		{ID: id('a'), Name: "example.com/a", ImportTime: now.Add(-48 * time.Hour), LastUsed: now.Add(-48 * time.Hour), Size: 2048},
 	}
 }
 
@@ -120,13 +120,12 @@ func TestPrintImageListJSON(t *testing.T) {
 	if len(got) != 2 || got[0]["name"] != "example.com/a" {
 		t.Fatalf("got %v, want 2 entries sorted by name", got)
 	}
-	for _, k := range []string{"id", "name", "importTime", "lastUsed", "size"} {
-		if _, ok := got[0][k]; !ok {
-			t.Errorf("entry %v lacks key %q", got[0], k)
-		}
-	}
-	if got[0]["importTime"] != "2024-04-29T12:00:00Z" || got[0]["size"] != float64(2048) {
-		t.Errorf("entry %v", got[0])
+	assertKeys(t, "image entry", got[0], rkt130ImageKeys)
+	var entries []rkt130ImageListEntry
+	decodeStrict(t, out, &entries)
+	want := rkt130ImageListEntry{ID: entries[0].ID, Name: "example.com/a", ImportTime: now.Add(-48 * time.Hour).UnixNano(), LastUsedTime: now.Add(-48 * time.Hour).UnixNano(), Size: 2048}
+	if entries[0] != want {
+		t.Errorf("entry %+v, want %+v (times in Unix nanoseconds)", entries[0], want)
 	}
 }
 

@@ -47,7 +47,7 @@ the exit code of the first app that failed.`,
 
 // planUsage marks the errors stage0 finds in a command line only once the
 // images are known (two apps of one name, a --port no app declares) as
-// usage errors: exit status 2.
+// usage errors (exit status 254, with the pointer to --help).
 func planUsage(err error) error {
 	if errors.Is(err, podspec.ErrUsage) {
 		var u *usageError

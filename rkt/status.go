@@ -124,7 +124,7 @@ func printStatus(g *globalFlags, d *podDesc) {
 		return
 	}
 	fmt.Fprintf(w, "networks=%s\n", fmtNetworks(d.Networks))
-	pid := d.Pid
+	pid := d.pid
 	if pid == 0 {
 		pid = -1
 	}
@@ -132,9 +132,9 @@ func printStatus(g *globalFlags, d *podDesc) {
 	if state == pod.Running {
 		return
 	}
-	for _, a := range d.Apps {
-		if a.ExitCode != nil {
-			fmt.Fprintf(w, "app-%s=%d\n", a.Name, *a.ExitCode)
+	for _, a := range d.apps {
+		if a.exitCode != nil {
+			fmt.Fprintf(w, "app-%s=%d\n", a.name, *a.exitCode)
 		}
 	}
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// maxKeySize bounds a public key read from a file or URL.
-const maxKeySize = 1 << 20
+// maxKeySize bounds a public key read from a file or URL, as the keystore
+// bounds its key files.
+const maxKeySize = trust.MaxKeySize
 
 type trustOptions struct {
 	prefix                string
@@ -98,19 +99,59 @@ key (a system key is masked by an empty file in the local configuration).`,
 	return cmd
 }
 
+// runTrustList prints every good key in scope. Bad key files in scope are
+// named on stderr, one a line with the reason and the fix, and make the
+// command fail after the listing, so that a script gets every usable key
+// and CI still notices the bad file.
 func runTrustList(g *globalFlags, ks *trust.Keystore, o trustOptions) error {
-	infos, err := ks.List()
+	infos, bad, err := listKeys(ks)
 	if err != nil {
-		return fmt.Errorf("listing keys: %w", err)
+		return err
 	}
 	keys := make([]v1.TrustedKey, 0, len(infos))
 	for _, k := range infos {
-		if (o.prefix != "" && k.Prefix != o.prefix) || (o.root && k.Prefix != "") {
+		if !inScope(o, k.Prefix) {
 			continue
 		}
 		keys = append(keys, trustedKeyEntry(k))
+		if k.Weak != nil {
+			fmt.Fprintf(g.stderr, "trust: warning: key %s at %s verifies nothing: %v; remove it with rkt trust %s --remove %s\n",
+				k.Fingerprint, k.Path, k.Weak, scopeFlag(k.Prefix), k.Fingerprint)
+		}
 	}
-	return printTrustList(g.stdout, keys, o.format, o.noLegend)
+	if err := printTrustList(g.stdout, keys, o.format, o.noLegend); err != nil {
+		return err
+	}
+	n := 0
+	for _, kf := range bad {
+		if inScope(o, kf.Prefix) {
+			fmt.Fprintf(g.stderr, "trust: bad key file: %v\n", kf)
+			n++
+		}
+	}
+	if n > 0 {
+		return fmt.Errorf("listing keys: %d bad key file(s), named above, were not listed", n)
+	}
+	return nil
+}
+
+// listKeys lists the keys, and the bad key files apart.
+func listKeys(ks *trust.Keystore) ([]trust.KeyInfo, []*trust.KeyFileError, error) {
+	infos, err := ks.List()
+	var bad *trust.BadKeyFilesError
+	if errors.As(err, &bad) {
+		return infos, bad.Files, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing keys: %w", err)
+	}
+	return infos, nil, nil
+}
+
+// inScope reports whether a key trusted for prefix is one --prefix or
+// --root asks about.
+func inScope(o trustOptions, prefix string) bool {
+	return !(o.prefix != "" && prefix != o.prefix) && !(o.root && prefix != "")
 }
 
 func trustedKeyEntry(k trust.KeyInfo) v1.TrustedKey {
@@ -135,19 +176,23 @@ func runTrustRemove(g *globalFlags, ks *trust.Keystore, o trustOptions, fingerpr
 	if err != nil {
 		return fmt.Errorf("removing key: %w", err)
 	}
-	infos, err := ks.List()
+	// A bad key file named like a fingerprint is removed by that name: it
+	// is the fix its error suggests.
+	infos, bad, err := listKeys(ks)
 	if err != nil {
-		return fmt.Errorf("listing keys: %w", err)
+		return err
 	}
-	var targets []trust.KeyInfo
+	type target struct{ prefix, scope string }
+	var targets []target
 	for _, k := range infos {
-		if k.Fingerprint != fp {
-			continue
+		if k.Fingerprint == fp && inScope(o, k.Prefix) {
+			targets = append(targets, target{k.Prefix, k.Scope})
 		}
-		if (o.prefix != "" && k.Prefix != o.prefix) || (o.root && k.Prefix != "") {
-			continue
+	}
+	for _, kf := range bad {
+		if kf.Name == fp && inScope(o, kf.Prefix) {
+			targets = append(targets, target{kf.Prefix, kf.Scope})
 		}
-		targets = append(targets, k)
 	}
 	if len(targets) == 0 {
 		where := "any prefix"
@@ -160,17 +205,25 @@ func runTrustRemove(g *globalFlags, ks *trust.Keystore, o trustOptions, fingerpr
 		return fmt.Errorf("removing key %s: no key with this fingerprint is trusted for %s (see rkt trust --list)", fp, where)
 	}
 	for _, k := range targets {
-		path, err := ks.Remove(k.Prefix, k.Fingerprint)
+		path, err := ks.Remove(k.prefix, fp)
 		if err != nil {
-			return fmt.Errorf("removing key %s for %s: %w", fp, describePrefix(k.Prefix), err)
+			return fmt.Errorf("removing key %s for %s: %w", fp, describePrefix(k.prefix), err)
 		}
-		if k.Scope == v1.ScopeSystem {
-			fmt.Fprintf(g.stderr, "Masked system key %s for %s with %q\n", fp, describePrefix(k.Prefix), path)
+		if k.scope == v1.ScopeSystem {
+			fmt.Fprintf(g.stderr, "Masked system key %s for %s with %q\n", fp, describePrefix(k.prefix), path)
 		} else {
-			fmt.Fprintf(g.stderr, "Removed key %s for %s from %q\n", fp, describePrefix(k.Prefix), path)
+			fmt.Fprintf(g.stderr, "Removed key %s for %s from %q\n", fp, describePrefix(k.prefix), path)
 		}
 	}
 	return nil
+}
+
+// scopeFlag is the flag that selects prefix in rkt trust.
+func scopeFlag(prefix string) string {
+	if prefix == "" {
+		return "--root"
+	}
+	return "--prefix " + prefix
 }
 
 func describePrefix(prefix string) string {

@@ -16,6 +16,9 @@ var (
 	ErrInvalidKey = errors.New("invalid image ID (want sha512- and hex digits)")
 	// ErrNoManifest: the image has no manifest entry.
 	ErrNoManifest = errors.New("image has no manifest")
+	// ErrNoRootfs: the image has no rootfs directory (an ACI holds exactly
+	// a manifest and a rootfs/).
+	ErrNoRootfs = errors.New("image has no rootfs directory (an ACI holds a manifest file and a rootfs/ directory)")
 	// ErrInvalidManifest: the manifest does not validate against the appc schema.
 	ErrInvalidManifest = errors.New("invalid image manifest")
 	// ErrMissingDependency: a dependency is not in the store.

@@ -241,6 +241,9 @@ func (in *Ingest) Finish() (*Pending, error) {
 	if in.res.Manifest == nil {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoManifest)
 	}
+	if fi, err := os.Lstat(filepath.Join(in.area.dir, "tree", tarsafe.RootfsName)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
+	}
 	var im schema.ImageManifest
 	if err := im.UnmarshalJSON(in.res.Manifest); err != nil {
 		return nil, fmt.Errorf("ingesting image: %w: %v", ErrInvalidManifest, err)

@@ -9,6 +9,7 @@
 //	<dir>/cas/commits/<key>      intent: a commit or removal of key is under way
 //	<dir>/cas/imagelocks/<key>   per-image flock
 //	<dir>/cas/treestorelocks/<id> per-tree flock
+//	<dir>/cas/downloadlocks/<h>  per-download-source flock (downloadlock.go)
 //	<dir>/cas/.lock              shared by every open Store
 //	<dir>/tmp/.tmp-store-*       temp areas of live ingests and renders
 //
@@ -128,8 +129,12 @@ func (s *Store) ResolveKey(prefix string) (string, error) {
 	if len(hexPart) > cas.KeyHexLen {
 		hexPart = hexPart[:cas.KeyHexLen] // a full sha512 names the same image
 	}
-	if len(hexPart) < 2 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+	// The words after the ID are rkt 1.30's, which scripts match.
+	if strings.Trim(hexPart, "0123456789abcdef") != "" {
 		return "", fmt.Errorf("resolving image ID %q: %w", prefix, ErrInvalidKey)
+	}
+	if len(hexPart) < 2 {
+		return "", fmt.Errorf("resolving image ID %q: image ID too short: %w", prefix, ErrInvalidKey)
 	}
 	full := cas.KeyPrefix + hexPart
 	imgs, err := s.idx.Images()
@@ -144,11 +149,11 @@ func (s *Store) ResolveKey(prefix string) (string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("resolving image ID %q: %w", prefix, ErrNotFound)
+		return "", fmt.Errorf("resolving image ID %q: no image IDs found: %w", prefix, ErrNotFound)
 	case 1:
 		return found[0], nil
 	default:
-		return "", fmt.Errorf("resolving image ID %q: %d images match: %w", prefix, len(found), ErrAmbiguous)
+		return "", fmt.Errorf("resolving image ID %q: ambiguous image ID: %d images match: %w", prefix, len(found), ErrAmbiguous)
 	}
 }
 

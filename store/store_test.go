@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,6 +221,17 @@ func TestHostileImagesLeaveNothing(t *testing.T) {
 		_, err := ingest(s, storetest.RawTar(t, storetest.File{Name: "rootfs", Typeflag: tar.TypeDir}), ImportMeta{})
 		if !errors.Is(err, ErrNoManifest) {
 			t.Fatalf("got %v", err)
+		}
+		assertEmpty(t, s)
+	})
+	t.Run("no-rootfs", func(t *testing.T) {
+		s := openStore(t, t.TempDir())
+		_, err := ingest(s, storetest.RawTar(t, storetest.File{Name: "manifest", Body: storetest.Manifest("example.com/app", nil)}), ImportMeta{})
+		if !errors.Is(err, ErrNoRootfs) {
+			t.Fatalf("got %v, want ErrNoRootfs", err)
+		}
+		if !strings.Contains(err.Error(), "no rootfs directory") {
+			t.Errorf("error %q does not say what is missing", err)
 		}
 		assertEmpty(t, s)
 	})

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -135,4 +136,25 @@ func TestFetchKeepsAbsoluteSymlink(t *testing.T) {
 			t.Errorf("extracted %s -> %q (%v), want -> %q", link, got, err, want)
 		}
 	}
+}
+
+// TestFetchImageWithoutRootfs: an archive with a manifest and nothing else is
+// not an ACI; the refusal says what is missing instead of failing inside the
+// store.
+func TestFetchImageWithoutRootfs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	k := newKey(t)
+	e.trustPrefix("", k)
+	aci := storetest.RawTar(t, storetest.File{Name: "manifest", Body: storetest.Manifest("example.com/norootfs", nil)})
+	p := e.writeSigned("norootfs.aci", aci, k.Sign(t, aci))
+	out, stderr := e.fails(254, "fetch", p)
+	if out != "" {
+		t.Errorf("refused fetch printed %q", out)
+	}
+	assertMentions(t, "the refusal", stderr, "norootfs.aci", "image has no rootfs directory")
+	if strings.Contains(stderr, "lstat") {
+		t.Errorf("the refusal is an internal error: %s", stderr)
+	}
+	e.assertStore()
 }

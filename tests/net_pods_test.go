@@ -202,8 +202,8 @@ func TestNetPortForward(t *testing.T) {
 	}
 
 	// A name the manifest does not declare is a usage error.
-	if _, stderr, code := h.run(pe, "--port=nosuch:8080", img); code != 2 {
-		t.Errorf("--port with an undeclared name: exit %d, want 2\n%s", code, stderr)
+	if _, stderr, code := h.run(pe, "--port=nosuch:8080", img); code != 254 {
+		t.Errorf("--port with an undeclared name: exit %d, want 254\n%s", code, stderr)
 	}
 }
 
@@ -338,6 +338,38 @@ func TestNetDNSHost(t *testing.T) {
 		}
 		if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
 			t.Errorf("%s in the app:\n%s\nwant the host's:\n%s", file, got, want)
+		}
+	}
+}
+
+// TestNetBrokenNetdFile: a net.d file that cannot be read breaks only the
+// pods that ask for its network; a pod on the default network runs, with a
+// warning naming the file. Keys are read without regard to case, as rkt
+// 1.30 read them: a network written with "Name" and "Type" works.
+func TestNetBrokenNetdFile(t *testing.T) {
+	t.Parallel()
+	h := newNetHost(t)
+	pe := newPodEnv(t)
+	netd := filepath.Join(pe.localConfig, network.NetDir)
+	if err := os.MkdirAll(netd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(netd, "50-broken.conf"), []byte(`{"name": "broken", `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caps := `{"CNIVersion":"1.0.0","Name":"capsnet","Type":"bridge","Bridge":"rkttbr1","IsGateway":true,
+"IPAM":{"Type":"host-local","Subnet":"10.78.0.0/24","DataDir":"` + filepath.Join(pe.base, "ipam") + `"}}`
+	if err := os.WriteFile(filepath.Join(netd, "10-capsnet.conf"), []byte(caps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := pe.shImage("netd", "echo ran")
+	for _, n := range []string{"default", "capsnet"} {
+		out, stderr, code := h.run(pe, "--net="+n, img)
+		if code != 0 || !hasLine(out, "ran") {
+			t.Errorf("--net=%s with a broken net.d file beside it: exit %d\n%s\n%s", n, code, out, stderr)
+		}
+		if !strings.Contains(stderr, "50-broken.conf") {
+			t.Errorf("--net=%s: no warning naming the broken file:\n%s", n, stderr)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rkt/rkt/stage1/network"
 	"github.com/rkt/rkt/store/storetest"
 )
 
@@ -25,7 +26,14 @@ const metadataSocket = "/run/rkt/metadata-svc.sock"
 
 // TestPodACEValidator runs the appc ACE validator's main and sidekick
 // images in one pod, registered with the metadata service and sharing an
-// empty volume: prestart, main, sidekick and poststop must all pass.
+// empty volume: prestart, main, sidekick and poststop must all pass, on
+// the host's network and on a network of the pod's own, the default one
+// and one from net.d, where AC_METADATA_URL must name the host's address
+// on that network (as rkt 1.30 gave it), not the pod's own loopback.
+//
+// The cases run one after the other, each with its own metadata service:
+// the networked ones in a network namespace of the test's own (newNetHost),
+// where the service listens too.
 func TestPodACEValidator(t *testing.T) {
 	pe := newPodEnv(t)
 	dir := aceModuleDir(t)
@@ -57,16 +65,45 @@ func TestPodACEValidator(t *testing.T) {
 		pe.trustPrefix(name, k)
 		images = append(images, pe.writeSigned("ace-validator-"+flavor+".aci", aci, k.Sign(t, aci)))
 	}
-	startMetadataService(t, pe)
-
-	out, stderr, code := pe.run(append([]string{"--net=host", "--mds-register", "--volume=database,kind=empty"}, images...)...)
-	if code != 0 {
-		t.Errorf("the ACE validator pod exited %d, want 0\nstdout: %s\nstderr: %s", code, out, stderr)
-	}
-	for _, mode := range []string{"prestart", "main", "sidekick", "poststop"} {
-		if !hasLine(out, mode+" OK") {
-			t.Errorf("validator %s did not print %q", mode, mode+" OK")
+	check := func(t *testing.T, out, stderr string, code int) {
+		t.Helper()
+		if code != 0 {
+			t.Errorf("the ACE validator pod exited %d, want 0\nstdout: %s\nstderr: %s", code, out, stderr)
 		}
+		for _, mode := range []string{"prestart", "main", "sidekick", "poststop"} {
+			if !hasLine(out, mode+" OK") {
+				t.Errorf("validator %s did not print %q", mode, mode+" OK")
+			}
+		}
+	}
+	args := append([]string{"--mds-register", "--volume=database,kind=empty"}, images...)
+
+	t.Run("host", func(t *testing.T) {
+		stop := startMetadataService(t, pe, nil)
+		defer stop()
+		out, stderr, code := pe.run(append([]string{"--net=host"}, args...)...)
+		check(t, out, stderr, code)
+	})
+	for _, netName := range []string{"default", "acenet"} {
+		t.Run(netName, func(t *testing.T) {
+			h := newNetHost(t)
+			if netName == "acenet" {
+				netd := filepath.Join(pe.localConfig, network.NetDir)
+				if err := os.MkdirAll(netd, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				conf := `{"cniVersion":"1.0.0","name":"acenet","type":"bridge","bridge":"rktace0","isGateway":true,
+"ipam":{"type":"host-local","subnet":"10.79.0.0/24","dataDir":"` + filepath.Join(pe.base, "ipam") + `"}}`
+				if err := os.WriteFile(filepath.Join(netd, "10-acenet.conf"), []byte(conf), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop := startMetadataService(t, pe, h)
+			defer stop()
+			out, stderr, code := h.run(pe, append([]string{"--net=" + netName}, args...)...)
+			check(t, out, stderr, code)
+			h.gc(pe)
+		})
 	}
 }
 
@@ -80,24 +117,33 @@ func aceModuleDir(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
-// startMetadataService runs `rkt metadata-service` for the test and waits
-// for its registration socket.
-func startMetadataService(t *testing.T, pe *podEnv) {
+// startMetadataService runs `rkt metadata-service` for the test (in h's
+// network namespace when h is not nil) and waits for its registration
+// socket; stop ends it. A service already listening is an error: the
+// pods of this test must reach this one.
+func startMetadataService(t *testing.T, pe *podEnv, h *netHost) (stop func()) {
 	t.Helper()
 	if c, err := net.Dial("unix", metadataSocket); err == nil {
 		c.Close()
-		t.Logf("a metadata service already listens on %s: using it", metadataSocket)
-		return
+		t.Fatalf("a metadata service already listens on %s", metadataSocket)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := pe.command(ctx, "metadata-service")
+	if h != nil {
+		h.in(cmd)
+	}
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("starting rkt metadata-service: %v", err)
 	}
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -107,13 +153,16 @@ func startMetadataService(t *testing.T, pe *podEnv) {
 			cancel()
 			<-done
 		}
+		cancel()
 		t.Logf("rkt metadata-service output:\n%s", out.String())
-	})
+	}
+	t.Cleanup(stop)
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("unix", metadataSocket); err == nil {
 			c.Close()
-			return
+			return stop
 		}
 	}
 	t.Fatalf("rkt metadata-service did not listen on %s within 20s:\n%s", metadataSocket, out.String())
+	return stop
 }

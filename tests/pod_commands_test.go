@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,6 +70,12 @@ func TestPodListStatus(t *testing.T) {
 	}
 	if pods[0]["name"] != uuid || pods[0]["state"] != "running" {
 		t.Errorf("list --format=json: %v, want name=%s state=running", pods[0], uuid)
+	}
+	// Each app in rkt 1.30's api/v1 shape, with its state.
+	if apps, _ := pods[0]["apps"].([]any); len(apps) != 1 {
+		t.Errorf("list --format=json apps: %v, want one", pods[0]["apps"])
+	} else if app, _ := apps[0].(map[string]any); app["state"] != "running" || !strings.HasPrefix(fmt.Sprint(app["image_id"]), "sha512-") {
+		t.Errorf("list --format=json app: %v, want state running and its image_id", app)
 	}
 
 	// status --wait returns once the pod has exited.

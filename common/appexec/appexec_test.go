@@ -100,6 +100,11 @@ func TestResolveIdentityNoEtc(t *testing.T) {
 	if _, err := ResolveIdentity(root, "app", "0", nil); !errors.Is(err, ErrUnknownUser) {
 		t.Fatalf("got %v, want ErrUnknownUser", err)
 	}
+	// "root" is 0 without an /etc/passwd or /etc/group, as in rkt 1.30.
+	got, err = ResolveIdentity(root, "root", "root", nil)
+	if err != nil || got.UID != 0 || got.GID != 0 {
+		t.Fatalf("root:root without /etc: got %+v, %v; want 0:0", got, err)
+	}
 }
 
 // An image whose /etc/passwd is an absolute symlink is read as the app

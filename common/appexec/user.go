@@ -56,6 +56,10 @@ func ResolveIdentity(root *os.Root, user, group string, supplementary []int) (Id
 		}
 		id.UID = st.Uid
 		pw = passwdByUID(passwd, id.UID)
+	case user == "root":
+		// rkt 1.30 (and the appc spec's examples) take "root" as uid 0
+		// whether or not the image's /etc/passwd names it.
+		pw = passwdByUID(passwd, 0)
 	default:
 		if n, err := parseID(user); err == nil {
 			id.UID = n
@@ -88,6 +92,8 @@ func ResolveIdentity(root *os.Root, user, group string, supplementary []int) (Id
 			return id, fmt.Errorf("resolving group %q: %w", group, err)
 		}
 		id.GID = st.Gid
+	case group == "root":
+		id.GID = 0 // as "root" for the user
 	default:
 		if n, err := parseID(group); err == nil {
 			id.GID = n

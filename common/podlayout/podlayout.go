@@ -87,6 +87,12 @@ const (
 	// mounts the app's overlay from them, inside the pod's user namespace.
 	InPodLayersDir  = "/rkt/layers"
 	InPodOverlayDir = "/rkt/overlay"
+	// InPodLifeline is a FIFO that the nspawn /init opens for writing
+	// before it execs systemd-nspawn, so that only the process `rkt run`
+	// began as holds it open for writing (nspawn closes it in the pod's
+	// PID 1). The supervisor reads it: end of file means that process is
+	// gone, and the pod stops at once (killed, no post-stop handlers).
+	InPodLifeline = "/rkt/lifeline"
 )
 
 // SupervisorReady is the target of the supervisor-status symlink once every
@@ -162,6 +168,9 @@ func AppEnvPath(pod, app string) string { return filepath.Join(EnvDir(pod), app)
 func SupervisorStatusPath(pod string) string {
 	return filepath.Join(Stage1Rootfs(pod), InPodSupervisorStatus)
 }
+
+// LifelinePath is <pod>/stage1/rootfs/rkt/lifeline.
+func LifelinePath(pod string) string { return filepath.Join(Stage1Rootfs(pod), InPodLifeline) }
 
 // InPodManifestPath is <pod>/stage1/rootfs/rkt/pod, the supervisor's copy of the pod manifest.
 func InPodManifestPath(pod string) string { return filepath.Join(Stage1Rootfs(pod), InPodManifest) }

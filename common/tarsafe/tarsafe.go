@@ -31,8 +31,10 @@
 // os.Root opened on <dest>/rootfs, so even an entry that the checks above
 // let through (for example, when layering an image over a tree holding
 // another image's symlinks) cannot reach outside it. Mode, mtime and, when
-// running as root, ownership and "SCHILY.xattr." extended attributes are
-// preserved; device nodes need root and are skipped (and counted) otherwise.
+// running as root, ownership and the "SCHILY.xattr." extended attributes of
+// the safe set (see SafeXattr) are preserved; every other extended attribute
+// is dropped. Device nodes need root and are skipped (and counted)
+// otherwise.
 //
 // With Options.Record, Extract also describes the rootfs it wrote (one
 // FileRecord per path, regular files with the SHA-256 of their content,
@@ -747,7 +749,7 @@ func (x *extractor) fileMeta(f *os.File, h *tar.Header) error {
 			return err
 		}
 		for k, v := range h.PAXRecords {
-			if attr, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if attr, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && SafeXattr(attr) {
 				if err := unix.Fsetxattr(int(f.Fd()), attr, []byte(v), 0); err != nil {
 					return fmt.Errorf("setting xattr %s: %w", attr, err)
 				}
@@ -758,6 +760,31 @@ func (x *extractor) fileMeta(f *os.File, h *tar.Header) error {
 		return err
 	}
 	return unix.Futimes(int(f.Fd()), []unix.Timeval{unix.NsecToTimeval(mtime(h).UnixNano()), unix.NsecToTimeval(mtime(h).UnixNano())})
+}
+
+// SafeXattr tells whether an image may carry the extended attribute name
+// into a tree. Trees are the lower layers of the pods' overlays and are
+// shared between pods, so attributes that the kernel or overlayfs
+// interpret are refused:
+//
+//   - trusted.* (overlayfs's own trusted.overlay.* among them: an opaque or
+//     redirect marker in a lower layer changes what the pod sees) and the
+//     other security.* attributes (LSM labels, IMA/EVM) are dropped;
+//   - user.overlay.* is dropped too: the pods' overlays are mounted with
+//     userxattr, which makes overlayfs read its markers there;
+//   - security.capability (file capabilities, as an image's ping carries
+//     them) is kept: an app's capability bounding set still limits them;
+//   - every other user.* attribute is kept.
+func SafeXattr(name string) bool {
+	switch {
+	case name == "security.capability":
+		return true
+	case strings.HasPrefix(name, "user.overlay."):
+		return false
+	case strings.HasPrefix(name, "user."):
+		return true
+	}
+	return false
 }
 
 // recorder keeps the FileRecords of an extraction. Its methods are no-ops

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/store/storetest"
 )
@@ -192,4 +195,76 @@ func TestRecordsFollowTheWalk(t *testing.T) {
 	if err != nil || res.Files != nil {
 		t.Fatalf("layered extraction: records %v, err %v", res.Files, err)
 	}
+}
+
+// An image's extended attributes reach the tree only from the safe set:
+// overlayfs markers (trusted.overlay.*, user.overlay.*) and LSM labels in a
+// shared lower layer would change what every pod of the image sees.
+func TestExtractDropsUnsafeXattrs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("extended attributes are applied only when extracting as root")
+	}
+	// A valid VFS_CAP_REVISION_2 value granting CAP_NET_RAW, as ping has.
+	capNetRaw := string([]byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	xattrs := map[string]string{
+		"trusted.overlay.opaque": "y",
+		"trusted.other":          "x",
+		"user.overlay.redirect":  "/elsewhere",
+		"security.selinux":       "system_u:object_r:bin_t:s0",
+		"security.capability":    capNetRaw,
+		"user.comment":           "kept",
+	}
+	dirXattrs := map[string]string{}
+	for k, v := range xattrs {
+		if k != "security.capability" { // file capabilities are for files
+			dirXattrs[k] = v
+		}
+	}
+	files := []storetest.File{
+		{Name: "dir", Typeflag: tar.TypeDir, Xattrs: dirXattrs},
+		{Name: "dir/ping", Body: []byte("binary"), Mode: 0o755, Xattrs: xattrs},
+	}
+	aci := storetest.BuildACI(t, "example.com/xattrs", nil, files...)
+	dest := t.TempDir()
+	if _, err := Extract(bytes.NewReader(aci), dest, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"dir", "dir/ping"} {
+		path := filepath.Join(dest, "rootfs", p)
+		got := listXattrs(t, path, xattrs["security.selinux"])
+		want := []string{"user.comment"}
+		if p == "dir/ping" {
+			want = []string{"security.capability", "user.comment"}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: extended attributes %q, want %q", p, got, want)
+		}
+	}
+}
+
+// listXattrs lists the extended attributes of path, leaving out an LSM label
+// that is not imageLabel (one the host's LSM gave the file itself).
+func listXattrs(t *testing.T, path, imageLabel string) []string {
+	t.Helper()
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(path, buf)
+	if err != nil {
+		t.Fatalf("listing xattrs of %s: %v", path, err)
+	}
+	var names []string
+	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+		if name == "" {
+			continue
+		}
+		if name == "security.selinux" {
+			val := make([]byte, 256)
+			m, _ := unix.Lgetxattr(path, name, val)
+			if string(bytes.TrimRight(val[:max(m, 0)], "\x00")) != imageLabel {
+				continue
+			}
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

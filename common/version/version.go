@@ -9,9 +9,11 @@
 // and nothing changes them at run time.
 package version
 
-// Version is the project version. Builds without ldflags report the
-// development marker.
-var Version = "0.0.0+git"
+// Version is the project version. Builds without ldflags (go build) report
+// the release this tree heads for, from the VERSION file at the top of the
+// tree, with "+dev": still rkt's version line, which clients such as Nomad
+// check (rkt >= 1.27.0).
+var Version = "1.31.0+dev"
 
 // AppcVersion is the version of the appc spec the images, manifests and
 // discovery follow.

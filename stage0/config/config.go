@@ -465,15 +465,14 @@ func (l *layer) mergeInto(c *Config) {
 	}
 }
 
-// Masked replaces every secret in printed configuration.
-const Masked = "***"
-
-// MarshalJSON renders the merged configuration as `rkt config` prints it:
-// {"stage0": [entries]}, one entry per domain, per registry, one for paths,
-// one for fetch (the limits set, in bytes; only when fetch.d sets one, as
-// rkt 1.30 had no such kind) and one for stage1, each in its
-// v1 file format with secrets masked. The order is stable: auth by domain,
-// docker auth by registry, paths, fetch, stage1.
+// MarshalJSON renders the merged configuration as `rkt config` prints it,
+// as rkt 1.30 printed it: {"stage0": [entries]}, one entry per domain, per
+// registry, one for paths and one for stage1, each in its v1 file format,
+// credentials included (whoever can run this can read the files they come
+// from), and paths as configured ("" where no paths.d file sets one);
+// between paths and stage1, one for fetch (the limits set, in bytes) only
+// when a fetch.d file sets one, since rkt 1.30 had no such kind. The order
+// is stable: auth by domain, docker auth by registry, paths, fetch, stage1.
 func (c *Config) MarshalJSON() ([]byte, error) {
 	entries := []any{}
 	for _, d := range sortedKeys(c.Auth) {
@@ -481,11 +480,11 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 		var cred any
 		switch a.Type {
 		case AuthBasic:
-			cred = basicV1{User: a.User, Password: Masked}
+			cred = basicV1{User: a.User, Password: a.Password}
 		case AuthOAuth:
-			cred = oauthV1{Token: Masked}
+			cred = oauthV1{Token: a.Token}
 		case AuthAWS:
-			cred = awsV1{AccessKeyID: a.AccessKeyID, SecretAccessKey: Masked, AWSRegion: a.Region}
+			cred = awsV1{AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey, AWSRegion: a.Region}
 		}
 		entries = append(entries, struct {
 			RktVersion  string   `json:"rktVersion"`
@@ -502,7 +501,7 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 			RktKind     string   `json:"rktKind"`
 			Registries  []string `json:"registries"`
 			Credentials basicV1  `json:"credentials"`
-		}{"v1", "dockerAuth", []string{r}, basicV1{User: a.User, Password: Masked}})
+		}{"v1", "dockerAuth", []string{r}, basicV1{User: a.User, Password: a.Password}})
 	}
 	entries = append(entries, struct {
 		RktVersion   string `json:"rktVersion"`

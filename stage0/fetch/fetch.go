@@ -43,7 +43,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/appc/spec/schema"
@@ -64,7 +66,9 @@ type imageStore interface {
 	Manifest(key string) (*schema.ImageManifest, []byte, error)
 	Remote(aciURL string) (*index.Remote, error)
 	PutRemote(r index.Remote) error
+	LockDownload(ctx context.Context, source string, onWait func()) (io.Closer, bool, error)
 	Render(ctx context.Context, key string) (treeID string, err error)
+	Remove(key string) error
 }
 
 // verifier is what the fetcher and Check use of *trust.Keystore.
@@ -142,18 +146,58 @@ const maxDepth = 32
 // Fetch fetches ref (and, recursively, its dependencies), renders its tree
 // and returns its image key. signature, when not empty, is the detached
 // signature's path or URL (instead of <ref>.asc or the discovered one).
+//
+// It is all or nothing: when a dependency cannot be had, the images this
+// call stored (ref's and its dependencies') are removed again.
 func (f *Fetcher) Fetch(ctx context.Context, ref string, signature string) (key string, err error) {
+	added := &addedImages{}
+	ctx = context.WithValue(ctx, addedImagesKey{}, added)
 	key, err = f.fetchRef(ctx, ref, signature)
 	if err != nil {
 		return "", err
 	}
 	if err := f.fetchDeps(ctx, key, nil, map[string]bool{}); err != nil {
-		return "", fmt.Errorf("fetching %q: %w", ref, err)
+		err = fmt.Errorf("fetching %q: %w", ref, err)
+		for _, k := range added.list() {
+			if rerr := f.Store.Remove(k); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing %s, stored by this fetch: %w", k, rerr))
+			}
+		}
+		return "", err
 	}
 	if _, err := f.Store.Render(ctx, key); err != nil {
 		return "", fmt.Errorf("fetching %q: rendering %s: %w", ref, key, err)
 	}
 	return key, nil
+}
+
+// addedImages collects the keys of the images that one Fetch call stored
+// and that were not in the store before it, so that a failed dependency
+// can take them out again. It travels in the context (addedImagesKey).
+type addedImages struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+type addedImagesKey struct{}
+
+func (a *addedImages) add(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.keys = append(a.keys, key)
+}
+
+func (a *addedImages) list() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.keys)
+}
+
+// noteAdded records key in ctx's addedImages, if any, when existed is false.
+func noteAdded(ctx context.Context, key string, existed bool) {
+	if a, ok := ctx.Value(addedImagesKey{}).(*addedImages); ok && !existed {
+		a.add(key)
+	}
 }
 
 type refKind int

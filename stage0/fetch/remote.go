@@ -94,6 +94,22 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 		return "", fmt.Errorf("fetching %q: %w (pull policy %q forbids downloading %s)", spec.ref, ErrNotInStore, f.PullPolicy, spec.aciURL)
 	}
 
+	// One download of a URL at a time: a second fetcher waits for the
+	// first, then uses what it stored instead of downloading it again.
+	lk, waited, err := f.Store.LockDownload(ctx, spec.aciURL, func() {
+		f.log().Info(fmt.Sprintf("waiting for another fetch of %s", spec.aciURL))
+	})
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
+	}
+	defer lk.Close()
+	if waited {
+		if row2, have2 := f.cached(spec.aciURL); have2 != "" && (row == nil || row2.DownloadTime.After(row.DownloadTime)) {
+			f.log().Debug("using the image another fetch stored", "url", spec.aciURL, "key", have2)
+			return have2, nil
+		}
+	}
+
 	if f.Client == nil {
 		return "", fmt.Errorf("fetching %q: %w", spec.ref, errNoClient)
 	}
@@ -302,10 +318,12 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	if got := pending.Manifest.Name.String(); sig != nil && got != name {
 		return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, &MismatchError{Want: name, Got: got})
 	}
+	_, rerr := f.Store.ResolveKey(pending.Key)
 	key, err = in.Commit(meta)
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: storing %s: %w", src.ref, pending.Key, err)
 	}
+	noteAdded(ctx, key, rerr == nil)
 	return key, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rkt/rkt/common/netspec"
 	"github.com/rkt/rkt/common/podlayout"
+	"golang.org/x/sys/unix"
 )
 
 // Info is what `rkt status` and `rkt list` show of a pod.
@@ -21,9 +22,12 @@ type Info struct {
 	State   State
 	Created time.Time // mtime of pod-created
 	Started time.Time // mtime of pid or ppid; zero when the pod never started
-	Pid     int       // the pod's PID 1 (nspawn) or app (fly); 0 when unknown or not running
-	AppExit map[string]int
-	Apps    []AppInfo // in pod manifest order; nil when the manifest is not written yet
+	// GCMarked is when gc moved the pod to exited-garbage or garbage (the
+	// ctime of its directory, as rkt read it); zero in the other states.
+	GCMarked time.Time
+	Pid      int // the pod's PID 1 (nspawn) or app (fly); 0 when unknown or not running
+	AppExit  map[string]int
+	Apps     []AppInfo // in pod manifest order; nil when the manifest is not written yet
 	// Networks are the networks the pod joined, from <pod>/net-info.json
 	// (written by the stage1 when it sets the networks up, removed by gc):
 	// empty for host networking, before the networks are set up, after
@@ -45,6 +49,7 @@ type NetInfo struct {
 	IfName string // the pod's interface (eth0, ...)
 	IP     string // the pod's address; "" while the network is being added
 	Mask   string // dotted, as rkt wrote it
+	Args   string // CNI_ARGS as given
 }
 
 // Info derives the pod's status from the disk.
@@ -58,6 +63,12 @@ func (p *Pod) Info() (*Info, error) {
 		if fi, err := os.Stat(filepath.Join(p.Path, f)); err == nil {
 			in.Started = fi.ModTime()
 			break
+		}
+	}
+	if p.State == ExitedGarbage || p.State == Garbage {
+		var st unix.Stat_t
+		if err := unix.Lstat(p.Path, &st); err == nil {
+			in.GCMarked = time.Unix(st.Ctim.Unix())
 		}
 	}
 	if p.State == Running {
@@ -104,7 +115,7 @@ func (p *Pod) networks() []NetInfo {
 	}
 	out := make([]NetInfo, 0, len(info.Nets))
 	for _, n := range info.Nets {
-		out = append(out, NetInfo{Name: n.Name, IfName: n.IfName, IP: n.IP, Mask: n.Mask})
+		out = append(out, NetInfo{Name: n.Name, IfName: n.IfName, IP: n.IP, Mask: n.Mask, Args: n.Args})
 	}
 	return out
 }

@@ -349,7 +349,11 @@ func uuids(dataDir string) ([]string, error) {
 // ErrNotFound, ErrAmbiguous, ErrInvalidUUID.
 func Get(dataDir, uuidOrPrefix string) (*Pod, error) {
 	prefix := strings.ToLower(uuidOrPrefix)
-	if prefix == "" || len(prefix) > 36 || strings.Trim(prefix, "0123456789abcdef-") != "" {
+	if prefix == "" {
+		// rkt 1.30's words, which scripts match.
+		return nil, fmt.Errorf("looking up pod: UUID cannot be empty: %w", ErrInvalidUUID)
+	}
+	if len(prefix) > 36 || strings.Trim(prefix, "0123456789abcdef-") != "" {
 		return nil, fmt.Errorf("looking up pod %q: %w", uuidOrPrefix, ErrInvalidUUID)
 	}
 	ids, err := uuids(dataDir)
@@ -364,11 +368,11 @@ func Get(dataDir, uuidOrPrefix string) (*Pod, error) {
 	}
 	switch len(match) {
 	case 0:
-		return nil, fmt.Errorf("looking up pod %q: %w", uuidOrPrefix, ErrNotFound)
+		return nil, fmt.Errorf("looking up pod: no matches found for %q: %w", prefix, ErrNotFound)
 	case 1:
 		return load(dataDir, match[0])
 	default:
-		return nil, fmt.Errorf("looking up pod %q: %w (%d pods match)", uuidOrPrefix, ErrAmbiguous, len(match))
+		return nil, fmt.Errorf("looking up pod %q: ambiguous uuid, %d matches: %w", uuidOrPrefix, len(match), ErrAmbiguous)
 	}
 }
 

@@ -581,7 +581,7 @@ func TestInfoNetworks(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, err = p.Info()
-	want := []NetInfo{{Name: "default", IfName: "eth0", IP: "172.16.28.2", Mask: "255.255.255.0"}, {Name: "lan", IfName: "eth1"}}
+	want := []NetInfo{{Name: "default", IfName: "eth0", IP: "172.16.28.2", Mask: "255.255.255.0"}, {Name: "lan", IfName: "eth1", Args: "IP=10.1.1.9"}}
 	if err != nil || !reflect.DeepEqual(in.Networks, want) {
 		t.Errorf("networks = %+v, %v; want %+v", in.Networks, err, want)
 	}

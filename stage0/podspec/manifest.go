@@ -145,7 +145,7 @@ func runtimeApp(plan *Plan, a App, img ResolvedImage, inherited []types.Environm
 		Name:           types.ACName(name),
 		Image:          schema.RuntimeImage{Name: &imgName, ID: *id, Labels: append(types.Labels(nil), im.Labels...)},
 		ReadOnlyRootFS: a.ReadOnlyRootfs,
-		Mounts:         append([]schema.Mount(nil), a.Mounts...),
+		Mounts:         MergeMounts(a.Mounts, plan.Mounts),
 	}
 	app := copyApp(im.App)
 	if app == nil {

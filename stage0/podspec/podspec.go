@@ -94,6 +94,10 @@ type Plan struct {
 	Apps    []App
 	Volumes []types.Volume
 	Ports   []types.ExposedPort
+	// Mounts are the --mount flags given before the first image: rkt 1.30
+	// (and Nomad's rkt driver, which puts them there) mounts them into
+	// every app, after the app's own --mount flags (see MergeMounts).
+	Mounts []schema.Mount
 	// Runtime holds the pod-wide settings (Hostname empty: rkt-<uuid>,
 	// NetList defaults to ["default"] and is checked with
 	// netspec.ParseNetFlag). Runtime.SetEnv is --set-env-file overridden by
@@ -124,11 +128,12 @@ type Plan struct {
 type scope int
 
 const (
-	scopeApp     scope = iota // per image, after the image
-	scopePod                  // run and prepare
-	scopeRun                  // run only
-	scopePrepare              // prepare only
-	scopeGlobal               // the CLI's persistent flags
+	scopeApp      scope = iota // per image, after the image
+	scopePod                   // run and prepare
+	scopeRun                   // run only
+	scopePrepare               // prepare only
+	scopeGlobal                // the CLI's persistent flags
+	scopeAppOrPod              // per image after an image, for every app before the first
 )
 
 type flagDef struct {
@@ -159,7 +164,7 @@ func init() {
 		"working-dir":        {scope: scopeApp, set: (*parser).setWorkingDir},
 		"readonly-rootfs":    {scope: scopeApp, isBool: true, set: (*parser).setReadOnlyRootfs},
 		"environment":        {scope: scopeApp, set: (*parser).setEnvironment},
-		"mount":              {scope: scopeApp, set: (*parser).setMount},
+		"mount":              {scope: scopeAppOrPod, set: (*parser).setMount},
 		"signature":          {scope: scopeApp, set: (*parser).setSignature},
 		"annotation":         {scope: scopeApp, set: (*parser).setAnnotation},
 		"user-annotation":    {scope: scopeApp, set: (*parser).setUserAnnotation},
@@ -351,7 +356,7 @@ func (p *parser) finish() error {
 		return usagef("only one of --stage1-path, --stage1-url, --stage1-name, --stage1-hash and --stage1-from-dir may be given")
 	}
 	if plan.PodManifestFile != "" {
-		conflicting := len(plan.Apps) > 0 || plan.PullPolicy == "update"
+		conflicting := len(plan.Apps) > 0 || len(plan.Mounts) > 0 || plan.PullPolicy == "update"
 		for _, f := range []string{"volume", "port", "set-env", "set-env-file", "inherit-env", "store-only", "no-store"} {
 			conflicting = conflicting || p.seen[f]
 		}
@@ -541,8 +546,28 @@ func (p *parser) setMount(v string) error {
 	if err := checkTarget(target); err != nil {
 		return usagef("--mount=%q: %v", v, err)
 	}
-	p.cur().Mounts = append(p.cur().Mounts, schema.Mount{Volume: *name, Path: target})
+	m := schema.Mount{Volume: *name, Path: target}
+	if p.app < 0 {
+		p.plan.Mounts = append(p.plan.Mounts, m)
+		return nil
+	}
+	p.cur().Mounts = append(p.cur().Mounts, m)
 	return nil
+}
+
+// MergeMounts is an app's mounts: its own, then the pod-wide ones, each
+// mount point (by its cleaned path) taken once, first come first kept, as
+// rkt 1.30 merged them.
+func MergeMounts(app, pod []schema.Mount) []schema.Mount {
+	var out []schema.Mount
+	seen := map[string]bool{}
+	for _, m := range append(append([]schema.Mount(nil), app...), pod...) {
+		if p := path.Clean(m.Path); !seen[p] {
+			seen[p] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // checkTarget accepts an absolute path without ".." elements.

@@ -538,3 +538,37 @@ func TestForwardedPorts(t *testing.T) {
 		t.Errorf("127.0.0.1:5353 and *:5353: %v, want a usage error", err)
 	}
 }
+
+// Nomad's rkt driver puts --mount before the first image; rkt 1.30 mounted
+// such a mount into every app, after the app's own mounts, one mount per
+// path.
+func TestMountBeforeImagesGoesToEveryApp(t *testing.T) {
+	img := imageManifest(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app",
+	  "app":{"exec":["/bin/true"],"user":"0","group":"0"}}`)
+	plan := parse(t, "prepare", "--volume=alloc,kind=host,source=/srv/alloc", "--volume=own,kind=empty",
+		"--mount=volume=alloc,target=/alloc",
+		"example.com/app", "--name=web",
+		"example.com/app", "--name=db", "--mount=volume=own,target=/alloc/",
+	)
+	if len(plan.Mounts) != 1 || len(plan.Apps) != 2 {
+		t.Fatalf("plan: pod mounts %v, %d apps", plan.Mounts, len(plan.Apps))
+	}
+	pm, err := Manifest(plan, []ResolvedImage{{Key: key1, Manifest: img}, {Key: key2, Manifest: img}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts := func(ra schema.RuntimeApp) []string {
+		var out []string
+		for _, m := range ra.Mounts {
+			out = append(out, m.Volume.String()+"@"+m.Path)
+		}
+		return out
+	}
+	if got := mounts(pm.Apps[0]); !reflect.DeepEqual(got, []string{"alloc@/alloc"}) {
+		t.Errorf("web mounts %v, want the pod-wide alloc@/alloc", got)
+	}
+	// db's own mount of the same path wins.
+	if got := mounts(pm.Apps[1]); !reflect.DeepEqual(got, []string{"own@/alloc/"}) {
+		t.Errorf("db mounts %v, want only its own own@/alloc/", got)
+	}
+}

@@ -563,7 +563,7 @@ func resolvePlan(ctx context.Context, cfg *Config, f *fetch.Fetcher, plan *podsp
 		if err != nil {
 			return nil, nil, fmt.Errorf("preparing pod: %w", err)
 		}
-		r, err := resolveKey(ctx, cfg, key)
+		r, err := resolveAppKey(ctx, cfg, key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("preparing pod: image %q: %w", a.Image, err)
 		}
@@ -591,6 +591,19 @@ func resolveKey(ctx context.Context, cfg *Config, key string) (resolved, error) 
 	return resolved{key: key, treeID: treeID, manifest: im, raw: raw}, nil
 }
 
+// resolveAppKey is resolveKey for an app's image, which must be for an os
+// and arch rkt runs (podspec.CheckOSArch); checked before any rendering.
+func resolveAppKey(ctx context.Context, cfg *Config, key string) (resolved, error) {
+	im, _, err := cfg.Store.Manifest(key)
+	if err != nil {
+		return resolved{}, err
+	}
+	if err := podspec.CheckOSArch(im); err != nil {
+		return resolved{}, err
+	}
+	return resolveKey(ctx, cfg, key)
+}
+
 // resolveManifest reads a --pod-manifest file and resolves its images: by
 // ID in the store, or by name (and labels) through the fetcher.
 func resolveManifest(ctx context.Context, cfg *Config, f *fetch.Fetcher, path string) (*schema.PodManifest, []resolved, error) {
@@ -614,7 +627,7 @@ func resolveManifest(ctx context.Context, cfg *Config, f *fetch.Fetcher, path st
 		if err != nil {
 			return nil, nil, fmt.Errorf("preparing pod: app %q: %w", ra.Name, err)
 		}
-		r, err := resolveKey(ctx, cfg, key)
+		r, err := resolveAppKey(ctx, cfg, key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("preparing pod: app %q: %w", ra.Name, err)
 		}

@@ -22,14 +22,23 @@
 //   - In each of those directories the system keys count unless a zero-byte
 //     file of the same name sits at the same place in the local dir (a mask);
 //     then the local keys count. Zero-byte files are never keys.
-//   - A file in a keyring directory that does not hold one public key is an
-//     error naming the file, never silently skipped.
+//   - A file in a keyring directory that is not one public key, named by its
+//     lowercase hex fingerprint, of at most MaxKeySize bytes, is a bad key
+//     file: verification of a name whose keyring holds it fails, naming the
+//     file; List lists the good keys and names the bad files apart. It is
+//     never silently skipped.
+//   - RSA, DSA and ElGamal keys (primary or subkey) under MinKeyBits are
+//     refused by ParseKey, and their signatures by Verify.
 //   - Writes go through common/atomicfile: a key file is either absent or
 //     complete.
 //   - Verify never reads the signed bytes itself: the caller feeds them,
 //     as they stream, into the hash from Signature.NewHash. Nothing is
-//     accepted unless the signature matches those bytes, its signer is a
-//     trusted key (or a signing subkey bound to one) valid and unrevoked at
-//     the time given, the signature itself is in date, and its digest is
-//     not one of MD5, SHA-1, RIPEMD-160, SHA-224.
+//     accepted unless a signature of the file matches those bytes, its
+//     signer is a trusted key (or a signing subkey bound to one) valid and
+//     unrevoked at the time given, the signature itself is in date, and its
+//     digest is not one of MD5, SHA-1, RIPEMD-160, SHA-224.
+//   - A signature file holds 1 to MaxSignatures signatures, every packet a
+//     well-formed document signature. It is refused when any signature by
+//     a key of the keyring does not verify (a bad one), whatever the
+//     others; signatures by other keys are never checked and never count.
 package trust

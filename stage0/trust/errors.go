@@ -3,6 +3,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -24,6 +25,9 @@ var (
 	// ErrBadSignature: the signature does not match the signed bytes, or the
 	// key that made it may not sign.
 	ErrBadSignature = errors.New("bad signature")
+	// ErrWeakKey: an RSA, DSA or ElGamal key (primary or subkey) under
+	// MinKeyBits.
+	ErrWeakKey = errors.New("key is too weak")
 	// ErrGarbageSignature: the data is not an OpenPGP detached signature.
 	ErrGarbageSignature = errors.New("not an OpenPGP detached signature")
 )
@@ -42,6 +46,11 @@ var (
 	ErrKeyNotFound = errors.New("key not found")
 	// ErrNotOneKey: key data that holds no key or several keys.
 	ErrNotOneKey = errors.New("key data must hold exactly one public key")
+	// ErrKeyFileName: a key file whose name is not the lowercase hex
+	// fingerprint of the key it holds.
+	ErrKeyFileName = errors.New("key file is not named by the fingerprint of its key")
+	// ErrKeyFileTooLarge: a key file larger than MaxKeySize.
+	ErrKeyFileTooLarge = errors.New("key file is too large")
 	// ErrPrivateKey: key data holding secret key material.
 	ErrPrivateKey = errors.New("key data holds a private key")
 	// ErrNoLocalDir: a change was asked of a keystore without a local dir.
@@ -49,25 +58,70 @@ var (
 )
 
 // KeyFileError reports a file in a keystore directory that cannot be read
-// or does not hold a usable public key.
+// or is not a good key file: one public key, named by its fingerprint, at
+// most MaxKeySize bytes.
 type KeyFileError struct {
-	Path string
-	Err  error
+	Path   string
+	Prefix string // the prefix of the directory; "" is root.d
+	Scope  string // ScopeSystem or ScopeLocal
+	Name   string // the file name
+	Err    error
 }
 
 func (e *KeyFileError) Error() string {
-	return fmt.Sprintf("reading trusted key %s: %v", e.Path, e.Err)
+	return fmt.Sprintf("reading trusted key %s: %v; %s", e.Path, e.Err, e.Fix())
+}
+
+// Fix says how to get rid of the file.
+func (e *KeyFileError) Fix() string {
+	if _, err := NormalizeFingerprint(e.Name); err != nil || e.Name != strings.ToLower(e.Name) {
+		return "remove the file"
+	}
+	return fmt.Sprintf("remove the file, or run: rkt trust %s --remove %s", trustScopeFlag(e.Prefix), e.Name)
 }
 
 func (e *KeyFileError) Unwrap() error { return e.Err }
 
+// BadKeyFilesError reports every bad key file met while loading keys. It
+// unwraps to the *KeyFileError of each.
+type BadKeyFilesError struct {
+	Files []*KeyFileError
+}
+
+func badFiles(files []*KeyFileError) error {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return &BadKeyFilesError{Files: files}
+}
+
+func (e *BadKeyFilesError) Error() string {
+	if len(e.Files) == 1 {
+		return e.Files[0].Error()
+	}
+	msgs := make([]string, len(e.Files))
+	for i, f := range e.Files {
+		msgs[i] = f.Error()
+	}
+	return fmt.Sprintf("%d bad trusted key files: %s", len(e.Files), strings.Join(msgs, "; "))
+}
+
+func (e *BadKeyFilesError) Unwrap() []error {
+	errs := make([]error, len(e.Files))
+	for i, f := range e.Files {
+		errs[i] = f
+	}
+	return errs
+}
+
 // UnknownSignerError reports a signature made by a key that is not in the
 // keyring for the image name.
 type UnknownSignerError struct {
-	Name        string   // the image name being verified
-	KeyID       string   // the issuer key ID, 16 lowercase hex digits
-	Fingerprint string   // the issuer fingerprint when the signature names it
-	Searched    []string // the prefixes whose keys were tried; "" is root.d
+	Name        string // the image name being verified
+	KeyID       string // the issuer key ID, 16 lowercase hex digits
+	Fingerprint string // the issuer fingerprint when the signature names it
+	// Others are the signers of the file's other signatures, all unknown
+	// too: their fingerprints, or key IDs when a signature names none.
+	Others   []string
+	Searched []string // the prefixes whose keys were tried; "" is root.d
 	// TrustedFor lists the prefixes for which the signer's key is trusted
 	// in this keystore, none of which covers Name.
 	TrustedFor []string
@@ -83,8 +137,13 @@ func (e *UnknownSignerError) Error() string {
 	if e.Fingerprint != "" {
 		signer = e.Fingerprint
 	}
-	fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
-		e.Name, signer, prefixList(e.Searched))
+	if len(e.Others) == 0 {
+		fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
+			e.Name, signer, prefixList(e.Searched))
+	} else {
+		fmt.Fprintf(&b, "image %q: signatures made by unknown keys %s, %s (searched %s)",
+			e.Name, signer, strings.Join(e.Others, ", "), prefixList(e.Searched))
+	}
 	if len(e.TrustedFor) > 0 {
 		fmt.Fprintf(&b, "; it belongs to key %s, trusted for %s only", e.TrustedKey, prefixList(e.TrustedFor))
 		fmt.Fprintf(&b, "; to trust that key for this image too, run: rkt trust --prefix %s %s", e.Name, e.TrustedPath)
@@ -128,3 +187,22 @@ func (e *SignatureError) Error() string {
 }
 
 func (e *SignatureError) Unwrap() error { return e.Err }
+
+// NoAcceptedSignatureError reports a signature file of several signatures
+// none of which is accepted, for different reasons. It unwraps to each
+// refusal: *SignatureError, *UnknownSignerError (all the unknown signers
+// in one), or an error wrapping ErrWeakDigest.
+type NoAcceptedSignatureError struct {
+	Name     string
+	Refusals []error
+}
+
+func (e *NoAcceptedSignatureError) Error() string {
+	msgs := make([]string, len(e.Refusals))
+	for i, r := range e.Refusals {
+		msgs[i] = r.Error()
+	}
+	return fmt.Sprintf("image %q: no signature is accepted: %s", e.Name, strings.Join(msgs, "; "))
+}
+
+func (e *NoAcceptedSignatureError) Unwrap() []error { return e.Refusals }

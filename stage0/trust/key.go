@@ -3,6 +3,7 @@ package trust
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -26,11 +27,15 @@ type Key struct {
 }
 
 // ParseKey reads one public key, armored or binary. It refuses data holding
-// no key or several, private keys, and keys that are revoked or expired now.
+// no key or several, private keys, weak keys (see MinKeyBits), and keys that
+// are revoked or expired now.
 func ParseKey(data []byte) (*Key, error) {
 	k, err := readKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing key: %w", err)
+	}
+	if err := checkStrength(k.Entity); err != nil {
+		return nil, fmt.Errorf("parsing key %s: %w", k.Fingerprint, err)
 	}
 	now := time.Now()
 	if k.Entity.Revoked(now) {
@@ -43,30 +48,41 @@ func ParseKey(data []byte) (*Key, error) {
 }
 
 // readKey parses without judging validity: a trusted key that expired since
-// it was added must still load, so that Verify can say it expired.
+// it was added must still load, so that Verify can say it expired. The data
+// must hold exactly one key: one armored block (or binary packets) whose
+// only public-key packet is the first, with nothing after it but that key's
+// user IDs, signatures and subkeys.
 func readKey(data []byte) (*Key, error) {
-	body := io.Reader(bytes.NewReader(data))
+	raw := data
 	if isArmored(data) {
+		if err := checkOneArmoredBlock(data, openpgp.PublicKeyType); err != nil {
+			if errors.Is(err, errArmorType) && bytes.Contains(data, []byte("-----BEGIN "+openpgp.PrivateKeyType)) {
+				return nil, ErrPrivateKey
+			}
+			return nil, err
+		}
 		block, err := armor.Decode(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("decoding armor: %w", err)
 		}
-		if block.Type == openpgp.PrivateKeyType {
-			return nil, ErrPrivateKey
+		if raw, err = io.ReadAll(block.Body); err != nil {
+			return nil, fmt.Errorf("decoding armor: %w", err)
 		}
-		if block.Type != openpgp.PublicKeyType {
-			return nil, fmt.Errorf("armored block is %q, not %q", block.Type, openpgp.PublicKeyType)
-		}
-		body = block.Body
 	}
-	ring, err := openpgp.ReadKeyRing(body)
+	if err := checkOneKeyPackets(raw); err != nil {
+		return nil, err
+	}
+	packets := packet.NewReader(bytes.NewReader(raw))
+	e, err := openpgp.ReadEntity(packets)
 	if err != nil {
 		return nil, err
 	}
-	if len(ring) != 1 {
-		return nil, fmt.Errorf("%w (found %d)", ErrNotOneKey, len(ring))
+	if p, err := packets.Next(); err != io.EOF {
+		if err != nil {
+			return nil, fmt.Errorf("after the key: %w", err)
+		}
+		return nil, fmt.Errorf("%w: a %T packet follows the key", ErrNotOneKey, p)
 	}
-	e := ring[0]
 	if e.PrivateKey != nil {
 		return nil, ErrPrivateKey
 	}
@@ -104,6 +120,128 @@ func readKey(data []byte) (*Key, error) {
 
 func isArmored(data []byte) bool {
 	return bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN "))
+}
+
+var errArmorType = errors.New("wrong armored block type")
+
+// checkOneArmoredBlock accepts data holding exactly one armored block of
+// type typ and nothing after its END line but white space: armor.Decode
+// reads the first block only, and a second one would be silently ignored.
+func checkOneArmoredBlock(data []byte, typ string) error {
+	begins := bytes.Count(data, []byte("-----BEGIN "))
+	if begins > 1 {
+		return fmt.Errorf("%w: found %d armored blocks", ErrNotOneKey, begins)
+	}
+	head := []byte("-----BEGIN " + typ + "-----")
+	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), head) {
+		line, _, _ := bytes.Cut(bytes.TrimLeft(data, " \t\r\n"), []byte("\n"))
+		return fmt.Errorf("%w: armored block is %q, not %q", errArmorType, bytes.TrimSpace(line), typ)
+	}
+	tail := []byte("-----END " + typ + "-----")
+	i := bytes.Index(data, tail)
+	if i < 0 {
+		return fmt.Errorf("decoding armor: no %q line", tail)
+	}
+	if rest := bytes.TrimSpace(data[i+len(tail):]); len(rest) > 0 {
+		return fmt.Errorf("%w: %d bytes of data after the armored block", ErrNotOneKey, len(rest))
+	}
+	return nil
+}
+
+// OpenPGP packet tags (RFC 9580 section 5).
+const (
+	tagSignature = 2
+	tagSecretKey = 5
+	tagPublicKey = 6
+)
+
+// packetTags lists the tags of the packets in raw, reading only their
+// headers. Partial body lengths, which only data packets may use, are
+// refused.
+func packetTags(raw []byte) ([]byte, error) {
+	var tags []byte
+	for len(raw) > 0 {
+		hdr, n, tag, err := packetHeader(raw)
+		if err != nil {
+			return nil, err
+		}
+		if uint64(len(raw)-hdr) < n {
+			return nil, fmt.Errorf("packet %d (tag %d) is truncated", len(tags)+1, tag)
+		}
+		tags = append(tags, tag)
+		raw = raw[hdr+int(n):]
+	}
+	return tags, nil
+}
+
+// packetHeader decodes the header at the start of p: its length, the body
+// length and the tag.
+func packetHeader(p []byte) (hdr int, n uint64, tag byte, err error) {
+	if len(p) < 2 || p[0]&0x80 == 0 {
+		return 0, 0, 0, errors.New("not an OpenPGP packet")
+	}
+	if p[0]&0x40 != 0 { // new format
+		tag = p[0] & 0x3f
+		switch l := p[1]; {
+		case l < 192:
+			return 2, uint64(l), tag, nil
+		case l < 224:
+			if len(p) < 3 {
+				break
+			}
+			return 3, (uint64(l)-192)<<8 + uint64(p[2]) + 192, tag, nil
+		case l == 255:
+			if len(p) < 6 {
+				break
+			}
+			return 6, uint64(p[2])<<24 | uint64(p[3])<<16 | uint64(p[4])<<8 | uint64(p[5]), tag, nil
+		default:
+			return 0, 0, tag, fmt.Errorf("packet (tag %d) has a partial body length", tag)
+		}
+		return 0, 0, tag, errors.New("truncated packet header")
+	}
+	tag = (p[0] >> 2) & 0x0f
+	switch p[0] & 3 {
+	case 0:
+		return 2, uint64(p[1]), tag, nil
+	case 1:
+		if len(p) >= 3 {
+			return 3, uint64(p[1])<<8 | uint64(p[2]), tag, nil
+		}
+	case 2:
+		if len(p) >= 5 {
+			return 5, uint64(p[1])<<24 | uint64(p[2])<<16 | uint64(p[3])<<8 | uint64(p[4]), tag, nil
+		}
+	default: // indeterminate length: to the end of the data
+		return 1, uint64(len(p) - 1), tag, nil
+	}
+	return 0, 0, tag, errors.New("truncated packet header")
+}
+
+// checkOneKeyPackets accepts raw packets that start with the one public-key
+// packet they hold: the library would skip a second key of an algorithm it
+// does not support, and the file would seem to hold one.
+func checkOneKeyPackets(raw []byte) error {
+	tags, err := packetTags(raw)
+	if err != nil {
+		return fmt.Errorf("reading key packets: %w", err)
+	}
+	keys := 0
+	for _, t := range tags {
+		switch t {
+		case tagSecretKey:
+			return ErrPrivateKey
+		case tagPublicKey:
+			keys++
+		}
+	}
+	if keys != 1 {
+		return fmt.Errorf("%w (found %d)", ErrNotOneKey, keys)
+	}
+	if tags[0] != tagPublicKey {
+		return fmt.Errorf("%w: the first packet (tag %d) is not a public key", ErrNotOneKey, tags[0])
+	}
+	return nil
 }
 
 // storedForm returns the bytes Add writes: the data the key was parsed from,
@@ -178,4 +316,47 @@ func keyFlagsAllowSigning(sig *packet.Signature, primary bool) bool {
 		return primary
 	}
 	return sig.FlagSign
+}
+
+// MinKeyBits is the smallest RSA, DSA or ElGamal key accepted, as in
+// today's common policies (NIST SP 800-131A, gpg's compliance modes).
+// Elliptic-curve keys are accepted on every curve the library supports
+// (Ed25519, Ed448, NIST P-256 and up, Brainpool): all are 256 bits or more.
+const MinKeyBits = 2048
+
+// checkStrength refuses an entity whose primary key or any subkey is an
+// RSA, DSA or ElGamal key under MinKeyBits: a key is trusted whole, and a
+// weak part of it is a reason to replace it.
+func checkStrength(e *openpgp.Entity) error {
+	if err := checkKeyBits(e.PrimaryKey); err != nil {
+		return err
+	}
+	for _, sk := range e.Subkeys {
+		if err := checkKeyBits(sk.PublicKey); err != nil {
+			return fmt.Errorf("subkey %s: %w", formatKeyID(sk.PublicKey.KeyId), err)
+		}
+	}
+	return nil
+}
+
+func checkKeyBits(pk *packet.PublicKey) error {
+	var alg string
+	switch pk.PubKeyAlgo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSAEncryptOnly, packet.PubKeyAlgoRSASignOnly:
+		alg = "RSA"
+	case packet.PubKeyAlgoDSA:
+		alg = "DSA"
+	case packet.PubKeyAlgoElGamal:
+		alg = "ElGamal"
+	default:
+		return nil
+	}
+	bits, err := pk.BitLength()
+	if err != nil {
+		return fmt.Errorf("%w: %s key of unknown size: %v", ErrWeakKey, alg, err)
+	}
+	if bits < MinKeyBits {
+		return fmt.Errorf("%w: %s %d bits, under %d", ErrWeakKey, alg, bits, MinKeyBits)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -46,6 +47,9 @@ type KeyInfo struct {
 	Expires     *time.Time
 	Path        string
 	Scope       string // ScopeSystem or ScopeLocal
+	// Weak, when not nil, says why signatures by the key are refused
+	// whatever they sign (it wraps ErrWeakKey).
+	Weak error
 }
 
 // NormalizePrefix returns the canonical form of a trust prefix: "" for the
@@ -120,11 +124,11 @@ func (ks *Keystore) Add(prefix string, k *Key) (path string, already bool, err e
 	}
 	dir := prefixPath(ks.LocalDir, p)
 	path = filepath.Join(dir, fpr)
-	if existing, err := os.ReadFile(path); err == nil && len(existing) > 0 {
-		if old, err := readKey(existing); err == nil && old.Fingerprint == fpr {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		if _, err := readKeyFile(path, fpr); err == nil {
 			return path, true, nil
 		}
-		// A file by that name holding something else: replace it.
+		// A file by that name that is not this key: replace it.
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", false, fmt.Errorf("adding key %s: %w", fpr, err)
 	}
@@ -235,13 +239,17 @@ type trustedKey struct {
 	scope  string
 }
 
+// MaxKeySize caps a key file, and a key given to rkt trust: a public key
+// with many user IDs and certifications stays far below it.
+const MaxKeySize = 1 << 20
+
 // keysIn loads the keys in effect in the directory of prefix: the system
 // dir's files not masked by a zero-byte local file of the same name, then
 // the local dir's non-empty files. Subdirectories (longer prefixes) and temp
-// files are skipped. A file that does not hold a public key is an error
-// naming it.
-func (ks *Keystore) keysIn(prefix string) ([]trustedKey, error) {
-	var out []trustedKey
+// files are skipped. A file that is not one public key named by its
+// fingerprint and at most MaxKeySize bytes is returned in bad, not loaded;
+// err is for directories that cannot be read.
+func (ks *Keystore) keysIn(prefix string) (keys []trustedKey, bad []*KeyFileError, err error) {
 	for _, scope := range []struct{ root, name string }{{ks.SystemDir, ScopeSystem}, {ks.LocalDir, ScopeLocal}} {
 		if scope.root == "" {
 			continue
@@ -252,7 +260,7 @@ func (ks *Keystore) keysIn(prefix string) ([]trustedKey, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading trusted keys in %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("reading trusted keys in %s: %w", dir, err)
 		}
 		for _, ent := range entries {
 			name := ent.Name()
@@ -260,9 +268,13 @@ func (ks *Keystore) keysIn(prefix string) ([]trustedKey, error) {
 				continue
 			}
 			path := filepath.Join(dir, name)
+			fail := func(err error) {
+				bad = append(bad, &KeyFileError{Path: path, Prefix: prefix, Scope: scope.name, Name: name, Err: err})
+			}
 			fi, err := os.Stat(path)
 			if err != nil {
-				return nil, &KeyFileError{Path: path, Err: err}
+				fail(err)
+				continue
 			}
 			if fi.IsDir() {
 				continue
@@ -273,18 +285,40 @@ func (ks *Keystore) keysIn(prefix string) ([]trustedKey, error) {
 			if scope.name == ScopeSystem && ks.LocalDir != "" && masked(filepath.Join(prefixPath(ks.LocalDir, prefix), name)) {
 				continue
 			}
-			data, err := os.ReadFile(path)
+			k, err := readKeyFile(path, name)
 			if err != nil {
-				return nil, &KeyFileError{Path: path, Err: err}
+				fail(err)
+				continue
 			}
-			k, err := readKey(data)
-			if err != nil {
-				return nil, &KeyFileError{Path: path, Err: err}
-			}
-			out = append(out, trustedKey{key: k, prefix: prefix, path: path, scope: scope.name})
+			keys = append(keys, trustedKey{key: k, prefix: prefix, path: path, scope: scope.name})
 		}
 	}
-	return out, nil
+	return keys, bad, nil
+}
+
+// readKeyFile reads the key file at path, named name: at most MaxKeySize
+// bytes holding one public key whose fingerprint is name.
+func readKeyFile(path, name string) (*Key, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeySize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxKeySize {
+		return nil, fmt.Errorf("%w (more than %d bytes)", ErrKeyFileTooLarge, MaxKeySize)
+	}
+	k, err := readKey(data)
+	if err != nil {
+		return nil, err
+	}
+	if k.Fingerprint != name {
+		return nil, fmt.Errorf("%w: it holds key %s", ErrKeyFileName, k.Fingerprint)
+	}
+	return k, nil
 }
 
 func masked(localPath string) bool {
@@ -311,20 +345,26 @@ func (ks *Keystore) keyring(name string) (keys []trustedKey, searched []string, 
 		return nil, nil, fmt.Errorf("%w %q: %v", ErrInvalidName, name, err)
 	}
 	searched = prefixesFor(name)
+	var bad []*KeyFileError
 	for _, p := range searched {
-		in, err := ks.keysIn(p)
+		in, b, err := ks.keysIn(p)
 		if err != nil {
 			return nil, nil, err
 		}
 		keys = append(keys, in...)
+		bad = append(bad, b...)
+	}
+	// Fail closed: a file that cannot be read might be the key that
+	// should have refused (or accepted) this image.
+	if len(bad) > 0 {
+		return nil, nil, badFiles(bad)
 	}
 	return keys, searched, nil
 }
 
-// List returns every key in effect, system and local, sorted by prefix,
-// then scope (system first), then fingerprint. Masked system keys and masks
-// are left out.
-func (ks *Keystore) List() ([]KeyInfo, error) {
+// prefixes lists the root ("") and every prefix with a directory in the
+// system or local dir, sorted.
+func (ks *Keystore) prefixes() ([]string, error) {
 	prefixes := map[string]bool{"": true}
 	for _, root := range []string{ks.SystemDir, ks.LocalDir} {
 		if root == "" {
@@ -352,12 +392,32 @@ func (ks *Keystore) List() ([]KeyInfo, error) {
 			return nil, fmt.Errorf("listing trusted keys in %s: %w", base, err)
 		}
 	}
-	var out []KeyInfo
+	out := make([]string, 0, len(prefixes))
 	for p := range prefixes {
-		keys, err := ks.keysIn(p)
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// List returns every key in effect, system and local, sorted by prefix,
+// then scope (system first), then fingerprint. Masked system keys and masks
+// are left out. Files that are not good key files do not stop the listing:
+// List returns every key it could read and then a *BadKeyFilesError naming
+// the others.
+func (ks *Keystore) List() ([]KeyInfo, error) {
+	prefixes, err := ks.prefixes()
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyInfo
+	var bad []*KeyFileError
+	for _, p := range prefixes {
+		keys, b, err := ks.keysIn(p)
 		if err != nil {
 			return nil, fmt.Errorf("listing trusted keys: %w", err)
 		}
+		bad = append(bad, b...)
 		for _, tk := range keys {
 			out = append(out, KeyInfo{
 				Prefix:      tk.prefix,
@@ -367,6 +427,7 @@ func (ks *Keystore) List() ([]KeyInfo, error) {
 				Expires:     tk.key.Expires,
 				Path:        tk.path,
 				Scope:       tk.scope,
+				Weak:        checkStrength(tk.key.Entity),
 			})
 		}
 	}
@@ -383,5 +444,8 @@ func (ks *Keystore) List() ([]KeyInfo, error) {
 		}
 		return a.Path < b.Path
 	})
+	if len(bad) > 0 {
+		return out, badFiles(bad)
+	}
 	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage1/image"
+	"github.com/rkt/rkt/stage1/isolation/cgroups/cgrouptest"
 )
 
 const busybox = "/bin/busybox"
@@ -504,9 +505,11 @@ func BenchmarkBareNspawnTrue(b *testing.B) {
 	if err := os.MkdirAll(filepath.Join(rootfs, "usr"), 0o755); err != nil {
 		b.Fatal(err)
 	}
+	inCgroup := cgrouptest.New(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cmd := exec.Command("systemd-nspawn", "-D", rootfs, "--register=no", "--keep-unit", "--quiet", "/bin/true")
+		inCgroup(cmd)
 		if out, err := cmd.CombinedOutput(); exitCode(b, err) != 0 {
 			b.Fatalf("systemd-nspawn: %v: %s", err, out)
 		}

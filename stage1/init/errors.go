@@ -11,6 +11,9 @@ var (
 	// ErrUnknownVolume is returned when an app mounts a volume the pod
 	// manifest does not declare.
 	ErrUnknownVolume = errors.New("unknown volume")
+	// ErrStarterGone is returned when the process that started the pod
+	// (`rkt run`, become systemd-nspawn) died before the supervisor began.
+	ErrStarterGone = errors.New("the rkt process that started the pod is gone")
 	// errStopping is returned by a runner asked to start a process after
 	// the pod began stopping.
 	errStopping = errors.New("pod is stopping")

@@ -110,6 +110,9 @@ func prepareRootfs(s rootfsSetup) error {
 	if err := ensureTmp(root); err != nil {
 		return err
 	}
+	if err := ensureMtab(root); err != nil {
+		return err
+	}
 	if err := writeNameFiles(root, s); err != nil {
 		return err
 	}
@@ -212,6 +215,23 @@ func ensureTmp(root *os.Root) error {
 	return nil
 }
 
+// ensureMtab links /etc/mtab to ../proc/self/mounts, as rkt 1.30 did, when
+// the image has an /etc directory and nothing at /etc/mtab: mount(8) and
+// df read it. An image without /etc gets none, and an image's own mtab
+// stays.
+func ensureMtab(root *os.Root) error {
+	if fi, err := root.Stat("etc"); err != nil || !fi.IsDir() {
+		return nil
+	}
+	if _, err := root.Lstat("etc/mtab"); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := root.Symlink("../proc/self/mounts", "etc/mtab"); err != nil {
+		return fmt.Errorf("linking /etc/mtab to /proc/self/mounts: %w", err)
+	}
+	return nil
+}
+
 // writeNameFiles writes /etc/resolv.conf from the runtime DNS settings (or
 // copies the pod's when the pod shares the host's network and none is
 // set) and /etc/hosts with localhost, the pod's hostname and the
@@ -288,22 +308,48 @@ func resolvConf(rc *podlayout.RuntimeConfig) string {
 	return b.String()
 }
 
+// hostsFallback is rkt 1.30's default /etc/hosts, byte for byte (its
+// stage1's etc/hosts-fallback).
+const hostsFallback = `# This is the default rkt /etc/hosts
+127.0.0.1 localhost localhost.domain localhost4 localhost4.localdomain4
+
+::1 ip6-localhost ip6-loopback localhost6 localhost6.localdomain6
+fe00::0 ip6-localnet
+ff00::0 ip6-mcastprefix
+ff02::1 ip6-allnodes
+ff02::2 ip6-allrouters
+ff02::3 ip6-allhosts
+`
+
+// hostsFile is the /etc/hosts an app gets when it has none or the pod has
+// --hosts-entry, laid out as rkt 1.30 laid it out: the fallback, then the
+// entries under "# Added by rkt run --hosts-entry" (sorted by address;
+// rkt's order was random), with the pod's hostname appended to the first
+// 127.0.0.1 line.
 func hostsFile(hostname string, entries map[string][]string) string {
-	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n")
-	b.WriteString("::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n")
-	if hostname != "" {
-		fmt.Fprintf(&b, "127.0.0.1\t%s\n", hostname)
+	text := hostsFallback
+	if len(entries) > 0 {
+		text += "\n\n# Added by rkt run --hosts-entry\n"
+		ips := make([]string, 0, len(entries))
+		for ip := range entries {
+			ips = append(ips, ip)
+		}
+		sort.Strings(ips)
+		for _, ip := range ips {
+			text += fmt.Sprintf("%s %s\n", ip, strings.Join(entries[ip], " "))
+		}
 	}
-	ips := make([]string, 0, len(entries))
-	for ip := range entries {
-		ips = append(ips, ip)
+	if hostname == "" {
+		return text
 	}
-	sort.Strings(ips)
-	for _, ip := range ips {
-		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(entries[ip], " "))
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "127.0.0.1" {
+			lines[i] = strings.TrimSuffix(l, "\n") + " " + hostname + "\n"
+			break
+		}
 	}
-	return b.String()
+	return strings.Join(lines, "")
 }
 
 // writeInRoot replaces the file at p inside root (resolved with chroot

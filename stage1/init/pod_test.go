@@ -22,6 +22,7 @@ import (
 
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/common/ptytest"
+	"github.com/rkt/rkt/stage1/isolation/cgroups/cgrouptest"
 )
 
 // These tests run the supervisor binary for real, as PID 1 of a new PID
@@ -644,6 +645,9 @@ func (p *testPod) runNspawn(t *testing.T, nspawn string, sig os.Signal) result {
 	cmd := exec.CommandContext(ctx, nspawn, "-D", p.dir, "--register=no", "--keep-unit", "--quiet",
 		"--console=pipe", "--kill-signal=SIGTERM", "--machine="+fmt.Sprintf("supervisor-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6), "/supervisor")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cgrouptest.New(t)(cmd)
+	// nspawn splits the cgroup it starts in: not the test's own.
+	defer cgrouptest.CheckUnsplit(t)()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

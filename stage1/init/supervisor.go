@@ -49,6 +49,16 @@ func (s *Supervisor) diag(line string) {
 // SIGKILL after the runtime config's StopTimeout. An error means the pod
 // could not be started at all (exit code 254).
 func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
+	// Before anything else: a pod whose starter is gone starts nothing.
+	lifeline, err := watchLifeline(s.Root)
+	if err != nil {
+		return 254, err
+	}
+	select {
+	case <-lifeline:
+		return 254, ErrStarterGone
+	default:
+	}
 	if s.Root == "/" {
 		s.setupSelf()
 	}
@@ -110,9 +120,11 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 		s.Log.Debug("an app failed; stopping the pod")
 	case <-stop:
 		s.Log.Debug("stop requested; stopping the pod")
+	case <-lifeline:
+		s.Log.Debug("the rkt process that started the pod is gone; killing the pod")
 	}
 	if !allDone.IsSet() {
-		s.stopApps(runners, allDone)
+		s.stopApps(runners, allDone, lifeline)
 	}
 	<-allDone.Done()
 
@@ -128,10 +140,20 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 }
 
 // stopApps asks every runner to stop and kills what is left after the stop
-// timeout.
-func (s *Supervisor) stopApps(runners []*runner, allDone *condition) {
+// timeout. Once lifeline is closed (the process that started the pod is
+// gone) every app is killed at once: nothing waits for the pod any more,
+// and it must not outlive its starter by a stop timeout.
+func (s *Supervisor) stopApps(runners []*runner, allDone *condition, lifeline <-chan struct{}) {
 	if err := sdNotify(s.NotifySocket, "STOPPING=1"); err != nil {
 		s.Log.Debug("notifying stop", "err", err)
+	}
+	select {
+	case <-lifeline:
+		for _, r := range runners {
+			r.kill()
+		}
+		return
+	default:
 	}
 	for _, r := range runners {
 		r.beginStop()
@@ -146,6 +168,11 @@ func (s *Supervisor) stopApps(runners []*runner, allDone *condition) {
 	case <-allDone.Done():
 	case <-t.C:
 		s.Log.Debug("stop timeout passed; killing the apps", "timeout", timeout)
+		for _, r := range runners {
+			r.kill()
+		}
+	case <-lifeline:
+		s.Log.Debug("the rkt process that started the pod is gone; killing the apps")
 		for _, r := range runners {
 			r.kill()
 		}

@@ -294,9 +294,21 @@ func TestNameFiles(t *testing.T) {
 		"search a.com b.com\ndomain a.com\nnameserver 1.1.1.1\nnameserver 8.8.8.8\noptions ndots:2\n"; got != want {
 		t.Errorf("resolv.conf %q, want %q", got, want)
 	}
+	// rkt 1.30's layout, byte for byte: its fallback file with the
+	// hostname on the first 127.0.0.1 line, then the --hosts-entry lines.
 	h := hostsFile("rkt-x", map[string][]string{"10.0.0.2": {"b"}, "10.0.0.1": {"a", "aa"}})
-	if !strings.Contains(h, "127.0.0.1\trkt-x\n") || !strings.HasSuffix(h, "10.0.0.1\ta aa\n10.0.0.2\tb\n") {
-		t.Errorf("hosts %q", h)
+	want := "# This is the default rkt /etc/hosts\n" +
+		"127.0.0.1 localhost localhost.domain localhost4 localhost4.localdomain4 rkt-x\n" +
+		"\n" +
+		"::1 ip6-localhost ip6-loopback localhost6 localhost6.localdomain6\n" +
+		"fe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\nff02::3 ip6-allhosts\n" +
+		"\n\n# Added by rkt run --hosts-entry\n" +
+		"10.0.0.1 a aa\n10.0.0.2 b\n"
+	if h != want {
+		t.Errorf("hosts %q, want %q", h, want)
+	}
+	if h := hostsFile("rkt-y", nil); !strings.HasPrefix(h, "# This is the default rkt /etc/hosts\n127.0.0.1 localhost localhost.domain localhost4 localhost4.localdomain4 rkt-y\n") || strings.Contains(h, "Added by") {
+		t.Errorf("hosts without entries %q", h)
 	}
 
 	// A symlinked /etc/resolv.conf in the image is replaced, not followed.
@@ -316,7 +328,7 @@ func TestNameFiles(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/resolv.conf")); string(b) != "nameserver 9.9.9.9\n" {
 		t.Errorf("resolv.conf %q", b)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "etc/hosts")); !strings.Contains(string(b), "127.0.0.1\th\n") {
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/hosts")); !strings.Contains(string(b), "localhost4.localdomain4 h\n") {
 		t.Errorf("hosts %q", b)
 	}
 }

@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -88,13 +89,24 @@ func builtin(name string) (*netConf, bool) {
 	return &netConf{name: name, source: "builtin", list: list}, true
 }
 
+// badConf is a net.d file that could not be read as a network: name is
+// the network it names, "" when even that could not be read.
+type badConf struct {
+	name string
+	err  error
+}
+
 // loadConfigured reads <dir>/net.d/*.conf and *.conflist of the system
 // configuration directory, then of the local one; a network defined in
 // the local directory replaces one of the same name in the system
-// directory. Two files naming the same network in one directory are an
-// error, as is a network named host, none or all.
-func loadConfigured(systemConfig, localConfig string) (map[string]*netConf, error) {
+// directory. A file that cannot be read as a network (not JSON, no type, a
+// reserved or invalid name, a name another file of the same directory has)
+// is returned in bad rather than failing the whole load, as rkt 1.30's
+// loader took the keys it knew and left the rest to the plugin: it
+// matters only to a pod that asks for that network (see resolve).
+func loadConfigured(systemConfig, localConfig string) (map[string]*netConf, []badConf, error) {
 	nets := map[string]*netConf{}
+	var bad []badConf
 	for _, base := range []string{systemConfig, localConfig} {
 		if base == "" {
 			continue
@@ -102,23 +114,60 @@ func loadConfigured(systemConfig, localConfig string) (map[string]*netConf, erro
 		dir := filepath.Join(base, NetDir)
 		files, err := libcni.ConfFiles(dir, []string{".conf", ".conflist"})
 		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("listing %s: %w", dir, err)
 		}
 		sort.Strings(files)
 		inDir := map[string]string{}
 		for _, f := range files {
 			nc, err := readConfFile(f)
 			if err != nil {
-				return nil, err
+				bad = append(bad, badConf{name: confName(f), err: err})
+				continue
 			}
 			if prev, dup := inDir[nc.name]; dup {
-				return nil, fmt.Errorf("reading %s: %w: network %q is also defined in %s", f, ErrBadConfig, nc.name, prev)
+				bad = append(bad, badConf{name: nc.name, err: fmt.Errorf("reading %s: %w: network %q is also defined in %s", f, ErrBadConfig, nc.name, prev)})
+				continue
 			}
 			inDir[nc.name] = f
 			nets[nc.name] = nc
 		}
 	}
-	return nets, nil
+	return nets, bad, nil
+}
+
+// confName is the network name a configuration file gives, or "" when it
+// cannot be read.
+func confName(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var raw map[string]any
+	if json.Unmarshal(b, &raw) != nil {
+		return ""
+	}
+	name, _ := foldGet(raw, "name").(string)
+	return name
+}
+
+// foldGet is raw[key], the key matched without regard to case (the
+// first match in key order when several spellings are present), as Go's
+// encoding/json matched rkt 1.30's configuration structs.
+func foldGet(raw map[string]any, key string) any {
+	if v, ok := raw[key]; ok {
+		return v
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.EqualFold(k, key) {
+			return raw[k]
+		}
+	}
+	return nil
 }
 
 // readConfFile reads one network configuration: a list (with "plugins")
@@ -146,9 +195,25 @@ func readConfFile(path string) (*netConf, error) {
 // are only ever taken from the file itself, and a missing cniVersion
 // becomes CNIVersion.
 func parseConf(b []byte) (*libcni.NetworkConfigList, error) {
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
+	var in map[string]any
+	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, err
+	}
+	// The top-level keys this function reads are matched without regard
+	// to case ("Name", "Type"), as rkt 1.30 read them; libcni and the
+	// plugins' own decoding match the others the same way.
+	raw := map[string]any{}
+	for k, v := range in {
+		switch {
+		case strings.EqualFold(k, "name"), strings.EqualFold(k, "cniVersion"), strings.EqualFold(k, "plugins"):
+		default:
+			raw[k] = v
+		}
+	}
+	for _, k := range []string{"name", "cniVersion", "plugins"} {
+		if v := foldGet(in, k); v != nil {
+			raw[k] = v
+		}
 	}
 	if v, _ := raw["cniVersion"].(string); v == "" {
 		raw["cniVersion"] = CNIVersion
@@ -185,12 +250,37 @@ func parseConf(b []byte) (*libcni.NetworkConfigList, error) {
 // resolve maps requests to the networks to add, in order. "none" gives
 // none; "all" gives every configured network by name, then default (and
 // default-restricted only if configured under that name).
-func resolve(reqs []NetRequest, systemConfig, localConfig string) ([]*netConf, []NetRequest, error) {
-	configured, err := loadConfigured(systemConfig, localConfig)
+//
+// A net.d file that could not be read fails the requests that need it: a
+// request for the network it names, and "all". Other requests go on, and
+// log a warning naming the file.
+func resolve(reqs []NetRequest, systemConfig, localConfig string, log *slog.Logger) ([]*netConf, []NetRequest, error) {
+	configured, bad, err := loadConfigured(systemConfig, localConfig)
 	if err != nil {
 		return nil, nil, err
 	}
+	needs := func(name string) error {
+		for _, b := range bad {
+			if b.name == name || name == NetAll {
+				return b.err
+			}
+		}
+		return nil
+	}
+	for _, r := range reqs {
+		if err := needs(r.Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, b := range bad {
+		if log != nil {
+			log.Warn(fmt.Sprintf("ignoring a network configuration: %v", b.err))
+		}
+	}
 	lookup := func(name string) (*netConf, error) {
+		if err := needs(name); err != nil {
+			return nil, err
+		}
 		if nc, ok := configured[name]; ok {
 			return nc, nil
 		}

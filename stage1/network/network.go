@@ -102,7 +102,7 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 		}
 		return &Info{}, nil
 	}
-	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig)
+	nets, reqs, err := resolve(reqs, cfg.SystemConfig, cfg.LocalConfig, log)
 	if err != nil {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
@@ -119,6 +119,14 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 	}
 
 	nsPath := NetNSPath(cfg.PodUUID)
+	// Recorded before it is made: a start killed in between leaves a
+	// namespace that Teardown still finds. The record stays when the
+	// namespace cannot be made: it names this pod's namespace, which may
+	// exist already (ErrNetNSExists), and Teardown takes a missing one
+	// for removed.
+	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath), 0o644); err != nil {
+		return nil, fmt.Errorf("setting up the network: writing %s: %w", NetNSFile, err)
+	}
 	if err := createNetNS(nsPath); err != nil {
 		return nil, fmt.Errorf("setting up the network: %w", err)
 	}
@@ -136,10 +144,6 @@ func Setup(ctx context.Context, cfg Config) (_ *Info, retErr error) {
 			log.Warn("undoing a failed network setup", "pod", cfg.PodUUID, "err", errs)
 		}
 	}()
-	if err := atomicfile.ReplaceFile(filepath.Join(cfg.PodDir, NetNSFile), []byte(nsPath+"\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("setting up the network: writing %s: %w", NetNSFile, err)
-	}
-
 	forwarded := false
 	for i, nc := range nets {
 		r := record{

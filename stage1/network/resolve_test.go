@@ -1,10 +1,13 @@
 package network
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -26,7 +29,7 @@ func TestResolve(t *testing.T) {
 	writeConf(t, local, "10-b.conflist", `{"cniVersion":"1.0.0","name":"b","plugins":[{"type":"macvlan"},{"type":"portmap","capabilities":{"portMappings":true}}]}`)
 	writeConf(t, local, "README", `not a configuration`)
 
-	nets, reqs, err := resolve([]NetRequest{{Name: "all"}}, sys, local)
+	nets, reqs, err := resolve([]NetRequest{{Name: "all"}}, sys, local, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,38 +55,74 @@ func TestResolve(t *testing.T) {
 		t.Error("a claims port mappings")
 	}
 
-	if _, _, err := resolve([]NetRequest{{Name: "nosuch"}}, sys, local); !errors.Is(err, ErrUnknownNetwork) {
+	if _, _, err := resolve([]NetRequest{{Name: "nosuch"}}, sys, local, nil); !errors.Is(err, ErrUnknownNetwork) {
 		t.Errorf("unknown network: %v", err)
 	}
-	nets, _, err = resolve([]NetRequest{{Name: "none"}}, sys, local)
+	nets, _, err = resolve([]NetRequest{{Name: "none"}}, sys, local, nil)
 	if err != nil || len(nets) != 0 {
 		t.Errorf("none = %v, %v", nets, err)
 	}
-	nets, _, err = resolve([]NetRequest{{Name: "default-restricted"}}, "", "")
+	nets, _, err = resolve([]NetRequest{{Name: "default-restricted"}}, "", "", nil)
 	if err != nil || len(nets) != 1 || nets[0].source != "builtin" {
 		t.Errorf("default-restricted = %v, %v", nets, err)
 	}
 }
 
-func TestResolveRejectsBadConfigs(t *testing.T) {
-	for name, body := range map[string]string{
-		"reserved":   `{"name":"host","type":"bridge"}`,
-		"bad name":   `{"name":"../x","type":"bridge"}`,
-		"no type":    `{"name":"x"}`,
-		"path type":  `{"name":"x","type":"../../bin/sh"}`,
-		"not json":   `{`,
-		"no plugins": `{"name":"x","plugins":[]}`,
+// A net.d file that cannot be read as a network fails the pods that ask for
+// it (by name, or with all), and only warns for the others: one broken file
+// must not take --net=default down with it.
+func TestResolveBadConfigsFailOnlyTheirNetwork(t *testing.T) {
+	for name, c := range map[string]struct {
+		body, net string // net: the network the file names, "" when unreadable
+	}{
+		"reserved":   {`{"name":"host","type":"bridge"}`, "host"},
+		"bad name":   {`{"name":"../x","type":"bridge"}`, "../x"},
+		"no type":    {`{"name":"x"}`, "x"},
+		"path type":  {`{"name":"x","type":"../../bin/sh"}`, "x"},
+		"not json":   {`{`, ""},
+		"no plugins": {`{"name":"x","plugins":[]}`, "x"},
 	} {
 		local := t.TempDir()
-		writeConf(t, local, "x.conf", body)
-		if _, _, err := resolve([]NetRequest{{Name: "default"}}, "", local); !errors.Is(err, ErrBadConfig) {
-			t.Errorf("%s: %v, want ErrBadConfig", name, err)
+		writeConf(t, local, "x.conf", c.body)
+		var logged bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logged, nil))
+		nets, _, err := resolve([]NetRequest{{Name: "default"}}, "", local, log)
+		if err != nil || len(nets) != 1 || nets[0].name != "default" {
+			t.Errorf("%s: --net=default: %v, %v; want the default network", name, nets, err)
+		}
+		if !strings.Contains(logged.String(), "x.conf") {
+			t.Errorf("%s: no warning naming the file: %q", name, logged.String())
+		}
+		if _, _, err := resolve([]NetRequest{{Name: "all"}}, "", local, nil); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: --net=all: %v, want ErrBadConfig", name, err)
+		}
+		if c.net == "x" {
+			if _, _, err := resolve([]NetRequest{{Name: "x"}}, "", local, nil); !errors.Is(err, ErrBadConfig) {
+				t.Errorf("%s: --net=x: %v, want ErrBadConfig", name, err)
+			}
 		}
 	}
 	local := t.TempDir()
 	writeConf(t, local, "1.conf", `{"name":"x","type":"bridge"}`)
 	writeConf(t, local, "2.conf", `{"name":"x","type":"ptp"}`)
-	if _, _, err := resolve([]NetRequest{{Name: "x"}}, "", local); !errors.Is(err, ErrBadConfig) {
+	if _, _, err := resolve([]NetRequest{{Name: "x"}}, "", local, nil); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("duplicate: %v, want ErrBadConfig", err)
+	}
+	if _, _, err := resolve([]NetRequest{{Name: "default"}}, "", local, nil); err != nil {
+		t.Errorf("duplicate x, --net=default: %v", err)
+	}
+}
+
+// rkt 1.30 read net.d keys without regard to case, as Go's JSON decoding
+// does: "Name" and "Type" name the network and its plugin.
+func TestResolveKeysIgnoreCase(t *testing.T) {
+	local := t.TempDir()
+	writeConf(t, local, "10-caps.conf", `{"CNIVersion":"0.4.0","Name":"caps","Type":"bridge","IPAM":{"Type":"host-local","Subnet":"10.9.0.0/24"}}`)
+	nets, _, err := resolve([]NetRequest{{Name: "caps"}}, "", local, nil)
+	if err != nil || len(nets) != 1 || nets[0].name != "caps" {
+		t.Fatalf("--net=caps: %v, %v", nets, err)
+	}
+	if typ := nets[0].list.Plugins[0].Network.Type; typ != "bridge" {
+		t.Errorf("plugin type %q, want bridge", typ)
 	}
 }

@@ -308,7 +308,8 @@ func TestSetupDefault(t *testing.T) {
 		n.Mask != "255.255.255.0" || n.Gateway == "" || n.HostIP != n.Gateway {
 		t.Errorf("net = %+v", n)
 	}
-	if b, err := os.ReadFile(filepath.Join(p.dir, NetNSFile)); err != nil || strings.TrimSpace(string(b)) != info.NetNS {
+	// rkt 1.30 wrote the path alone, without a newline.
+	if b, err := os.ReadFile(filepath.Join(p.dir, NetNSFile)); err != nil || string(b) != info.NetNS {
 		t.Errorf("netns file = %q, %v", b, err)
 	}
 	loaded, err := Load(p.dir)

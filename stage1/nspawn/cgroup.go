@@ -40,6 +40,17 @@ func setupCgroups(pod, uuid string, apps []podApp) (_ *podCgroups, binds []strin
 		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
 	}
 	self := h.Self()
+	// Recorded before it is made, so that gc finds the tree of a start
+	// killed at any instant. The record is written like the other
+	// runtime files, by rename without fsync: after a crash of the host
+	// the cgroups are gone too. Load reads it.
+	name, err := self.Child(cgroups.PodName(uuid))
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+	}
+	if err := writeRuntimeFile(filepath.Join(pod, podlayout.CgroupFile), []byte(name.Encode())); err != nil {
+		return nil, nil, fmt.Errorf("recording the pod's cgroup: %w", err)
+	}
 	cg, err := cgroups.CreatePod(self, uuid)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
@@ -50,12 +61,6 @@ func setupCgroups(pod, uuid string, apps []podApp) (_ *podCgroups, binds []strin
 			pc.destroy()
 		}
 	}()
-	// The record is written like the other runtime files, by rename
-	// without fsync: after a crash of the host the cgroups are gone too.
-	// Load reads it.
-	if err := writeRuntimeFile(filepath.Join(pod, podlayout.CgroupFile), []byte(cg.Encode())); err != nil {
-		return nil, nil, fmt.Errorf("recording the pod's cgroup: %w", err)
-	}
 	if pc.leaf, err = cg.Child(cgroups.Stage1Leaf); err != nil {
 		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
 	}

@@ -138,6 +138,7 @@ func runEnterApp(args []string) error {
 	if err != nil {
 		return fmt.Errorf("entering app %q: %w", app, err)
 	}
+	spec.Env = withTerm(spec.Env, os.Getenv("TERM"))
 	if spec.cgroupNS {
 		// Like the app: a cgroup namespace rooted at its cgroup.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -222,6 +223,17 @@ func enterSpec(root, app string, cmd []string) (*entered, error) {
 		}
 	}
 	return &entered{ExecSpec: spec, cgroupNS: len(c.CgroupKeys) > 0}, nil
+}
+
+// withTerm is env with TERM set to the caller's term, or vt100 when the
+// caller has none, as rkt 1.30's enter did: an entered command is usually
+// interactive, on the caller's terminal, not the app's.
+func withTerm(env []string, term string) []string {
+	if term == "" {
+		term = "vt100"
+	}
+	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "TERM=") })
+	return append(out, "TERM="+term)
 }
 
 // readEnvFile reads KEY=VALUE lines; a missing file gives rkt's default

@@ -82,6 +82,9 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 			net.teardown(ctx)
 		}
 	}()
+	if err := net.pointMetadataURL(pod, plan.rc); err != nil {
+		return err
+	}
 	var userns *userNS
 	if plan.privateUsers {
 		if userns, err = pickUserNS(ra.UUID); err != nil {
@@ -136,6 +139,13 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 	if err := cg.enter(); err != nil {
 		return err
 	}
+	// Last before the exec: from here on, the pod's PID 1 stops the pod
+	// when this process dies (lifeline.go).
+	lifeline, err := openLifeline(pod)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(lifeline)
 	if err := unix.Exec(nspawn, argv, plan.env); err != nil {
 		return fmt.Errorf("executing %s: %w", nspawn, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -64,6 +66,45 @@ func setupNetwork(ctx context.Context, pod, uuid string, ra entrypoint.RunArgs, 
 		return nil, "", fmt.Errorf("setting up the pod's network: %w", err)
 	}
 	return &podNetwork{pod: pod, info: info}, info.NetNS, nil
+}
+
+// pointMetadataURL makes AC_METADATA_URL reachable from a pod on its own
+// network: stage0 registered the pod before the network existed, with the
+// host's loopback address, which inside the pod's namespace is the pod's
+// own. As rkt 1.30 did, the URL names the host's address on the pod's
+// first network instead (the host end of its ptp link, its bridge), where
+// `rkt metadata-service` listens too. The in-pod copy of the runtime
+// configuration, which the supervisor and enter read, is rewritten.
+func (pn *podNetwork) pointMetadataURL(pod string, rc *podlayout.RuntimeConfig) error {
+	if pn == nil || pn.host || pn.info == nil || rc.MetadataServiceURL == "" {
+		return nil
+	}
+	u, changed, err := metadataURLOn(rc.MetadataServiceURL, pn.info.Nets)
+	if err != nil || !changed {
+		return err
+	}
+	rc.MetadataServiceURL = u
+	if err := rc.Write(podlayout.InPodRuntimeConfigPath(pod)); err != nil {
+		return fmt.Errorf("pointing the pod at the metadata service: %w", err)
+	}
+	return nil
+}
+
+// metadataURLOn is raw with its host replaced by the host's address on
+// the first of nets that has one; unchanged when none has.
+func metadataURLOn(raw string, nets []network.NetInfo) (string, bool, error) {
+	for _, n := range nets {
+		if n.HostIP == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", false, fmt.Errorf("pointing the pod at the metadata service: %w", err)
+		}
+		u.Host = net.JoinHostPort(n.HostIP, u.Port())
+		return u.String(), true, nil
+	}
+	return raw, false, nil
 }
 
 // joinNetNS moves the calling thread into the network namespace at path;

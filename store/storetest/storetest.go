@@ -41,6 +41,8 @@ type File struct {
 	Uid, Gid int
 	// Devmajor and Devminor are used for character and block devices.
 	Devmajor, Devminor int64
+	// Xattrs are written as "SCHILY.xattr." PAX records.
+	Xattrs map[string]string
 }
 
 // Manifest returns a valid image manifest JSON for name, labels and
@@ -128,6 +130,12 @@ func RawTar(t testing.TB, entries ...File) []byte {
 			Devmajor: e.Devmajor,
 			Devminor: e.Devminor,
 			Format:   tar.FormatPAX,
+		}
+		for k, v := range e.Xattrs {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+k] = v
 		}
 		if typ == tar.TypeReg {
 			hdr.Size = int64(len(e.Body))

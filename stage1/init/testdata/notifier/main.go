@@ -5,6 +5,8 @@ package main
 import (
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 )
 
@@ -25,5 +27,9 @@ func main() {
 		os.Exit(4)
 	}
 	os.Stdout.WriteString("notified\n")
-	select {}
+	// Wait for the stop. A bare select{} would not do: with no other
+	// goroutine the runtime calls it a deadlock and exits 2.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	<-stop
 }
