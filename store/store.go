@@ -33,6 +33,10 @@
 //     take turns (the second finds the blob in place and drops its copy).
 //   - Ingest never holds an image in memory: the tar streams through the
 //     hash, a temp blob file and the extractor.
+//   - Every ingest is bounded by the store's Limits (uncompressed size and
+//     files' logical sizes, entries, free space left on the filesystem),
+//     whoever calls it and whatever was verified; blobs, spools and
+//     extracted files are written sparse.
 package store
 
 import (
@@ -61,6 +65,7 @@ type Store struct {
 	trees   *tree.Store
 	casLock *flock.Lock
 	now     func() time.Time
+	limits  Limits
 }
 
 // Open creates the layout under dataDir when missing, takes the shared
@@ -72,6 +77,7 @@ func Open(dataDir string) (_ *Store, retErr error) {
 		casDir: filepath.Join(dataDir, "cas"),
 		tmpDir: filepath.Join(dataDir, "tmp"),
 		now:    time.Now,
+		limits: DefaultLimits,
 	}
 	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks"), filepath.Join(s.casDir, commitsDir)} {
 		if err := os.MkdirAll(d, 0o2770); err != nil {

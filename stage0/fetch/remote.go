@@ -3,7 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha512"
 	"encoding"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/discovery"
 	"github.com/rkt/rkt/stage0/insecure"
 	"github.com/rkt/rkt/stage0/trust"
@@ -225,71 +225,98 @@ type verifyOpts struct {
 	discoverKeys bool
 }
 
-// ingest runs the streaming pass into the store and commits only a
-// verified image. sig is nil only when signature checks are disabled.
+// ingest brings one image into the store, verifying before decompressing:
+//
+//  1. the bytes as fetched are spooled into the ingest's temp area while
+//     hashed for the signature (and, for a plain tar, for the image ID);
+//  2. the signature is verified, for the name asked for or, when fetching
+//     a file or URL, the name in the manifest, read from the spool into
+//     memory (bounded) without writing anything;
+//  3. only then is the spool decompressed into the store's ingest, under
+//     its limits; a plain tar spool becomes the blob as is;
+//  4. the manifest must carry the name verified (and the labels asked
+//     for) before the ingest is committed.
+//
+// sig is nil only when signature checks are disabled; the limits hold
+// then too.
 func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, v *verifyOpts, meta store.ImportMeta) (key string, retErr error) {
 	if v == nil {
 		v = &verifyOpts{}
 	}
 	in, err := f.Store.NewIngest()
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: starting ingest: %w", src.ref, err)
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
 	defer func() {
 		if retErr != nil {
 			in.Abort()
+			retErr = withLimitHint(retErr)
 		}
 	}()
+	sp, err := in.NewSpool()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
 
+	start := time.Now()
 	body, done := f.progress(src)
-	var sigHash hash.Hash
-	handOver := false
-	choose := func(fm format) hash.Hash {
-		if sig == nil {
-			return nil
-		}
-		sigHash = sig.NewHash()
-		if fm == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash) {
-			handOver = true
-			return nil
-		}
-		return sigHash
-	}
-	var written int64
-	consume := func(r io.Reader) error {
-		n, err := io.CopyBuffer(in, r, make([]byte, copyBuf))
-		written += n
-		if err != nil {
-			return fmt.Errorf("storing: %w", err)
-		}
-		return nil
-	}
-	_, err = pump(ctx, body, choose, consume)
+	spd, err := spool(ctx, body, sp, sig, in.TarLimits())
 	done()
 	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	fm := spd.format
+	f.log().Debug("image spooled", "image", src.ref, "format", fm, "bytes", sp.Size(), "took", time.Since(start))
+
+	var name string
+	if sig != nil {
+		if v.want != nil {
+			name = v.want.Name
+		} else {
+			r, err := sp.Reader()
+			if err != nil {
+				return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+			}
+			if name, err = manifestName(r, fm); err != nil {
+				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
+			}
+		}
+		verdict, err := f.verify(ctx, name, sig, spd.sigHash, v.discoverKeys)
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
+		}
+		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
+	}
+
+	if spd.idHash != nil {
+		if err := in.SpoolIsBlob(spd.idHash); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	if spd.digests != nil {
+		if err := in.UseDigests(spd.digests); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	r, err := sp.Reader()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	if err := decompressInto(in, r, fm); err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
 	pending, err := in.Finish()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
-	name := pending.Manifest.Name.String()
+	f.log().Debug("image extracted", "image", src.ref, "took", time.Since(start))
 	if v.want != nil {
 		if err := matches(pending.Manifest, v.want); err != nil {
 			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 		}
 	}
-	if sig != nil {
-		if handOver {
-			if err := copyState(sigHash, pending, written); err != nil {
-				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
-			}
-		}
-		verdict, err := f.verify(ctx, name, sig, sigHash, v.discoverKeys)
-		if err != nil {
-			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
-		}
-		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
+	if got := pending.Manifest.Name.String(); sig != nil && got != name {
+		return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, &MismatchError{Want: name, Got: got})
 	}
 	_, rerr := f.Store.ResolveKey(pending.Key)
 	key, err = in.Commit(meta)
@@ -298,6 +325,20 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	}
 	noteAdded(ctx, key, rerr == nil)
 	return key, nil
+}
+
+// withLimitHint adds to an error from a fetch limit the setting that
+// raises it.
+func withLimitHint(err error) error {
+	var le *tarsafe.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	setting := "maxImageSize"
+	if le.Limit == tarsafe.LimitEntries {
+		setting = "maxFiles"
+	}
+	return fmt.Errorf("%w (to allow larger images, raise %q in a fetch.d configuration file: see rkt's image-fetching documentation)", err, setting)
 }
 
 // isFreshSHA512 reports whether h is a sha512 state with nothing written
@@ -314,26 +355,6 @@ func isFreshSHA512(h hash.Hash) bool {
 	}
 	want, err := sha512.New().(encoding.BinaryMarshaler).MarshalBinary()
 	return err == nil && bytes.Equal(got, want)
-}
-
-// copyState moves the store's sha512 state over the tar into the signature
-// hash, which was not fed while streaming.
-func copyState(dst hash.Hash, p *store.Pending, written int64) error {
-	if p.Size != written {
-		return fmt.Errorf("the store hashed %d bytes of %d read", p.Size, written)
-	}
-	m, ok := p.Digest.(encoding.BinaryMarshaler)
-	if !ok {
-		return errors.New("the store's image hash cannot be copied")
-	}
-	state, err := m.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("copying the image hash: %w", err)
-	}
-	if err := dst.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-		return fmt.Errorf("copying the image hash: %w", err)
-	}
-	return nil
 }
 
 // verify checks sig over h for name. With TrustKeysFromHTTPS and an appc
