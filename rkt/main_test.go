@@ -67,7 +67,7 @@ func TestExitCodesAndErrorFormat(t *testing.T) {
 		{[]string{"image", "list", "--order=sideways"}, 2, `image list: invalid --order "sideways"`},
 		{[]string{"image", "list", "--fields=id,color"}, 2, `image list: invalid --fields field "color"`},
 		{[]string{"image", "list", "--format=yaml"}, 2, `image list: invalid --format "yaml"`},
-		{[]string{"completion", "zsh"}, 2, `completion: invalid argument "zsh"`},
+		{[]string{"completion", "tcsh"}, 2, `completion: invalid argument "tcsh"`},
 		{[]string{"nosuchcommand"}, 2, `rkt: unknown command "nosuchcommand"`},
 		{[]string{"image", "nosuchcommand"}, 2, `image: unknown command "nosuchcommand"`},
 	} {
@@ -158,5 +158,14 @@ func TestCompletionBash(t *testing.T) {
 	r := newEnv(t).rkt(t, "", "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "complete -o default -F __start_rkt rkt") {
 		t.Errorf("rc %d, stdout starts %q, stderr %q", r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr)
+	}
+}
+
+func TestCompletionZshFish(t *testing.T) {
+	for shell, want := range map[string]string{"zsh": "#compdef rkt", "fish": "complete -c rkt "} {
+		r := newEnv(t).rkt(t, "", "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("completion %s: rc %d, stdout starts %q, stderr %q; want it to contain %q", shell, r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr, want)
+		}
 	}
 }
