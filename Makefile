@@ -208,7 +208,7 @@ DEB_MAINTAINER ?= rkt packagers <packaging@rkt.invalid>
 DEB_COMPRESS ?= xz
 
 deb:
-	rm -rf $(BUILDDIR)/deb
+	rm -rf $(BUILDDIR)/deb $(BUILDDIR)/rkt_*.deb
 	$(MAKE) install PREFIX=/usr DESTDIR=$(abspath $(DEB_ROOT)) RKT=$(BUILDDIR)/deb/bin/rkt
 	install -d $(DEB_ROOT)/DEBIAN
 	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e 's/@MAINTAINER@/$(DEB_MAINTAINER)/' \
