@@ -45,11 +45,11 @@ func copySource(dst string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	files, err := sourceFiles(root)
 	if err != nil {
 		return "", err
 	}
-	for _, rel := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+	for _, rel := range files {
 		src := filepath.Join(root, rel)
 		st, err := os.Lstat(src)
 		if err != nil {
@@ -74,6 +74,30 @@ func copySource(dst string) (string, error) {
 		}
 	}
 	return dst, nil
+}
+
+// sourceFiles lists the tree's files as git sees them, or, outside a git
+// checkout, every file but build/ and .git.
+func sourceFiles(root string) ([]string, error) {
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err == nil {
+		return strings.Split(strings.TrimRight(string(out), "\x00"), "\x00"), nil
+	}
+	var files []string
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() && (rel == "build" || rel == ".git") {
+			return fs.SkipDir
+		}
+		if !d.IsDir() {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	return files, err
 }
 
 // runMake runs make with args in the copied tree and fails the test if it
