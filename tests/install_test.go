@@ -227,6 +227,21 @@ func installDestdir(t *testing.T, tree, dest string) {
 	if left := installedFiles(t, dest); len(left) > 0 {
 		t.Errorf("make uninstall DESTDIR=... PREFIX=/usr left: %v", left)
 	}
+
+	// Nothing is written outside DESTDIR: every absolute path the install
+	// commands name is under it.
+	for _, l := range strings.Split(runMake(t, tree, "-n", "install", "DESTDIR="+dest, "PREFIX=/usr"), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || (f[0] != "install" && f[0] != "for") {
+			continue
+		}
+		for _, tok := range f {
+			tok = strings.Trim(tok, `"';`)
+			if strings.HasPrefix(tok, "/") && !strings.HasPrefix(tok, dest+"/") {
+				t.Errorf("make install DESTDIR=%s PREFIX=/usr writes outside DESTDIR: %s\n%s", dest, tok, l)
+			}
+		}
+	}
 }
 
 // installPrefixRun: a PREFIX of our own, no DESTDIR: the installed rkt
