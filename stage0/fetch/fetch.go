@@ -67,6 +67,8 @@ type imageStore interface {
 	Remote(aciURL string) (*index.Remote, error)
 	PutRemote(r index.Remote) error
 	LockDownload(ctx context.Context, source string, onWait func()) (io.Closer, bool, error)
+	Partial(url string) (*store.Partial, error)
+	DropPartial(url string) error
 	Render(ctx context.Context, key string) (treeID string, err error)
 	Remove(key string) error
 }
