@@ -247,6 +247,11 @@ func LoadManifest(path string) (*schema.PodManifest, error) {
 	if err := pm.UnmarshalJSON(data); err != nil {
 		return nil, fmt.Errorf("reading pod manifest %s: %w", path, err)
 	}
+	// The schema reads what it cannot write (a manifest without
+	// acVersion): refuse it here, not after its images are fetched.
+	if _, err := pm.MarshalJSON(); err != nil {
+		return nil, fmt.Errorf("reading pod manifest %s: %w", path, err)
+	}
 	if len(pm.Apps) == 0 {
 		return nil, fmt.Errorf("reading pod manifest %s: no apps", path)
 	}
