@@ -13,6 +13,7 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/podlayout"
 )
 
@@ -271,7 +272,7 @@ func FuzzImageManifest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, manifest []byte, in string) {
 		var im schema.ImageManifest
-		if err := im.UnmarshalJSON(manifest); err != nil {
+		if err := acimanifest.UnmarshalImage(manifest, &im); err != nil {
 			return
 		}
 		args, ok := fuzzArgs(in)
