@@ -12,6 +12,7 @@
 #   FUZZMINIMIZETIME  minimization budget per new input (-fuzzminimizetime);
 #                     200x: Go's default of 60 s per new input would eat a
 #                     short run whole
+#   TMPDIR            where the tests write; unset: /dev/shm if it has 1 GiB
 #
 # The targets are found by name in the source, so a new one runs without
 # being listed here. `go test -fuzz` takes one package and one target at a
@@ -34,6 +35,14 @@ FUZZTIME=${FUZZTIME:-30s}
 FUZZJOBS=${FUZZJOBS:-2}
 FUZZPARALLEL=${FUZZPARALLEL:-1}
 FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-200x}
+
+# Targets that write files (FuzzExtract makes a tree per input) run an
+# order of magnitude faster on a tmpfs: use /dev/shm as TMPDIR when
+# TMPDIR is not set and /dev/shm has 1 GiB free.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
+	[ "$(df -P -k /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -ge 1048576 ] 2>/dev/null; then
+	export TMPDIR=/dev/shm
+fi
 
 # targets prints "DIR NAME" for every fuzz target of the tree, sorted.
 targets() {
