@@ -66,8 +66,8 @@ var templateLeft = regexp.MustCompile(`{.*?}`)
 //     image;
 //   - for a parsed name, discovery fails only with an *Error (no tag
 //     found), whatever the page;
-//   - discovered ACI and signature URLs are rendered templates, distinct,
-//     with no template expression left; discovered key URLs are not empty.
+//   - discovered ACI and signature URLs are rendered templates with no
+//     template expression left; discovered key URLs are not empty.
 func FuzzDiscovery(f *testing.F) {
 	pages, err := filepath.Glob(filepath.Join("testdata", "*.html"))
 	if err != nil || len(pages) == 0 {
@@ -109,7 +109,10 @@ func FuzzDiscovery(f *testing.F) {
 			t.Fatalf("DiscoverACI(%+v): no endpoints and no error", img)
 		}
 		for _, ep := range eps {
-			if ep.ACI == "" || ep.ASC == "" || ep.ACI == ep.ASC ||
+			// ACI and ASC are the same URL when the template has no
+			// {ext}, as appc (and rkt 1.30) render it: the signature
+			// fetched from there does not parse, so that fails closed.
+			if ep.ACI == "" || ep.ASC == "" ||
 				templateLeft.MatchString(ep.ACI) || templateLeft.MatchString(ep.ASC) {
 				t.Fatalf("DiscoverACI(%+v): endpoint %+v", img, ep)
 			}
