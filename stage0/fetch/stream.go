@@ -17,6 +17,7 @@ import (
 
 	"github.com/appc/spec/schema"
 
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/trust"
 
@@ -366,7 +367,7 @@ func manifestName(r io.Reader, f format) (string, error) {
 			return "", fmt.Errorf("reading the manifest: %w", err)
 		}
 		var m schema.ImageManifest
-		if err := m.UnmarshalJSON(data); err != nil {
+		if err := acimanifest.UnmarshalImage(data, &m); err != nil {
 			return "", fmt.Errorf("reading the manifest: %w", err)
 		}
 		return m.Name.String(), nil
