@@ -265,7 +265,7 @@ profile() {
 	echo "== wall-clock span of each phase (first and last sample, s from start)"
 	perf script -i "$work/perf.data" -F time,ip,sym 2>/dev/null | awk '
 		BEGIN {
-			n = split("fetch.pump tarsafe.Extract store.(*Ingest).Write store.(*Ingest).Finish store.(*Ingest).Commit tree.Hash tree.(*Store).Install trust.(*Keystore).Verify", names, " ")
+			n = split("fetch.copyHashing tarsafe.Prehash fetch.decompressInto tarsafe.Extract store.(*Ingest).Write store.(*Ingest).Finish store.(*Ingest).Commit tree.Hash tree.(*Store).Install trust.(*Keystore).Verify", names, " ")
 		}
 		/^ *[0-9]+\.[0-9]+:/ { t = $1; sub(":", "", t); if (start == "") start = t; now = t; next }
 		{

@@ -11,12 +11,18 @@ import (
 	"github.com/rkt/rkt/common/entrypoint"
 )
 
-// Exit codes.
+// Exit codes, as rkt 1.30 gave them: 254 for every failure, bad usage
+// included (a flag it cannot parse, a wrong number of arguments,
+// conflicting flags), and 2 only for `rkt` run without a command.
 const (
-	exitOK     = 0
-	exitUsage  = 2
-	exitFailed = entrypoint.ExitFailure
+	exitOK             = 0
+	exitMissingCommand = 2
+	exitFailed         = entrypoint.ExitFailure
 )
+
+// errMissingCommand is `rkt` without a command: rkt 1.30 said "missing
+// command", showed the help and exited 2.
+var errMissingCommand = errors.New("missing command")
 
 // usageError marks an error in the command line itself: an unknown command
 // or flag, a wrong number of arguments, an unparsable flag value.
@@ -35,9 +41,8 @@ func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	var u *usageError
-	if errors.As(err, &u) {
-		return exitUsage
+	if errors.Is(err, errMissingCommand) {
+		return exitMissingCommand
 	}
 	return exitFailed
 }

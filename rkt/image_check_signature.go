@@ -33,6 +33,7 @@ image is signed by a trusted key; the verdict is printed either way.`,
 				Client:   transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log}),
 				Progress: g.stderr,
 				Log:      g.log,
+				Limits:   fetchLimits(conf),
 			}
 			verdict, err := fetch.Check(cmd.Context(), opts, args[0], signature)
 			if verdict != nil {

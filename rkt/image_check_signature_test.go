@@ -67,7 +67,7 @@ func TestImageCheckSignature(t *testing.T) {
 	if _, err := os.Stat(e.dir); !os.IsNotExist(err) {
 		t.Errorf("check-signature created the data dir: %v", err)
 	}
-	if r := e.rkt(t, "", "image", "check-signature"); r.code != 2 {
-		t.Errorf("no argument: rc %d, want 2", r.code)
+	if r := e.rkt(t, "", "image", "check-signature"); r.code != 254 {
+		t.Errorf("no argument: rc %d, want 254", r.code)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rkt/rkt/stage0/config"
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
@@ -16,11 +17,35 @@ func (g *globalFlags) openStore(cmd *cobra.Command) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	conf, err := g.config()
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store in %s: %w", dir, err)
 	}
+	st.SetLimits(fetchLimits(conf))
 	return st, nil
+}
+
+// fetchLimits are the store's default ingest limits with fetch.d's
+// settings applied.
+func fetchLimits(c *config.Config) store.Limits {
+	l := store.DefaultLimits
+	if v := c.Fetch.MaxImageSize; v != nil {
+		l.MaxImageSize = *v
+	}
+	if v := c.Fetch.MaxFiles; v != nil {
+		l.MaxFiles = int(*v)
+	}
+	if v := c.Fetch.MinFreeSpace; v != nil {
+		l.MinFreeBytes = *v
+	}
+	if v := c.Fetch.MinFreePercent; v != nil {
+		l.MinFreePercent = int(*v)
+	}
+	return l
 }
 
 // keystore is the keystore of the system and local configuration. (The

@@ -98,8 +98,8 @@ func TestFetchPrintsIDs(t *testing.T) {
 		{"fetch", "--signature", "x", "--signature", "y", pa},
 		{"image", "fetch"},
 	} {
-		if r := e.rkt(t, "", args...); r.code != 2 {
-			t.Errorf("%q: rc %d, want 2 (stderr %q)", args, r.code, r.stderr)
+		if r := e.rkt(t, "", args...); r.code != 254 {
+			t.Errorf("%q: rc %d, want 254 (stderr %q)", args, r.code, r.stderr)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "cas")); err != nil {

@@ -3,8 +3,8 @@
 //
 // Invariants: results go to stdout, diagnostics to stderr; every error is
 // printed once, as "<command>: <message>", by run; the exit code comes from
-// exitCode alone (0 success, 2 bad usage, 254 any other failure). Nothing
-// below main calls os.Exit.
+// exitCode alone (0 success, 254 any failure, bad usage included, 2 only
+// for a missing command, as rkt 1.30). Nothing below main calls os.Exit.
 package main
 
 import (

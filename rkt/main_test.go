@@ -51,6 +51,8 @@ func (e env) rktTTY(t *testing.T, tty *bool, stdin string, args ...string) resul
 	return result{stdout: out.String(), stderr: errb.String(), code: exitCode(err), err: err}
 }
 
+// TestExitCodesAndErrorFormat: rkt 1.30's exit codes, 254 for every error
+// (bad usage included) and 2 for a missing command, and its error lines.
 func TestExitCodesAndErrorFormat(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
@@ -59,22 +61,31 @@ func TestExitCodesAndErrorFormat(t *testing.T) {
 		stderrHead string
 	}{
 		{[]string{"version"}, 0, ""},
-		{[]string{"version", "extra"}, 2, "version: "},
-		{[]string{"--insecure-options=foo", "version"}, 2, `version: invalid argument "foo"`},
+		{[]string{"version", "extra"}, 254, "version: "},
+		{[]string{"--insecure-options=foo", "version"}, 254, `version: invalid argument "foo"`},
 		{[]string{"--insecure-options=image,tls", "version"}, 0, ""},
-		{[]string{"--no-such-flag", "version"}, 2, "rkt: unknown flag: --no-such-flag"},
-		{[]string{"image", "list", "--bogus"}, 2, "image list: unknown flag: --bogus"},
-		{[]string{"image", "list", "--order=sideways"}, 2, `image list: invalid --order "sideways"`},
-		{[]string{"image", "list", "--fields=id,color"}, 2, `image list: invalid --fields field "color"`},
-		{[]string{"image", "list", "--format=yaml"}, 2, `image list: invalid --format "yaml"`},
-		{[]string{"completion", "zsh"}, 2, `completion: invalid argument "zsh"`},
-		{[]string{"nosuchcommand"}, 2, `rkt: unknown command "nosuchcommand"`},
-		{[]string{"image", "nosuchcommand"}, 2, `image: unknown command "nosuchcommand"`},
+		{[]string{"--no-such-flag", "version"}, 254, "rkt: unknown flag: --no-such-flag"},
+		{[]string{"image", "list", "--bogus"}, 254, "image list: unknown flag: --bogus"},
+		{[]string{"image", "list", "--order=sideways"}, 254, `image list: invalid --order "sideways"`},
+		{[]string{"image", "list", "--fields=id,color"}, 254, `image list: invalid --fields field "color"`},
+		{[]string{"image", "list", "--format=yaml"}, 254, `image list: invalid --format "yaml"`},
+		{[]string{"completion", "tcsh"}, 254, `completion: invalid argument "tcsh"`},
+		{[]string{"nosuchcommand"}, 254, `rkt: unknown command "nosuchcommand"`},
+		{[]string{"image", "nosuchcommand"}, 254, `image: unknown command "nosuchcommand"`},
+		// Only a missing command exits 2 (rkt 1.30's runMissingCommand).
+		{[]string{}, 2, ""},
+		{[]string{"image"}, 0, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := e.rkt(t, "", tc.args...)
 			if r.code != tc.code {
 				t.Errorf("exit code %d, want %d (stderr %q)", r.code, tc.code, r.stderr)
+			}
+			if tc.code == 2 {
+				if !strings.Contains(r.stderr, "missing command") {
+					t.Errorf("stderr %q, want it to say missing command", r.stderr)
+				}
+				return
 			}
 			if !strings.HasPrefix(r.stderr, tc.stderrHead) || (tc.stderrHead == "" && r.stderr != "") {
 				t.Errorf("stderr %q, want it to start with %q", r.stderr, tc.stderrHead)
@@ -160,5 +171,14 @@ func TestCompletionBash(t *testing.T) {
 	r := newEnv(t).rkt(t, "", "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "complete -o default -F __start_rkt rkt") {
 		t.Errorf("rc %d, stdout starts %q, stderr %q", r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr)
+	}
+}
+
+func TestCompletionZshFish(t *testing.T) {
+	for shell, want := range map[string]string{"zsh": "#compdef rkt", "fish": "complete -c rkt "} {
+		r := newEnv(t).rkt(t, "", "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("completion %s: rc %d, stdout starts %q, stderr %q; want it to contain %q", shell, r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr, want)
+		}
 	}
 }

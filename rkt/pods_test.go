@@ -150,7 +150,7 @@ func TestStatusKeyValues(t *testing.T) {
 	if r := e.rkt(t, "", "status", "--wait=50ms", run.UUID); r.code != 254 || !strings.Contains(r.stderr, "timed out") {
 		t.Errorf("status --wait=50ms of a running pod: %d %q", r.code, r.stderr)
 	}
-	if r := e.rkt(t, "", "status", "--wait=often", run.UUID); r.code != 2 {
+	if r := e.rkt(t, "", "status", "--wait=often", run.UUID); r.code != 254 {
 		t.Errorf("status --wait=often: %d %q, want a usage error", r.code, r.stderr)
 	}
 
@@ -164,8 +164,8 @@ func TestStatusKeyValues(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"status"}, {"status", "--uuid-file", uuidFile, ex.UUID}} {
-		if r := e.rkt(t, "", args...); r.code != 2 {
-			t.Errorf("%v: exit %d, want 2", args, r.code)
+		if r := e.rkt(t, "", args...); r.code != 254 {
+			t.Errorf("%v: exit %d, want 254", args, r.code)
 		}
 	}
 	if r := e.rkt(t, "", "status", "00000000-0000-0000-0000-000000000000"); r.code != 254 {
@@ -241,7 +241,7 @@ func TestListTable(t *testing.T) {
 		t.Errorf("list JSON keys are not rkt's: %s", r.stdout)
 	}
 
-	if r := e.rkt(t, "", "list", "--format=xml"); r.code != 2 {
+	if r := e.rkt(t, "", "list", "--format=xml"); r.code != 254 {
 		t.Errorf("list --format=xml: %d", r.code)
 	}
 }
@@ -356,16 +356,16 @@ func TestRunPrepareCommandLine(t *testing.T) {
 		code       int
 		stderrHead string
 	}{
-		{[]string{"run"}, 2, "run: must provide at least one image"},
-		{[]string{"run", "--exec", "/bin/true"}, 2, "run: "},
-		{[]string{"prepare", "--net=host", "example.com/app"}, 2, "prepare: "},
-		{[]string{"run", "--quiet", "example.com/app"}, 2, "run: "},
-		{[]string{"run", "--insecure-options=bogus", "example.com/app"}, 2, `run: invalid argument "bogus" for --insecure-options`},
-		{[]string{"run-prepared", "--ipc=shared", "x"}, 2, `run-prepared: invalid --ipc "shared"`},
-		{[]string{"run-prepared", "--hosts-entry=nope", "x"}, 2, `run-prepared: --hosts-entry="nope"`},
-		{[]string{"run-prepared"}, 2, "run-prepared: "},
-		{[]string{"enter"}, 2, "enter: "},
-		{[]string{"stop"}, 2, "stop: missing pod UUID"},
+		{[]string{"run"}, 254, "run: must provide at least one image"},
+		{[]string{"run", "--exec", "/bin/true"}, 254, "run: "},
+		{[]string{"prepare", "--net=host", "example.com/app"}, 254, "prepare: "},
+		{[]string{"run", "--quiet", "example.com/app"}, 254, "run: "},
+		{[]string{"run", "--insecure-options=bogus", "example.com/app"}, 254, `run: invalid argument "bogus" for --insecure-options`},
+		{[]string{"run-prepared", "--ipc=shared", "x"}, 254, `run-prepared: invalid --ipc "shared"`},
+		{[]string{"run-prepared", "--hosts-entry=nope", "x"}, 254, `run-prepared: --hosts-entry="nope"`},
+		{[]string{"run-prepared"}, 254, "run-prepared: "},
+		{[]string{"enter"}, 254, "enter: "},
+		{[]string{"stop"}, 254, "stop: missing pod UUID"},
 		{[]string{"run-prepared", "00000000-0000-0000-0000-000000000000"}, 254, "run-prepared: "},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

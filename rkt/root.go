@@ -111,6 +111,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newEnterCmd(g),
 		newExportCmd(g),
 	)
+	root.AddCommand(buildOnlyCommands(g)...)
 	return root
 }
 
@@ -125,11 +126,20 @@ func logPrefix(cmd *cobra.Command) string {
 }
 
 // helpOrUnknown is the RunE of commands that only group subcommands.
+// Without arguments it shows the help: for `rkt` itself that is an error,
+// errMissingCommand (exit 2, as in rkt 1.30); for a group such as `rkt
+// image`, it is not.
 func helpOrUnknown(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usagef("unknown command %q", args[0])
 	}
-	return cmd.Help()
+	if err := cmd.Help(); err != nil {
+		return err
+	}
+	if !cmd.HasParent() {
+		return errMissingCommand
+	}
+	return nil
 }
 
 // config loads and merges the system, local and user configuration, once.

@@ -6,7 +6,7 @@ import (
 )
 
 // The isolation and networking flags are checked before any image is
-// fetched: a bad value is a usage error (exit 2) naming the flag.
+// fetched: a bad value is a usage error (exit 254, as in rkt 1.30) naming the flag.
 func TestRunIsolationAndNetworkFlagsUsage(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
@@ -29,8 +29,8 @@ func TestRunIsolationAndNetworkFlagsUsage(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := e.rkt(t, "", tc.args...)
-			if r.code != 2 || !strings.HasPrefix(r.stderr, tc.args[0]+": ") || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("exit %d stderr %q, want 2 and %q", r.code, r.stderr, tc.want)
+			if r.code != 254 || !strings.HasPrefix(r.stderr, tc.args[0]+": ") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d stderr %q, want 254 and %q", r.code, r.stderr, tc.want)
 			}
 		})
 	}

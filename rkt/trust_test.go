@@ -104,8 +104,8 @@ func TestTrustUsage(t *testing.T) {
 		{"trust", "--list", "--format=xml"},
 		{"trust", "--prefix", "Not A Name!", keyFile},
 	} {
-		if r := e.rkt(t, "", args...); r.code != 2 || !strings.HasPrefix(r.stderr, "trust: ") {
-			t.Errorf("%q: rc %d, stderr %q; want 2", args, r.code, r.stderr)
+		if r := e.rkt(t, "", args...); r.code != 254 || !strings.HasPrefix(r.stderr, "trust: ") {
+			t.Errorf("%q: rc %d, stderr %q; want 254", args, r.code, r.stderr)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/rkt/rkt/store/tree"
 )
@@ -30,3 +31,22 @@ var (
 	// check; re-rendering the tree fixes it.
 	ErrUnknownHash = tree.ErrUnknownHash
 )
+
+// ErrLowSpace is matched (errors.Is) by every *FreeSpaceError.
+var ErrLowSpace = errors.New("not enough free space")
+
+// FreeSpaceError: an ingest stopped because the data dir's filesystem would
+// be left with less free space than the configured floor (checked every few
+// MiB, keeping a margin for the bytes written until the next check).
+type FreeSpaceError struct {
+	Dir   string // the store's temp directory
+	Avail int64  // bytes available
+	Floor int64  // bytes that must stay free
+}
+
+func (e *FreeSpaceError) Error() string {
+	return fmt.Sprintf("%v on the filesystem of %s: %d bytes available, %d must stay free (free some space, or lower minFreeSpace/minFreePercent in fetch.d)",
+		ErrLowSpace, e.Dir, e.Avail, e.Floor)
+}
+
+func (e *FreeSpaceError) Is(target error) bool { return target == ErrLowSpace }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/appc/spec/schema"
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/flock"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/store/index"
@@ -30,16 +31,35 @@ import (
 // The extractor hashes each file as it writes it (tarsafe.Options.Record),
 // so Commit installs the tree without reading it back.
 //
+// The whole stream is bounded by the store's Limits (size, entries, and
+// the free-space floor, checked every freeCheckEvery bytes), so a
+// decompression bomb stops at the limit with a *tarsafe.LimitError or a
+// *FreeSpaceError. A fetcher spools the bytes as fetched first (NewSpool)
+// and feeds the ingest only once their signature is verified; when they
+// are a plain tar, the spool becomes the blob (SpoolIsBlob).
+//
 // Finish ends the stream and validates the manifest; Commit moves
 // everything into place; Abort (always safe to defer) removes the temps.
 type Ingest struct {
 	s    *Store
 	area *tempArea
 	blob *os.File
-	bw   *bufio.Writer
+	bw   *tarsafe.SparseWriter
 	sum  hash.Hash
 	pw   *io.PipeWriter
+	pr   *io.PipeReader
 	size int64
+
+	treeDir string
+	started bool // the extractor runs
+	digests []tarsafe.Digest
+
+	limits Limits
+	next   int64 // size at which to look at the free space again
+	spool  *Spool
+	// spoolIsBlob: the spool holds the uncompressed tar, hashed into sum
+	// already; Write feeds only the extractor.
+	spoolIsBlob bool
 
 	done   chan struct{}
 	res    *tarsafe.Result
@@ -70,6 +90,10 @@ const bufSize = 1 << 20
 
 // NewIngest starts an ingest in a fresh temp area.
 func (s *Store) NewIngest() (*Ingest, error) {
+	lim := s.limits
+	if err := lim.checkFree(s.tmpDir, 0); err != nil {
+		return nil, fmt.Errorf("starting ingest: %w", err)
+	}
 	area, err := newTempArea(s.tmpDir)
 	if err != nil {
 		return nil, fmt.Errorf("starting ingest: %w", err)
@@ -87,27 +111,55 @@ func (s *Store) NewIngest() (*Ingest, error) {
 	}
 	pr, pw := io.Pipe()
 	in := &Ingest{
-		s:    s,
-		area: area,
-		blob: blob,
-		bw:   bufio.NewWriterSize(blob, bufSize),
-		sum:  sha512.New(),
-		pw:   pw,
-		done: make(chan struct{}),
+		s:       s,
+		area:    area,
+		blob:    blob,
+		bw:      tarsafe.NewSparseWriter(blob, bufSize),
+		sum:     sha512.New(),
+		pw:      pw,
+		pr:      pr,
+		treeDir: treeDir,
+		done:    make(chan struct{}),
+		limits:  lim,
 	}
+	return in, nil
+}
+
+// start starts the extractor, at the first byte written (or at Finish),
+// so that the options of the extraction can still be set before.
+func (in *Ingest) start() {
+	if in.started {
+		return
+	}
+	in.started = true
+	opts := tarsafe.Options{Record: true, Limits: in.limits.tarLimits(), Digests: in.digests}
 	go func() {
 		defer close(in.done)
-		br := bufio.NewReaderSize(pr, bufSize)
-		res, err := tarsafe.Extract(br, treeDir, tarsafe.Options{Record: true})
+		br := bufio.NewReaderSize(in.pr, bufSize)
+		res, err := tarsafe.Extract(br, in.treeDir, opts)
 		if err == nil {
 			// Padding after the end-of-archive marker still belongs to
 			// the blob: keep reading until the writer closes.
 			_, err = io.Copy(io.Discard, br)
 		}
 		in.res, in.extErr = res, err
-		pr.CloseWithError(err)
+		in.pr.CloseWithError(err)
 	}()
-	return in, nil
+}
+
+// TarLimits are the per-entry limits the ingest will apply, for a first
+// pass over the same bytes (tarsafe.Prehash).
+func (in *Ingest) TarLimits() tarsafe.Limits { return in.limits.tarLimits() }
+
+// UseDigests gives the extraction the digests of the image's regular
+// files, computed by tarsafe.Prehash over the same bytes, so it does not
+// hash them again. Call it before the first Write.
+func (in *Ingest) UseDigests(d []tarsafe.Digest) error {
+	if in.started || in.finished || in.closed {
+		return fmt.Errorf("ingesting image: %w", ErrIngestDone)
+	}
+	in.digests = d
+	return nil
 }
 
 // Write feeds the next bytes of the uncompressed tar.
@@ -118,10 +170,30 @@ func (in *Ingest) Write(p []byte) (int, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
-	in.sum.Write(p)
-	if _, err := in.bw.Write(p); err != nil {
-		in.err = fmt.Errorf("ingesting image: writing temp blob: %w", err)
+	in.start()
+	if max := in.limits.MaxImageSize; max > 0 && in.size+int64(len(p)) > max {
+		in.err = fmt.Errorf("ingesting image: %w", &tarsafe.LimitError{Limit: tarsafe.LimitSize, Max: max})
 		return 0, in.err
+	}
+	if in.size >= in.next {
+		// Until the next look, the tree grows by at most what is fed,
+		// and so does the blob unless the spool is the blob.
+		ahead := freeCheckEvery + int64(len(p))
+		if !in.spoolIsBlob {
+			ahead *= 2
+		}
+		if err := in.limits.checkFree(in.s.tmpDir, ahead); err != nil {
+			in.err = fmt.Errorf("ingesting image: %w", err)
+			return 0, in.err
+		}
+		in.next = in.size + freeCheckEvery
+	}
+	if !in.spoolIsBlob {
+		in.sum.Write(p)
+		if _, err := in.bw.Write(p); err != nil {
+			in.err = fmt.Errorf("ingesting image: writing temp blob: %w", err)
+			return 0, in.err
+		}
 	}
 	if _, err := in.pw.Write(p); err != nil {
 		<-in.done
@@ -142,6 +214,7 @@ func (in *Ingest) Finish() (*Pending, error) {
 		return nil, ErrIngestDone
 	}
 	in.finished = true
+	in.start()
 	in.pw.Close()
 	<-in.done
 	if in.err != nil {
@@ -151,14 +224,20 @@ func (in *Ingest) Finish() (*Pending, error) {
 		in.err = fmt.Errorf("ingesting image: %w", in.extErr)
 		return nil, in.err
 	}
-	if err := in.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("ingesting image: writing temp blob: %w", err)
-	}
-	if err := in.blob.Sync(); err != nil {
-		return nil, fmt.Errorf("ingesting image: syncing temp blob: %w", err)
-	}
-	if err := in.blob.Close(); err != nil {
-		return nil, fmt.Errorf("ingesting image: closing temp blob: %w", err)
+	if in.spoolIsBlob {
+		if err := in.adoptSpool(); err != nil {
+			return nil, fmt.Errorf("ingesting image: %w", err)
+		}
+	} else {
+		if err := in.bw.Close(); err != nil {
+			return nil, fmt.Errorf("ingesting image: writing temp blob: %w", err)
+		}
+		if err := in.blob.Sync(); err != nil {
+			return nil, fmt.Errorf("ingesting image: syncing temp blob: %w", err)
+		}
+		if err := in.blob.Close(); err != nil {
+			return nil, fmt.Errorf("ingesting image: closing temp blob: %w", err)
+		}
 	}
 	if in.res.Manifest == nil {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoManifest)
@@ -167,7 +246,7 @@ func (in *Ingest) Finish() (*Pending, error) {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
 	}
 	var im schema.ImageManifest
-	if err := im.UnmarshalJSON(in.res.Manifest); err != nil {
+	if err := acimanifest.UnmarshalImage(in.res.Manifest, &im); err != nil {
 		return nil, fmt.Errorf("ingesting image: %w: %v", ErrInvalidManifest, err)
 	}
 	full := in.sum.Sum(nil)
@@ -294,11 +373,43 @@ func (in *Ingest) Abort() {
 	}
 	in.closed = true
 	in.pw.CloseWithError(errors.New("ingest aborted"))
-	<-in.done
+	if in.started {
+		<-in.done
+	}
 	in.cleanup()
 }
 
 func (in *Ingest) cleanup() {
 	in.blob.Close()
+	in.spool.close()
 	in.area.remove()
+}
+
+// SpoolIsBlob says that the spool holds the uncompressed tar itself and
+// that digest is the sha512 state over all of it: the ingest then neither
+// hashes nor writes a blob, and Finish makes the spool the blob. Call it
+// before the first Write, with the spool complete.
+func (in *Ingest) SpoolIsBlob(digest hash.Hash) error {
+	if in.spool == nil || in.size > 0 || in.finished || in.closed {
+		return fmt.Errorf("ingesting image: %w", ErrIngestDone)
+	}
+	in.spoolIsBlob = true
+	in.sum = digest
+	return nil
+}
+
+// adoptSpool makes the spool the temp blob, once the extractor has read
+// exactly its bytes.
+func (in *Ingest) adoptSpool() error {
+	if in.size != in.spool.n {
+		return fmt.Errorf("the extractor read %d bytes of the %d spooled", in.size, in.spool.n)
+	}
+	in.blob.Close()
+	if err := in.spool.f.Sync(); err != nil {
+		return fmt.Errorf("syncing temp blob: %w", err)
+	}
+	if err := os.Rename(in.spool.f.Name(), in.blob.Name()); err != nil {
+		return fmt.Errorf("placing temp blob: %w", err)
+	}
+	return nil
 }

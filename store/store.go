@@ -10,6 +10,7 @@
 //	<dir>/cas/imagelocks/<key>   per-image flock
 //	<dir>/cas/treestorelocks/<id> per-tree flock
 //	<dir>/cas/downloadlocks/<h>  per-download-source flock (downloadlock.go)
+//	<dir>/cas/partial/<h>[.json] interrupted downloads, resumed (partial.go)
 //	<dir>/cas/.lock              shared by every open Store
 //	<dir>/tmp/.tmp-store-*       temp areas of live ingests and renders
 //
@@ -33,6 +34,10 @@
 //     take turns (the second finds the blob in place and drops its copy).
 //   - Ingest never holds an image in memory: the tar streams through the
 //     hash, a temp blob file and the extractor.
+//   - Every ingest is bounded by the store's Limits (uncompressed size and
+//     files' logical sizes, entries, free space left on the filesystem),
+//     whoever calls it and whatever was verified; blobs, spools and
+//     extracted files are written sparse.
 package store
 
 import (
@@ -61,6 +66,7 @@ type Store struct {
 	trees   *tree.Store
 	casLock *flock.Lock
 	now     func() time.Time
+	limits  Limits
 }
 
 // Open creates the layout under dataDir when missing, takes the shared
@@ -72,6 +78,7 @@ func Open(dataDir string) (_ *Store, retErr error) {
 		casDir: filepath.Join(dataDir, "cas"),
 		tmpDir: filepath.Join(dataDir, "tmp"),
 		now:    time.Now,
+		limits: DefaultLimits,
 	}
 	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks"), filepath.Join(s.casDir, commitsDir)} {
 		if err := os.MkdirAll(d, 0o2770); err != nil {
@@ -352,6 +359,9 @@ func (s *Store) GC(opts GCOptions) ([]string, error) {
 		}
 	}
 	cutoff := s.now().Add(-opts.GracePeriod)
+	if err := s.gcPartials(cutoff); err != nil {
+		return nil, fmt.Errorf("collecting partial downloads: %w", err)
+	}
 	var removed []string
 	for _, img := range imgs {
 		if keepImages[img.Key] || !lastTouched(img).Before(cutoff) {

@@ -108,8 +108,8 @@ func TestImageList(t *testing.T) {
 	}
 
 	// Bad usage.
-	e.fails(2, "image", "list", "--fields=nonsense")
-	e.fails(2, "image", "list", "--order=sideways")
+	e.fails(254, "image", "list", "--fields=nonsense")
+	e.fails(254, "image", "list", "--order=sideways")
 }
 
 func TestImageRemove(t *testing.T) {
@@ -127,7 +127,7 @@ func TestImageRemove(t *testing.T) {
 	// Nothing to remove is an error naming the argument.
 	_, stderr := e.fails(254, "image", "rm", im2.name)
 	assertMentions(t, "rm of a missing image", stderr, im2.name)
-	e.fails(2, "image", "rm")
+	e.fails(254, "image", "rm")
 }
 
 func TestImageGC(t *testing.T) {
@@ -194,7 +194,7 @@ func TestImageExport(t *testing.T) {
 	e.fails(254, "image", "export", im1.id, out)
 	e.ok("image", "export", "--overwrite", im1.name, out)
 	assertFileBytes(t, out, im1.aci)
-	e.fails(2, "image", "export", im1.id)
+	e.fails(254, "image", "export", im1.id)
 }
 
 func TestImageExtractAndRender(t *testing.T) {

@@ -202,8 +202,8 @@ func TestNetPortForward(t *testing.T) {
 	}
 
 	// A name the manifest does not declare is a usage error.
-	if _, stderr, code := h.run(pe, "--port=nosuch:8080", img); code != 2 {
-		t.Errorf("--port with an undeclared name: exit %d, want 2\n%s", code, stderr)
+	if _, stderr, code := h.run(pe, "--port=nosuch:8080", img); code != 254 {
+		t.Errorf("--port with an undeclared name: exit %d, want 254\n%s", code, stderr)
 	}
 }
 

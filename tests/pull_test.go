@@ -59,7 +59,7 @@ func TestFetchPullPolicies(t *testing.T) {
 	e.assertStore(im.id)
 
 	// An unknown policy is bad usage.
-	_, stderr = e.fails(2, "fetch", "--pull-policy=sometimes", ref)
+	_, stderr = e.fails(254, "fetch", "--pull-policy=sometimes", ref)
 	assertMentions(t, "bad pull policy", stderr, "sometimes")
 }
 

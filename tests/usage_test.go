@@ -8,7 +8,8 @@ import (
 	"github.com/rkt/rkt/stage0/trust/trusttest"
 )
 
-// TestBadUsage: wrong arguments and flags exit 2 and say what was wrong.
+// TestBadUsage: wrong arguments and flags exit 254, as in rkt 1.30, and say
+// what was wrong.
 func TestBadUsage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -26,7 +27,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"no-such-command"}, "no-such-command"},
 	}
 	for _, c := range cases {
-		out, stderr := e.fails(2, c.args...)
+		out, stderr := e.fails(254, c.args...)
 		if strings.Contains(out, "sha512-") {
 			t.Errorf("rkt %v printed a result on stdout: %q", c.args, out)
 		}

@@ -119,7 +119,8 @@ func ParseNetFlag(values []string) ([]NetRequest, error) {
 }
 
 // parseArgs parses K=V;K=V. Keys and values must not contain the list
-// separators, since CNI_ARGS has no quoting.
+// separators, since CNI_ARGS has no quoting, and values must not start or
+// end with white space.
 func parseArgs(net, s string) (map[string]string, error) {
 	args := map[string]string{}
 	for _, pair := range strings.Split(s, ";") {
@@ -127,7 +128,10 @@ func parseArgs(net, s string) (map[string]string, error) {
 			continue
 		}
 		k, val, ok := strings.Cut(pair, "=")
-		if !ok || k == "" || strings.ContainsAny(k, "=;, \t\n\x00") || strings.ContainsAny(val, "=;,\n\x00") {
+		// A value may hold spaces, but not at its ends: the end of the
+		// list is trimmed, so "a=1 ;b=2" would not read back the same.
+		if !ok || k == "" || strings.ContainsAny(k, "=;, \t\n\x00") || strings.ContainsAny(val, "=;,\n\x00") ||
+			strings.TrimSpace(val) != val {
 			return nil, fmt.Errorf("%w: network %q: argument %q: want KEY=VALUE", ErrUsage, net, pair)
 		}
 		if _, dup := args[k]; dup {

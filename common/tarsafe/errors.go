@@ -1,6 +1,40 @@
 package tarsafe
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrLimit is matched (errors.Is) by every *LimitError.
+var ErrLimit = errors.New("image exceeds a fetch limit")
+
+// errDigests: Options.Digests do not describe the archive being extracted.
+var errDigests = errors.New("the archive's regular files do not match its digests from the first pass")
+
+// Which limit a LimitError names.
+const (
+	LimitSize    = "size"
+	LimitEntries = "entries"
+)
+
+// LimitError is a refusal of an archive that holds more than Limits allow.
+type LimitError struct {
+	Limit string // LimitSize or LimitEntries
+	Max   int64  // the limit
+	Entry string // the entry that crossed it, when known
+}
+
+func (e *LimitError) Error() string {
+	if e.Limit == LimitEntries {
+		return fmt.Sprintf("%v: more than %d entries", ErrLimit, e.Max)
+	}
+	if e.Entry != "" {
+		return fmt.Sprintf("%v: files larger than %d bytes in all (at tar entry %q, sparse files counted at full length)", ErrLimit, e.Max, e.Entry)
+	}
+	return fmt.Sprintf("%v: larger than %d bytes", ErrLimit, e.Max)
+}
+
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
 // EntryError is a refusal of one tar entry: the archive tried to leave the
 // destination, to break the image layout, or carries an entry the extractor

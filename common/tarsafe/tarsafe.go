@@ -13,8 +13,19 @@
 //     inside the image), but no later entry may be written through a
 //     symlink whose target is absolute or leaves rootfs/;
 //   - a hardlink must name an earlier regular file of the same archive;
-//   - only regular files, directories, symlinks, hardlinks, character and
-//     block devices and FIFOs are accepted; whiteout names are not special.
+//   - only regular files (GNU and PAX sparse ones included), directories,
+//     symlinks, hardlinks, character and block devices and FIFOs are
+//     accepted; whiteout names are not special;
+//   - with Limits, the entries are at most MaxEntries and the sum of the
+//     regular files' sizes at most MaxSize, counted from the headers before
+//     anything of the entry is written; a sparse file counts its full
+//     logical size, holes included (a *LimitError).
+//
+// Regular files are written sparse: every 4 KiB block of zeros (the holes
+// of a sparse entry, which the tar reader expands, and zero runs of plain
+// files alike) is skipped rather than written, and the file is truncated
+// to its length at the end. A 100 GiB sparse entry, once allowed by the
+// limits, takes the disk space of its data only.
 //
 // Every refusal is an *EntryError. Extract writes rootfs entries through an
 // os.Root opened on <dest>/rootfs, so even an entry that the checks above
@@ -37,6 +48,7 @@ package tarsafe
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -100,6 +112,28 @@ type Options struct {
 	// Record fills Result.Files (when exact), hashing every regular file
 	// as it is written.
 	Record bool
+	// Limits bound the archive; zero values mean no bound.
+	Limits Limits
+	// Digests, when not nil, are Prehash's digests of the same archive:
+	// regular files are then not hashed again, and an archive whose
+	// regular files do not match them in number and sizes is refused.
+	Digests []Digest
+}
+
+// Digest is the length and SHA-256 of one regular file's content.
+type Digest struct {
+	Size   int64
+	SHA256 [32]byte
+}
+
+// Limits bound what an archive may hold, checked from the headers before
+// an entry is written.
+type Limits struct {
+	// MaxSize bounds the sum of the regular files' logical sizes (sparse
+	// files at their full length).
+	MaxSize int64
+	// MaxEntries bounds the number of entries.
+	MaxEntries int
 }
 
 // WalkLess orders rootfs paths as a lexical directory walk visits them
@@ -134,9 +168,38 @@ func WalkLess(a, b string) int {
 }
 
 // Check reads an ACI tar from r up to its end-of-archive marker and
-// applies every rule without writing anything.
-func Check(r io.Reader) (*Result, error) {
-	return run(r, nil)
+// applies every rule, and lim, without writing anything.
+func Check(r io.Reader, lim Limits) (*Result, error) {
+	return run(r, nil, lim, nil)
+}
+
+// Prehash is Check that also returns the digest of every regular file
+// under rootfs/, in archive order, for Extract (Options.Digests) to use
+// on the same bytes later. It writes nothing.
+func Prehash(r io.Reader, lim Limits) ([]Digest, error) {
+	p := &prehasher{sum: sha256.New(), buf: make([]byte, copyBufferSize), digests: []Digest{}}
+	if _, err := run(r, nil, lim, p); err != nil {
+		return nil, err
+	}
+	return p.digests, nil
+}
+
+type prehasher struct {
+	sum     hash.Hash
+	buf     []byte
+	digests []Digest
+}
+
+func (p *prehasher) file(h *tar.Header, body io.Reader) error {
+	p.sum.Reset()
+	n, err := io.CopyBuffer(p.sum, body, p.buf)
+	if err != nil {
+		return fmt.Errorf("reading tar entry %q: %w", h.Name, err)
+	}
+	d := Digest{Size: n}
+	p.sum.Sum(d.SHA256[:0])
+	p.digests = append(p.digests, d)
+	return nil
 }
 
 // Extract reads an ACI tar from r and writes it into dest, an existing
@@ -162,9 +225,12 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		x.rec = &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}
 	}
 	defer x.close()
-	res, err := run(r, x)
+	res, err := run(r, x, opts.Limits, nil)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Digests != nil && x.nextDigest != len(opts.Digests) {
+		return nil, fmt.Errorf("extracting into %s: %w", dest, errDigests)
 	}
 	if err := x.finishDirs(); err != nil {
 		return nil, err
@@ -176,7 +242,7 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 	return res, nil
 }
 
-func run(r io.Reader, x *extractor) (*Result, error) {
+func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error) {
 	tr := tar.NewReader(r)
 	c := &checker{symlinks: map[string]string{}, regs: map[string]bool{}}
 	res := &Result{}
@@ -196,6 +262,14 @@ func run(r io.Reader, x *extractor) (*Result, error) {
 			return nil, err
 		}
 		res.Entries++
+		if lim.MaxEntries > 0 && res.Entries > lim.MaxEntries {
+			return nil, &LimitError{Limit: LimitEntries, Max: int64(lim.MaxEntries)}
+		}
+		if isReg(h.Typeflag) && name != ManifestName {
+			if h.Size < 0 || lim.MaxSize > 0 && h.Size > lim.MaxSize-res.Size {
+				return nil, &LimitError{Limit: LimitSize, Max: lim.MaxSize, Entry: h.Name}
+			}
+		}
 		if name == ManifestName {
 			if h.Size > MaxManifestSize {
 				return nil, refuse(h.Name, fmt.Sprintf("manifest is larger than %d bytes", MaxManifestSize), nil)
@@ -214,6 +288,11 @@ func run(r io.Reader, x *extractor) (*Result, error) {
 		}
 		if isReg(h.Typeflag) {
 			res.Size += h.Size
+			if pre != nil {
+				if err := pre.file(h, tr); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if x != nil {
 			if err := x.entry(h, name, tr); err != nil {
@@ -223,7 +302,9 @@ func run(r io.Reader, x *extractor) (*Result, error) {
 	}
 }
 
-func isReg(t byte) bool { return t == tar.TypeReg || t == tar.TypeRegA }
+// isReg: a regular file. archive/tar keeps the type of an old GNU sparse
+// entry ('S') and expands its holes as zeros, like a PAX sparse one.
+func isReg(t byte) bool { return t == tar.TypeReg || t == tar.TypeRegA || t == tar.TypeGNUSparse }
 
 // checker applies the archive-level rules. It remembers the symlinks and
 // regular files seen so far, so that writes through symlinks and hardlinks
@@ -236,7 +317,7 @@ type checker struct {
 
 func (c *checker) check(h *tar.Header) (string, error) {
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
 		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
 		return "", refuse(h.Name, fmt.Sprintf("unsupported entry type %q", h.Typeflag), nil)
@@ -283,7 +364,7 @@ func (c *checker) check(h *tar.Header) (string, error) {
 			return "", refuse(h.Name, fmt.Sprintf("hardlink target %q is not an earlier regular file of the image", h.Linkname), nil)
 		}
 		c.regs[name] = true
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		c.regs[name] = true
 	}
 	return name, nil
@@ -337,6 +418,8 @@ type extractor struct {
 	known   map[string]bool        // paths known to be directories (or symlinks to them)
 	skipped int
 	rec     *recorder // nil unless Options.Record
+
+	nextDigest int // index in opts.Digests of the next regular file
 }
 
 func (x *extractor) close() {
@@ -398,7 +481,7 @@ func (x *extractor) write(h *tar.Header, rel string, body io.Reader) error {
 	switch h.Typeflag {
 	case tar.TypeDir:
 		return x.dir(h, rel)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		return x.regular(h, rel, body)
 	case tar.TypeSymlink:
 		if err := x.create(rel, func() error { return x.rootfs.Symlink(h.Linkname, rel) }); err != nil {
@@ -551,7 +634,14 @@ func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
 	}
 	defer f.Close()
 	var sum hash.Hash
-	if x.rec != nil {
+	var pre *Digest
+	if x.opts.Digests != nil {
+		if x.nextDigest >= len(x.opts.Digests) || x.opts.Digests[x.nextDigest].Size != h.Size {
+			return errDigests
+		}
+		pre = &x.opts.Digests[x.nextDigest]
+		x.nextDigest++
+	} else if x.rec != nil {
 		sum = x.rec.sum
 		sum.Reset()
 	}
@@ -566,31 +656,89 @@ func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 			return err
 		}
-		x.rec.stat(rel, fromUnix(&st), sum, "")
+		if pre != nil {
+			x.rec.statDigest(rel, fromUnix(&st), pre.SHA256)
+		} else {
+			x.rec.stat(rel, fromUnix(&st), sum, "")
+		}
 	}
 	return f.Close()
 }
 
 // copyFile copies body to f through buf, filling it before each write,
-// and feeds sum (when not nil) the same bytes. It never allocates.
+// and feeds sum (when not nil) the same bytes. Blocks of zeros become
+// holes (see holeBlock). It never allocates.
 func copyFile(f *os.File, body io.Reader, buf []byte, sum hash.Hash) error {
+	var off, end int64 // bytes read; end of the last write
 	for {
 		n, err := io.ReadFull(body, buf)
 		if n > 0 {
-			if _, werr := f.Write(buf[:n]); werr != nil {
-				return werr
-			}
 			if sum != nil {
 				sum.Write(buf[:n])
 			}
+			w, werr := writeSparse(f, buf[:n], off)
+			if werr != nil {
+				return werr
+			}
+			if w > 0 {
+				end = w
+			}
+			off += int64(n)
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil
+			break
 		}
 		if err != nil {
 			return err
 		}
 	}
+	if end < off {
+		// The file ends in a hole: give it its length.
+		return f.Truncate(off)
+	}
+	return nil
+}
+
+// holeBlock is the unit of hole detection: a block this long (at an offset
+// that is a multiple of it) holding only zeros is not written.
+const holeBlock = 4096
+
+var zeroBlock [holeBlock]byte
+
+// writeSparse writes p at off, skipping the zero blocks, and returns the
+// offset just past the last byte written (0 when p was all zeros). off is
+// a multiple of holeBlock: copyFile fills its buffer, a multiple of it,
+// before each call.
+func writeSparse(f *os.File, p []byte, off int64) (int64, error) {
+	var end int64
+	data := -1 // start of the pending run of data, -1 when none
+	flush := func(to int) error {
+		if data < 0 {
+			return nil
+		}
+		if _, err := f.WriteAt(p[data:to], off+int64(data)); err != nil {
+			return err
+		}
+		end = off + int64(to)
+		data = -1
+		return nil
+	}
+	for i := 0; i < len(p); i += holeBlock {
+		j := min(i+holeBlock, len(p))
+		if bytes.Equal(p[i:j], zeroBlock[:j-i]) {
+			if err := flush(i); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if data < 0 {
+			data = i
+		}
+	}
+	if err := flush(len(p)); err != nil {
+		return 0, err
+	}
+	return end, nil
 }
 
 // fileMeta applies ownership, mode, xattrs and mtime to an open file or
@@ -689,6 +837,16 @@ func (r *recorder) stat(rel string, st statInfo, sum hash.Hash, link string) {
 		fr.Rdev = st.rdev
 	}
 	r.files[rel] = fr
+}
+
+// statDigest records the regular file rel with a digest computed before.
+func (r *recorder) statDigest(rel string, st statInfo, d [32]byte) {
+	if r == nil {
+		return
+	}
+	r.files[rel] = &record{filled: true, FileRecord: FileRecord{
+		Path: rel, Mode: st.mode, Uid: st.uid, Gid: st.gid, Size: st.size, SHA256: d,
+	}}
 }
 
 // link records rel as a hardlink of the regular file old.

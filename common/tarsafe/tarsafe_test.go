@@ -21,7 +21,7 @@ func TestHostileArchivesAreRefused(t *testing.T) {
 		t.Run(hc.Name, func(t *testing.T) {
 			aci := storetest.RawTar(t, hc.Entries...)
 			var ee *EntryError
-			if _, err := Check(bytes.NewReader(aci)); !errors.As(err, &ee) {
+			if _, err := Check(bytes.NewReader(aci), Limits{}); !errors.As(err, &ee) {
 				t.Fatalf("Check: got %v, want *EntryError", err)
 			}
 			top := t.TempDir()
@@ -154,7 +154,7 @@ func TestExtractLayersReplaceAndRootStops(t *testing.T) {
 func TestCheckAcceptsValidImage(t *testing.T) {
 	aci := storetest.BuildACI(t, "example.com/ok", map[string]string{"version": "1"},
 		storetest.File{Name: "a/b/c", Body: []byte("12345")})
-	res, err := Check(bytes.NewReader(aci))
+	res, err := Check(bytes.NewReader(aci), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

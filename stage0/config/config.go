@@ -6,6 +6,8 @@
 //	<root>/auth.d/*.json     rktKind "auth" (per domain) or "dockerAuth" (per registry)
 //	<root>/paths.d/*.json    rktKind "paths": "data", "stage1-images"
 //	<root>/stage1.d/*.json   rktKind "stage1": "name"+"version" together, "location"
+//	<root>/fetch.d/*.json    rktKind "fetch": "maxImageSize", "maxFiles",
+//	                         "minFreeSpace", "minFreePercent" (limits of an ingest)
 //
 // Invariants:
 //   - Roots are read in the order given to Load, lowest precedence first
@@ -26,10 +28,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -89,6 +93,23 @@ type Stage1 struct {
 	Location string
 }
 
+// Fetch holds the limits of an image ingest that the configuration sets;
+// nil fields are unset (the store's defaults apply), 0 disables a limit.
+type Fetch struct {
+	// MaxImageSize bounds the uncompressed image and the sum of its files'
+	// sizes, in bytes ("maxImageSize": a number of bytes or a string such
+	// as "16GiB").
+	MaxImageSize *int64
+	// MaxFiles bounds the entries of the image's tar ("maxFiles").
+	MaxFiles *int64
+	// MinFreeSpace is the free space, in bytes, an ingest must leave on
+	// the data dir's filesystem ("minFreeSpace", like maxImageSize).
+	MinFreeSpace *int64
+	// MinFreePercent is the same floor as a percentage of the filesystem
+	// ("minFreePercent"); the larger of the two applies.
+	MinFreePercent *int64
+}
+
 // Config is the merged configuration.
 type Config struct {
 	// Auth holds the credential per domain (host name, optionally with a
@@ -98,6 +119,7 @@ type Config struct {
 	DockerAuth map[string]DockerAuth
 	Paths      Paths
 	Stage1     Stage1
+	Fetch      Fetch
 }
 
 // AuthHeaders returns, per domain, the headers to add to requests going to
@@ -122,9 +144,10 @@ var kinds = map[string][]string{
 	"auth.d":   {"auth", "dockerAuth"},
 	"paths.d":  {"paths"},
 	"stage1.d": {"stage1"},
+	"fetch.d":  {"fetch"},
 }
 
-var kindDirs = []string{"auth.d", "paths.d", "stage1.d"}
+var kindDirs = []string{"auth.d", "paths.d", "stage1.d", "fetch.d"}
 
 // Load reads the configuration roots in increasing precedence (typically
 // system, local, user) and merges them. Empty roots are skipped.
@@ -153,6 +176,7 @@ type layer struct {
 	setBy      map[string]string // "paths.data" etc. -> file
 	paths      Paths
 	stage1     Stage1
+	fetch      Fetch
 }
 
 func newLayer() *layer {
@@ -220,6 +244,8 @@ func (l *layer) readFile(path string, allowed []string) error {
 		return l.parseDockerAuth(path, data)
 	case "paths":
 		return l.parsePaths(path, data)
+	case "fetch":
+		return l.parseFetch(path, data)
 	default: // "stage1"
 		return l.parseStage1(path, data)
 	}
@@ -427,14 +453,26 @@ func (l *layer) mergeInto(c *Config) {
 	if l.stage1.Location != "" {
 		c.Stage1.Location = l.stage1.Location
 	}
+	for _, f := range []struct{ dst, src **int64 }{
+		{&c.Fetch.MaxImageSize, &l.fetch.MaxImageSize},
+		{&c.Fetch.MaxFiles, &l.fetch.MaxFiles},
+		{&c.Fetch.MinFreeSpace, &l.fetch.MinFreeSpace},
+		{&c.Fetch.MinFreePercent, &l.fetch.MinFreePercent},
+	} {
+		if *f.src != nil {
+			*f.dst = *f.src
+		}
+	}
 }
 
 // MarshalJSON renders the merged configuration as `rkt config` prints it,
 // as rkt 1.30 printed it: {"stage0": [entries]}, one entry per domain, per
 // registry, one for paths and one for stage1, each in its v1 file format,
 // credentials included (whoever can run this can read the files they come
-// from), and paths as configured ("" where no paths.d file sets one). The
-// order is stable: auth by domain, docker auth by registry, paths, stage1.
+// from), and paths as configured ("" where no paths.d file sets one);
+// between paths and stage1, one for fetch (the limits set, in bytes) only
+// when a fetch.d file sets one, since rkt 1.30 had no such kind. The order
+// is stable: auth by domain, docker auth by registry, paths, fetch, stage1.
 func (c *Config) MarshalJSON() ([]byte, error) {
 	entries := []any{}
 	for _, d := range sortedKeys(c.Auth) {
@@ -471,6 +509,16 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 		Data         string `json:"data"`
 		Stage1Images string `json:"stage1-images"`
 	}{"v1", "paths", c.Paths.DataDir, c.Paths.Stage1ImagesDir})
+	if c.Fetch != (Fetch{}) {
+		entries = append(entries, struct {
+			RktVersion     string `json:"rktVersion"`
+			RktKind        string `json:"rktKind"`
+			MaxImageSize   *int64 `json:"maxImageSize,omitempty"`
+			MaxFiles       *int64 `json:"maxFiles,omitempty"`
+			MinFreeSpace   *int64 `json:"minFreeSpace,omitempty"`
+			MinFreePercent *int64 `json:"minFreePercent,omitempty"`
+		}{"v1", "fetch", c.Fetch.MaxImageSize, c.Fetch.MaxFiles, c.Fetch.MinFreeSpace, c.Fetch.MinFreePercent})
+	}
 	entries = append(entries, struct {
 		RktVersion string `json:"rktVersion"`
 		RktKind    string `json:"rktKind"`
@@ -481,6 +529,103 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Stage0 []any `json:"stage0"`
 	}{entries})
+}
+
+type fetchV1 struct {
+	RktKind        string          `json:"rktKind"`
+	RktVersion     string          `json:"rktVersion"`
+	MaxImageSize   json.RawMessage `json:"maxImageSize"`
+	MaxFiles       *int64          `json:"maxFiles"`
+	MinFreeSpace   json.RawMessage `json:"minFreeSpace"`
+	MinFreePercent *int64          `json:"minFreePercent"`
+}
+
+func (l *layer) parseFetch(path string, data []byte) error {
+	var v fetchV1
+	if err := strictUnmarshal(data, &v); err != nil {
+		return err
+	}
+	sizes := []struct {
+		key string
+		raw json.RawMessage
+		dst **int64
+	}{
+		{"maxImageSize", v.MaxImageSize, &l.fetch.MaxImageSize},
+		{"minFreeSpace", v.MinFreeSpace, &l.fetch.MinFreeSpace},
+	}
+	for _, f := range sizes {
+		if len(f.raw) == 0 || string(f.raw) == "null" {
+			continue
+		}
+		n, err := parseSize(f.raw)
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", f.key, err)
+		}
+		if err := l.set("fetch "+f.key, path); err != nil {
+			return err
+		}
+		*f.dst = &n
+	}
+	counts := []struct {
+		key string
+		val *int64
+		dst **int64
+		max int64
+	}{
+		{"maxFiles", v.MaxFiles, &l.fetch.MaxFiles, 1 << 62},
+		{"minFreePercent", v.MinFreePercent, &l.fetch.MinFreePercent, 100},
+	}
+	for _, f := range counts {
+		if f.val == nil {
+			continue
+		}
+		if *f.val < 0 || *f.val > f.max {
+			return fmt.Errorf("fetch %s: %w: %d", f.key, ErrBadValue, *f.val)
+		}
+		if err := l.set("fetch "+f.key, path); err != nil {
+			return err
+		}
+		n := *f.val
+		*f.dst = &n
+	}
+	return nil
+}
+
+// sizeUnits are the suffixes parseSize accepts.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1},
+}
+
+// parseSize reads a size: a JSON number of bytes, or a string of digits
+// with an optional unit ("512MiB", "16GiB", "2GB", "4096").
+func parseSize(raw json.RawMessage) (int64, error) {
+	var n int64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("%w: %d", ErrBadValue, n)
+		}
+		return n, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, fmt.Errorf("%w: %s (want a number of bytes or a string such as \"16GiB\")", ErrBadValue, raw)
+	}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v < 0 || v > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%w: %q (want a number of bytes or a string such as \"16GiB\")", ErrBadValue, s)
+	}
+	return v * mult, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

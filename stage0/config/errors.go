@@ -15,6 +15,9 @@ var (
 	// ErrStage1NameVersion is returned when a stage1 entry sets only one of
 	// name and version.
 	ErrStage1NameVersion = errors.New(`stage1 "name" and "version" must be set together`)
+	// ErrBadValue is returned for a fetch limit that is not a valid size or
+	// count; the wrapping error names the field.
+	ErrBadValue = errors.New("invalid value")
 )
 
 // KindError is returned for a rktKind that does not belong in the file's

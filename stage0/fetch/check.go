@@ -6,7 +6,6 @@ import (
 	"crypto/sha512"
 	"encoding"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -20,9 +19,38 @@ import (
 	"github.com/appc/spec/schema"
 
 	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/trust"
+	"github.com/rkt/rkt/store"
 )
+
+// cappedReader fails with a *tarsafe.LimitError once more than max bytes
+// have been read (max 0: no cap).
+type cappedReader struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.max <= 0 {
+		return c.r.Read(p)
+	}
+	if c.left <= 0 {
+		// One byte more tells a stream that ends exactly at the cap.
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		return 0, &tarsafe.LimitError{Limit: tarsafe.LimitSize, Max: c.max}
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
 
 // CheckOptions configures Check.
 type CheckOptions struct {
@@ -34,6 +62,10 @@ type CheckOptions struct {
 	Progress io.Writer
 	// Log receives diagnostics. Nil: slog.Default().
 	Log *slog.Logger
+	// Limits bound the uncompressed image (size, entries); the zero value
+	// means store.DefaultLimits. The free-space floor does not apply:
+	// Check writes nothing.
+	Limits store.Limits
 }
 
 // Check verifies an image file or https URL and its detached signature
@@ -42,11 +74,13 @@ type CheckOptions struct {
 // common/tarsafe and the image-ID hash, and nothing is written. It returns
 // the verdict, and an error when the image is not verified; the verdict is
 // returned then too, with Error set and what was learnt before the refusal.
+// Decompression is bounded by the limits, so a bomb costs at most their
+// worth of CPU and no memory or disk.
 func Check(ctx context.Context, opts CheckOptions, ref string, signature string) (*v1.SignatureVerdict, error) {
 	verdict := &v1.SignatureVerdict{Labels: map[string]string{}}
 	err := check(ctx, opts, ref, signature, verdict)
 	if err != nil {
-		err = fmt.Errorf("checking %q: %w", ref, err)
+		err = withLimitHint(fmt.Errorf("checking %q: %w", ref, err))
 		verdict.Verified = false
 		verdict.Error = err.Error()
 		return verdict, err
@@ -110,10 +144,14 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 		}
 		return sigHash
 	}
+	lim := opts.Limits
+	if lim == (store.Limits{}) {
+		lim = store.DefaultLimits
+	}
 	var result *tarsafe.Result
 	consume := func(r io.Reader) error {
-		tr := io.TeeReader(r, idHash)
-		res, err := tarsafe.Check(tr)
+		tr := io.TeeReader(&cappedReader{r: r, left: lim.MaxImageSize, max: lim.MaxImageSize}, idHash)
+		res, err := tarsafe.Check(tr, tarsafe.Limits{MaxSize: lim.MaxImageSize, MaxEntries: lim.MaxFiles})
 		if err != nil {
 			return fmt.Errorf("checking the tar: %w", err)
 		}
@@ -133,7 +171,7 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 		return errors.New("checking the tar: no manifest")
 	}
 	var m schema.ImageManifest
-	if err := json.Unmarshal(result.Manifest, &m); err != nil {
+	if err := acimanifest.UnmarshalImage(result.Manifest, &m); err != nil {
 		return fmt.Errorf("reading the manifest: %w", err)
 	}
 	verdict.Name = m.Name.String()

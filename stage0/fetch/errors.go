@@ -19,6 +19,9 @@ var (
 	// ErrUnsupportedRef: a reference this fetcher cannot handle (docker://,
 	// other schemes).
 	ErrUnsupportedRef = errors.New("unsupported image reference")
+	// ErrNoManifest: the image has no manifest (or none where the
+	// signature check looks for it, near the start of the tar).
+	ErrNoManifest = errors.New("no manifest in the image")
 	// ErrTooLarge: a signature or key larger than any real one.
 	ErrTooLarge = errors.New("too large")
 )

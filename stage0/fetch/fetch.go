@@ -4,22 +4,28 @@
 // without a store (Check, for CI).
 //
 // Invariants:
-//   - One streaming pass per image. The detached signature is downloaded and
-//     parsed first; then the image bytes flow once: as downloaded into the
-//     signature hash, then decompressed (gzip, bzip2, xz, zstd or none, by
-//     magic number) into the store's ingest, which checks the tar, hashes
-//     the image ID and extracts as the bytes arrive. No body is held in
-//     memory.
+//   - Verify, then decompress. The detached signature is downloaded and
+//     parsed first; the image bytes as fetched are then spooled into the
+//     store's temp area while hashed for the signature (and, for a plain
+//     tar, for the image ID and the files' digests, in memory); the
+//     signature is verified; only then is the spool decompressed (gzip,
+//     bzip2, xz, zstd or none, by magic number) into the store's ingest,
+//     which checks the tar, hashes the image ID and extracts, under the
+//     store's limits. Nothing of an unverified image is decompressed to
+//     disk; no body is held in memory.
 //   - Nothing unverified becomes visible: the ingest is committed only after
-//     the manifest carries the name and labels asked for (appc names and
-//     dependencies) and the signature verifies with a key trusted for the
-//     manifest's name. On any failure the ingest is aborted.
+//     the signature verifies with a key trusted for the name asked for (or,
+//     for a file or URL, the manifest's name, read from the spool) and the
+//     manifest carries that name and the labels asked for. On any failure
+//     the ingest is aborted.
 //   - Skipping signature checks happens in exactly one branch, taken when
-//     the insecure set has Image, and it logs a warning.
-//   - A plain tar signed with SHA-512 is hashed once: the signature hash is
-//     not fed while streaming; at the end, the store's sha512 state over the
-//     same bytes is copied into it (encoding.BinaryMarshaler), after checking
-//     that the store hashed exactly the bytes that were read.
+//     the insecure set has Image, and it logs a warning; the limits hold
+//     then too.
+//   - A plain tar signed with SHA-512 is hashed once: the signature's
+//     sha512 state over the spooled bytes is copied (BinaryMarshaler) to
+//     the store as the image ID's, and the spool becomes the blob.
+//   - Check (no store) streams once, bounded by the limits; it writes
+//     nothing.
 //   - Pull policies: Never never touches the network; New uses an image
 //     already in the store; Update goes to the network but honours the HTTP
 //     cache row of each ACI URL (fresh max-age: no request; ETag: a 304
@@ -61,6 +67,8 @@ type imageStore interface {
 	Remote(aciURL string) (*index.Remote, error)
 	PutRemote(r index.Remote) error
 	LockDownload(ctx context.Context, source string, onWait func()) (io.Closer, bool, error)
+	Partial(url string) (*store.Partial, error)
+	DropPartial(url string) error
 	Render(ctx context.Context, key string) (treeID string, err error)
 	Remove(key string) error
 }

@@ -3,7 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha512"
 	"encoding"
 	"errors"
@@ -11,10 +10,12 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/discovery"
 	"github.com/rkt/rkt/stage0/insecure"
 	"github.com/rkt/rkt/stage0/transport"
@@ -114,18 +115,40 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if f.Client == nil {
 		return "", fmt.Errorf("fetching %q: %w", spec.ref, errNoClient)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.aciURL, nil)
+	// An earlier download of the URL that was cut off is resumed: the
+	// rest is asked for, if the resource is still the one whose start
+	// was kept (If-Range), and the whole is spooled and verified as one.
+	part, err := f.Store.Partial(spec.aciURL)
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
+		f.log().Debug("not resuming a partial download", "url", spec.aciURL, "err", err)
+		part = nil
 	}
-	if have != "" && row.ETag != "" {
-		req.Header.Set("If-None-Match", row.ETag)
+	get := func(part *store.Partial) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.aciURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		if have != "" && row.ETag != "" {
+			req.Header.Set("If-None-Match", row.ETag)
+		}
+		if part != nil {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", part.Size))
+			req.Header.Set("If-Range", part.Validator())
+		}
+		return f.Client.Do(req)
 	}
-	resp, err := f.Client.Do(req)
+	resp, err := get(part)
+	if err == nil && part != nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		// The kept bytes are no start of this resource: start over.
+		resp.Body.Close()
+		f.dropPartial(spec.aciURL)
+		part = nil
+		resp, err = get(nil)
+	}
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: downloading %s: %w", spec.ref, spec.aciURL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { resp.Body.Close() }()
 	cc := parseCacheControl(resp.Header)
 
 	if resp.StatusCode == http.StatusNotModified && have != "" {
@@ -143,7 +166,29 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 		f.log().Debug("image not modified", "url", spec.aciURL, "key", have)
 		return have, nil
 	}
-	if resp.StatusCode != http.StatusOK {
+	var body io.Reader = resp.Body
+	size := resp.ContentLength
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && part != nil && resumes(resp, part):
+		kept, err := os.Open(part.Path)
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: resuming the download of %s: %w", spec.ref, spec.aciURL, err)
+		}
+		defer kept.Close()
+		body = io.MultiReader(kept, resp.Body)
+		if size >= 0 {
+			size += part.Size
+		}
+		f.log().Info(fmt.Sprintf("resuming the download of %s at byte %d", spec.aciURL, part.Size))
+	case resp.StatusCode == http.StatusOK:
+		if part != nil {
+			// The resource changed since its start was kept.
+			f.dropPartial(spec.aciURL)
+		}
+	default:
+		if part != nil {
+			f.dropPartial(spec.aciURL)
+		}
 		return "", fmt.Errorf("fetching %q: downloading %s: %w", spec.ref, spec.aciURL, statusError(resp))
 	}
 
@@ -168,7 +213,8 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 			DownloadTime: time.Now(),
 		}
 	}
-	src := source{ref: spec.ref, label: "Downloading ACI", body: resp.Body, size: resp.ContentLength}
+	src := source{ref: spec.ref, label: "Downloading ACI", body: body, size: size,
+		partial: &store.Partial{URL: spec.aciURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}}
 	v := verifyOpts{want: spec.want, discoverKeys: spec.discovered}
 	return f.ingest(ctx, src, sig, &v, meta)
 }
@@ -207,6 +253,37 @@ type source struct {
 	label string // for the progress bar
 	body  io.Reader
 	size  int64 // -1 when unknown
+	// partial, for a download, names the URL and its validators: a body
+	// cut off midway is kept (store.Spool.KeepAsPartial) for the next
+	// fetch to resume; nil for a local file.
+	partial *store.Partial
+}
+
+// resumes reports whether a 206 answer carries the rest of the resource
+// whose start p holds: its range starts where p ends and, when both have
+// one, its ETag is p's.
+func resumes(resp *http.Response, p *store.Partial) bool {
+	var start, end, total int64
+	if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &total); err != nil || start != p.Size {
+		return false
+	}
+	etag := resp.Header.Get("ETag")
+	return p.ETag == "" || etag == "" || etag == p.ETag
+}
+
+// dropPartial forgets a partial download that cannot be resumed.
+func (f *Fetcher) dropPartial(url string) {
+	if err := f.Store.DropPartial(url); err != nil {
+		f.log().Debug("removing a partial download", "url", url, "err", err)
+	}
+}
+
+// keepable reports whether the download that failed with err may be
+// resumed: not when a limit of the store stopped it (it would stop again).
+func keepable(err error) bool {
+	var le *tarsafe.LimitError
+	var fe *store.FreeSpaceError
+	return !errors.As(err, &le) && !errors.As(err, &fe)
 }
 
 // verifyOpts are the checks beyond the signature.
@@ -215,71 +292,109 @@ type verifyOpts struct {
 	discoverKeys bool
 }
 
-// ingest runs the streaming pass into the store and commits only a
-// verified image. sig is nil only when signature checks are disabled.
+// ingest brings one image into the store, verifying before decompressing:
+//
+//  1. the bytes as fetched are spooled into the ingest's temp area while
+//     hashed for the signature (and, for a plain tar, for the image ID);
+//  2. the signature is verified, for the name asked for or, when fetching
+//     a file or URL, the name in the manifest, read from the spool into
+//     memory (bounded) without writing anything;
+//  3. only then is the spool decompressed into the store's ingest, under
+//     its limits; a plain tar spool becomes the blob as is;
+//  4. the manifest must carry the name verified (and the labels asked
+//     for) before the ingest is committed.
+//
+// sig is nil only when signature checks are disabled; the limits hold
+// then too.
 func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, v *verifyOpts, meta store.ImportMeta) (key string, retErr error) {
 	if v == nil {
 		v = &verifyOpts{}
 	}
 	in, err := f.Store.NewIngest()
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: starting ingest: %w", src.ref, err)
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
 	defer func() {
 		if retErr != nil {
 			in.Abort()
+			retErr = withLimitHint(retErr)
 		}
 	}()
+	sp, err := in.NewSpool()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
 
+	start := time.Now()
 	body, done := f.progress(src)
-	var sigHash hash.Hash
-	handOver := false
-	choose := func(fm format) hash.Hash {
-		if sig == nil {
-			return nil
-		}
-		sigHash = sig.NewHash()
-		if fm == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash) {
-			handOver = true
-			return nil
-		}
-		return sigHash
-	}
-	var written int64
-	consume := func(r io.Reader) error {
-		n, err := io.CopyBuffer(in, r, make([]byte, copyBuf))
-		written += n
-		if err != nil {
-			return fmt.Errorf("storing: %w", err)
-		}
-		return nil
-	}
-	_, err = pump(ctx, body, choose, consume)
+	spd, err := spool(ctx, body, sp, sig, in.TarLimits())
 	done()
 	if err != nil {
+		if src.partial != nil && keepable(err) {
+			if kerr := sp.KeepAsPartial(*src.partial); kerr != nil {
+				f.log().Debug("keeping a partial download", "url", src.partial.URL, "err", kerr)
+			} else if src.partial.Validator() != "" && sp.Size() > 0 {
+				f.log().Info(fmt.Sprintf("kept the %d bytes downloaded from %s: the next fetch resumes there", sp.Size(), src.partial.URL))
+			}
+		}
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	if src.partial != nil {
+		// Whole now: the kept start, if any, is spooled with the rest.
+		f.dropPartial(src.partial.URL)
+	}
+	fm := spd.format
+	f.log().Debug("image spooled", "image", src.ref, "format", fm, "bytes", sp.Size(), "took", time.Since(start))
+
+	var name string
+	if sig != nil {
+		if v.want != nil {
+			name = v.want.Name
+		} else {
+			r, err := sp.Reader()
+			if err != nil {
+				return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+			}
+			if name, err = manifestName(r, fm); err != nil {
+				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
+			}
+		}
+		verdict, err := f.verify(ctx, name, sig, spd.sigHash, v.discoverKeys)
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
+		}
+		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
+	}
+
+	if spd.idHash != nil {
+		if err := in.SpoolIsBlob(spd.idHash); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	if spd.digests != nil {
+		if err := in.UseDigests(spd.digests); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+	}
+	r, err := sp.Reader()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	if err := decompressInto(in, r, fm); err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
 	pending, err := in.Finish()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 	}
-	name := pending.Manifest.Name.String()
+	f.log().Debug("image extracted", "image", src.ref, "took", time.Since(start))
 	if v.want != nil {
 		if err := matches(pending.Manifest, v.want); err != nil {
 			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
 		}
 	}
-	if sig != nil {
-		if handOver {
-			if err := copyState(sigHash, pending, written); err != nil {
-				return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
-			}
-		}
-		verdict, err := f.verify(ctx, name, sig, sigHash, v.discoverKeys)
-		if err != nil {
-			return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, err)
-		}
-		f.log().Info("signature verified", "image", name, "signer", verdict.UserID, "fingerprint", verdict.Fingerprint, "prefix", verdict.Prefix)
+	if got := pending.Manifest.Name.String(); sig != nil && got != name {
+		return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, &MismatchError{Want: name, Got: got})
 	}
 	_, rerr := f.Store.ResolveKey(pending.Key)
 	key, err = in.Commit(meta)
@@ -288,6 +403,20 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	}
 	noteAdded(ctx, key, rerr == nil)
 	return key, nil
+}
+
+// withLimitHint adds to an error from a fetch limit the setting that
+// raises it.
+func withLimitHint(err error) error {
+	var le *tarsafe.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	setting := "maxImageSize"
+	if le.Limit == tarsafe.LimitEntries {
+		setting = "maxFiles"
+	}
+	return fmt.Errorf("%w (to allow larger images, raise %q in a fetch.d configuration file: see rkt's image-fetching documentation)", err, setting)
 }
 
 // isFreshSHA512 reports whether h is a sha512 state with nothing written
@@ -304,26 +433,6 @@ func isFreshSHA512(h hash.Hash) bool {
 	}
 	want, err := sha512.New().(encoding.BinaryMarshaler).MarshalBinary()
 	return err == nil && bytes.Equal(got, want)
-}
-
-// copyState moves the store's sha512 state over the tar into the signature
-// hash, which was not fed while streaming.
-func copyState(dst hash.Hash, p *store.Pending, written int64) error {
-	if p.Size != written {
-		return fmt.Errorf("the store hashed %d bytes of %d read", p.Size, written)
-	}
-	m, ok := p.Digest.(encoding.BinaryMarshaler)
-	if !ok {
-		return errors.New("the store's image hash cannot be copied")
-	}
-	state, err := m.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("copying the image hash: %w", err)
-	}
-	if err := dst.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-		return fmt.Errorf("copying the image hash: %w", err)
-	}
-	return nil
 }
 
 // verify checks sig over h for name. With TrustKeysFromHTTPS and an appc

@@ -9,6 +9,7 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/isospec"
 	"github.com/rkt/rkt/common/podlayout"
 )
@@ -244,7 +245,12 @@ func LoadManifest(path string) (*schema.PodManifest, error) {
 		return nil, fmt.Errorf("reading pod manifest: %w", err)
 	}
 	var pm schema.PodManifest
-	if err := pm.UnmarshalJSON(data); err != nil {
+	if err := acimanifest.UnmarshalPod(data, &pm); err != nil {
+		return nil, fmt.Errorf("reading pod manifest %s: %w", path, err)
+	}
+	// The schema reads what it cannot write (a manifest without
+	// acVersion): refuse it here, not after its images are fetched.
+	if _, err := pm.MarshalJSON(); err != nil {
 		return nil, fmt.Errorf("reading pod manifest %s: %w", path, err)
 	}
 	if len(pm.Apps) == 0 {

@@ -29,8 +29,8 @@
 // names, network names) is validated here, before it is used; a bad command
 // line is always an error matching ErrUsage; Parse does no I/O except
 // reading the file given to --set-env-file. Values that stage1 interprets
-// (--net, the isolator flags, --port) are checked with stage1's own parsers
-// (stage1/network, stage1/isolation/...), used here for parsing only, so
+// (--net, the isolator flags, --port) are checked with the grammars stage1
+// shares (common/netspec, common/isospec), used here for parsing only, so
 // that stage0 refuses exactly what stage1 would.
 package podspec
 

@@ -72,7 +72,7 @@ func readACI(t *testing.T, path string) (*schema.ImageManifest, map[string]tarEn
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := tarsafe.Check(f); err != nil {
+	if _, err := tarsafe.Check(f, tarsafe.Limits{}); err != nil {
 		t.Fatalf("the image is not a valid ACI: %v", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

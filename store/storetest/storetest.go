@@ -14,7 +14,10 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -250,4 +253,130 @@ func HostileCases() []Hostile {
 		{"outside-rootfs", head(File{Name: "other/x", Body: []byte("x")})},
 		{"device-outside-rootfs", head(File{Name: "null", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3})},
 	}
+}
+
+// SparseACI returns an uncompressed ACI whose rootfs holds one file,
+// "sparse", stored as a PAX (GNU 0.1) sparse entry: logical bytes long,
+// of which only the last 4 KiB are data ('x') and the rest is a hole. The
+// archive is a few KiB whatever logical is. archive/tar does not write
+// sparse entries, so the extended header is written here by hand.
+func SparseACI(t testing.TB, name string, labels map[string]string, logical int64) []byte {
+	t.Helper()
+	const data = 4096
+	if logical < data {
+		t.Fatalf("SparseACI: logical size %d is less than %d", logical, data)
+	}
+	pax := paxRecord("GNU.sparse.major", "0") + paxRecord("GNU.sparse.minor", "1") +
+		paxRecord("GNU.sparse.name", "rootfs/sparse") +
+		paxRecord("GNU.sparse.size", strconv.FormatInt(logical, 10)) +
+		paxRecord("GNU.sparse.numblocks", "1") +
+		paxRecord("GNU.sparse.map", strconv.FormatInt(logical-data, 10)+","+strconv.Itoa(data))
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	put := func(h *tar.Header, body []byte) {
+		h.ModTime, h.Format = ModTime, tar.FormatUSTAR
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatalf("writing tar header %q: %v", h.Name, err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatalf("writing tar entry %q: %v", h.Name, err)
+		}
+		if err := tw.Flush(); err != nil {
+			t.Fatalf("writing tar entry %q: %v", h.Name, err)
+		}
+	}
+	m := Manifest(name, labels)
+	put(&tar.Header{Typeflag: tar.TypeReg, Name: "manifest", Mode: 0o644, Size: int64(len(m))}, m)
+	put(&tar.Header{Typeflag: tar.TypeDir, Name: "rootfs", Mode: 0o755}, nil)
+	xhdr := buf.Len()
+	put(&tar.Header{Typeflag: tar.TypeReg, Name: "rootfs/PaxHeaders/sparse", Mode: 0o644, Size: int64(len(pax))}, []byte(pax))
+	put(&tar.Header{Typeflag: tar.TypeReg, Name: "rootfs/GNUSparseFile/sparse", Mode: 0o644, Size: data}, bytes.Repeat([]byte{'x'}, data))
+	if err := tw.Close(); err != nil {
+		t.Fatalf("closing tar: %v", err)
+	}
+	out := buf.Bytes()
+	// Turn the record-carrying entry into a PAX extended header ('x') and
+	// fix its checksum (the sum of the header's bytes, the checksum field
+	// counted as spaces).
+	h := out[xhdr : xhdr+512]
+	h[156] = tar.TypeXHeader
+	copy(h[148:156], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return out
+}
+
+// paxRecord is one PAX record: "<length> <key>=<value>\n", the length
+// counting itself.
+func paxRecord(k, v string) string {
+	n := len(k) + len(v) + 3
+	n += len(strconv.Itoa(n))
+	if len(strconv.Itoa(n)) != len(strconv.Itoa(n-1)) && n-len(strconv.Itoa(n-1)) > 0 {
+		n = len(k) + len(v) + 3 + len(strconv.Itoa(n))
+	}
+	return strconv.Itoa(n) + " " + k + "=" + v + "\n"
+}
+
+// Bomb returns a compressed ACI ("gzip" or "zstd") whose rootfs holds one
+// regular file, "zeros", of size zero bytes: a decompression bomb, a few
+// hundred KiB (gzip) or less (zstd) that expands to size. It is built as a
+// stream, never held uncompressed.
+func Bomb(t testing.TB, name string, size int64, compression string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var zw io.WriteCloser
+	switch compression {
+	case "gzip":
+		w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw = w
+	case "zstd":
+		w, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw = w
+	default:
+		t.Fatalf("Bomb: unknown compression %q", compression)
+	}
+	tw := tar.NewWriter(zw)
+	m := Manifest(name, nil)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeReg, Name: "manifest", Mode: 0o644, Size: int64(len(m))},
+		{Typeflag: tar.TypeDir, Name: "rootfs", Mode: 0o755},
+		{Typeflag: tar.TypeReg, Name: "rootfs/zeros", Mode: 0o644, Size: size},
+	} {
+		h.ModTime = ModTime
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		switch h.Name {
+		case "manifest":
+			tw.Write(m)
+		case "rootfs/zeros":
+			if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
