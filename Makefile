@@ -62,7 +62,7 @@ endif
 export CGO_ENABLED ?= 0
 export GOTOOLCHAIN ?= local
 GOFLAGS_BUILD ?= -trimpath
-LDFLAGS := -X github.com/rkt/rkt/common/version.Version=$(VERSION)
+LDFLAGS := -X github.com/rkt/rkt/stage0/version.Version=$(VERSION)
 # The build's stage1 choices, compiled into rkt (see rkt/stage1.go).
 RKT_LDFLAGS = $(LDFLAGS) \
 	-X "main.defaultStage1Flavor=$(STAGE1_DEFAULT_FLAVOR)" \

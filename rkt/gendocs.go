@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/rkt/rkt/common/version"
+	"github.com/rkt/rkt/stage0/version"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 )

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Special --net values. Any other value names a network.
@@ -56,11 +57,11 @@ func (r NetRequest) String() string {
 // netNameRE is CNI's rule for network names (the name becomes a directory
 // of host-local and part of iptables comments), which also keeps names
 // free of path separators.
-var netNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
+var netNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`) })
 
 // ValidNetName reports whether name may name a configured network.
 func ValidNetName(name string) error {
-	if len(name) > 128 || !netNameRE.MatchString(name) {
+	if len(name) > 128 || !netNameRE().MatchString(name) {
 		return fmt.Errorf("%w: network name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", ErrUsage, name)
 	}
 	return nil

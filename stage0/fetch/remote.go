@@ -18,6 +18,7 @@ import (
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/discovery"
 	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/transport"
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/index"
@@ -235,26 +236,15 @@ func download(ctx context.Context, c *http.Client, url string, limit int64) ([]b
 	if c == nil {
 		return nil, errNoClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
+	data, err := transport.Get(ctx, c, url, limit)
+	var se *transport.StatusError
+	switch {
+	case errors.As(err, &se) && se.Code == http.StatusNotFound:
+		return nil, errHTTPNotFound
+	case errors.Is(err, transport.ErrTooLarge):
 		return nil, fmt.Errorf("%s: %w (more than %d bytes)", url, ErrTooLarge, limit)
 	}
-	return data, nil
+	return data, err
 }
 
 // source is one opened image body.
