@@ -91,6 +91,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if have != "" {
 		switch {
 		case f.PullPolicy != PullUpdate:
+			f.diag("using image from local store for url %s", spec.aciURL)
 			return have, nil
 		case row.CacheMaxAge > 0 && time.Since(row.DownloadTime) < row.CacheMaxAge:
 			f.log().Debug("using cached image", "url", spec.aciURL, "key", have)
@@ -119,6 +120,8 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if f.Client == nil {
 		return "", fmt.Errorf("fetching %q: %w", spec.ref, errNoClient)
 	}
+	f.diag("remote fetching from URL %q", spec.aciURL)
+	f.diag("fetching image from %s", spec.aciURL)
 	// An earlier download of the URL that was cut off is resumed: the
 	// rest is asked for, if the resource is still the one whose start
 	// was kept (If-Range), and the whole is spooled and verified as one.
