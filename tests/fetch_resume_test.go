@@ -86,3 +86,46 @@ func TestFetchResumes(t *testing.T) {
 	}
 	e.assertStore(im.id, im2.id)
 }
+
+// TestFetchDeferredSignature: a signature URL that answers 202 Accepted asks
+// for the image first and the signature after, as rkt 1.30's deferred
+// signature download did; a second 202 is a refusal, and nothing is stored.
+func TestFetchDeferredSignature(t *testing.T) {
+	t.Parallel()
+	e, im, sign := signedSetup(t)
+	e.site.serveFile("app.aci", im.aci)
+	sig := sign(im.aci)
+	var mu sync.Mutex
+	var order []string
+	accepted := 1
+	e.site.handle("app.aci.asc", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, "sig")
+		if accepted > 0 {
+			accepted--
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		w.Write(sig)
+	}))
+	if got := e.fetchID(e.site.url("app.aci")); got != im.short() {
+		t.Errorf("fetch printed %s, want %s", got, im.short())
+	}
+	mu.Lock()
+	if len(order) != 2 || e.site.fullResponses("app.aci") != 1 {
+		t.Errorf("signature requested %d times, image sent %d times; want the signature twice around one image", len(order), e.site.fullResponses("app.aci"))
+	}
+	mu.Unlock()
+
+	t.Run("twice", func(t *testing.T) {
+		e, im, _ := signedSetup(t)
+		e.site.serveFile("app.aci", im.aci)
+		e.site.handle("app.aci.asc", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		_, stderr := e.fails(254, "fetch", e.site.url("app.aci"))
+		assertMentions(t, "a signature deferred twice", stderr, "defer the signature download again")
+		e.assertStore()
+	})
+}

@@ -36,7 +36,11 @@ type remoteSpec struct {
 
 var (
 	errHTTPNotFound = errors.New("not found (HTTP 404)")
-	errNoClient     = errors.New("no HTTP client configured")
+	// errSignatureDeferred: the signature URL answered 202 Accepted, which
+	// asks the client to download the image first and the signature
+	// after (rkt 1.30's deferred signature download).
+	errSignatureDeferred = errors.New("signature not ready (HTTP 202 Accepted)")
+	errNoClient          = errors.New("no HTTP client configured")
 )
 
 // cacheControl is what the fetcher honours of Cache-Control.
@@ -87,6 +91,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if have != "" {
 		switch {
 		case f.PullPolicy != PullUpdate:
+			f.diag("using image from local store for url %s", spec.aciURL)
 			return have, nil
 		case row.CacheMaxAge > 0 && time.Since(row.DownloadTime) < row.CacheMaxAge:
 			f.log().Debug("using cached image", "url", spec.aciURL, "key", have)
@@ -115,6 +120,8 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if f.Client == nil {
 		return "", fmt.Errorf("fetching %q: %w", spec.ref, errNoClient)
 	}
+	f.diag("remote fetching from URL %q", spec.aciURL)
+	f.diag("fetching image from %s", spec.aciURL)
 	// An earlier download of the URL that was cut off is resumed: the
 	// rest is asked for, if the resource is still the one whose start
 	// was kept (If-Range), and the whole is spooled and verified as one.
@@ -195,11 +202,24 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	// The response headers are in; the signature is read before any byte
 	// of the body.
 	var sig *trust.Signature
+	var deferred func(context.Context) (*trust.Signature, error)
 	if f.Insecure.Has(insecure.Image) {
 		f.warnNoVerification(spec.ref)
 	} else {
 		sig, err = f.readSignature(ctx, spec.sigURL)
-		if err != nil {
+		if errors.Is(err, errSignatureDeferred) {
+			// As rkt 1.30: the image first, then the signature once more,
+			// which must come this time. Nothing is decompressed before
+			// it is verified either way.
+			f.log().Debug("signature deferred by the server: downloading the image first", "url", spec.sigURL)
+			deferred = func(ctx context.Context) (*trust.Signature, error) {
+				sig, err := f.readSignature(ctx, spec.sigURL)
+				if errors.Is(err, errSignatureDeferred) {
+					return nil, fmt.Errorf("%w: the server asked to defer the signature download again", err)
+				}
+				return sig, err
+			}
+		} else if err != nil {
 			return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
 		}
 	}
@@ -213,7 +233,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 			DownloadTime: time.Now(),
 		}
 	}
-	src := source{ref: spec.ref, label: "Downloading ACI", body: body, size: size,
+	src := source{ref: spec.ref, label: "Downloading ACI", body: body, size: size, deferredSig: deferred,
 		partial: &store.Partial{URL: spec.aciURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}}
 	v := verifyOpts{want: spec.want, discoverKeys: spec.discovered}
 	return f.ingest(ctx, src, sig, &v, meta)
@@ -241,6 +261,8 @@ func download(ctx context.Context, c *http.Client, url string, limit int64) ([]b
 	switch {
 	case errors.As(err, &se) && se.Code == http.StatusNotFound:
 		return nil, errHTTPNotFound
+	case errors.As(err, &se) && se.Code == http.StatusAccepted:
+		return nil, errSignatureDeferred
 	case errors.Is(err, transport.ErrTooLarge):
 		return nil, fmt.Errorf("%s: %w (more than %d bytes)", url, ErrTooLarge, limit)
 	}
@@ -253,6 +275,9 @@ type source struct {
 	label string // for the progress bar
 	body  io.Reader
 	size  int64 // -1 when unknown
+	// deferredSig, when not nil, gets the signature once the image is
+	// spooled (its first download answered 202 Accepted).
+	deferredSig func(context.Context) (*trust.Signature, error)
 	// partial, for a download, names the URL and its validators: a body
 	// cut off midway is kept (store.Spool.KeepAsPartial) for the next
 	// fetch to resume; nil for a local file.
@@ -342,6 +367,19 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	if src.partial != nil {
 		// Whole now: the kept start, if any, is spooled with the rest.
 		f.dropPartial(src.partial.URL)
+	}
+	if sig == nil && src.deferredSig != nil {
+		if sig, err = src.deferredSig(ctx); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+		r, err := sp.Reader()
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+		spd.sigHash = sig.NewHash()
+		if _, err := io.Copy(spd.sigHash, r); err != nil {
+			return "", fmt.Errorf("fetching %q: hashing the spooled image: %w", src.ref, err)
+		}
 	}
 	fm := spd.format
 	f.log().Debug("image spooled", "image", src.ref, "format", fm, "bytes", sp.Size(), "took", time.Since(start))
