@@ -270,3 +270,22 @@ func TestPodManifestVolumeOverridesReadOnlyMountPoint(t *testing.T) {
 		t.Errorf("the app could not write to a readOnly=false volume at its read-only mount point:\n%s", out)
 	}
 }
+
+// TestPodManifestAppReplacesImageApp: an app given in a --pod-manifest is
+// run as written, as in rkt 1.30: nothing of the image's app (its
+// environment, its isolators) is merged in.
+func TestPodManifestAppReplacesImageApp(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.busyboxImage("whole", []string{"/bin/sh", "-c", "echo image-app"}, func(im *schema.ImageManifest) {
+		im.App.Environment = types.Environment{{Name: "FROM_IMAGE", Value: "leaked"}}
+	})
+	id := pe.fetchID("--full", img)
+	pm := fmt.Sprintf(`{"acKind":"PodManifest","acVersion":"0.8.11",
+ "apps":[{"name":"whole","image":{"id":%q},
+   "app":{"exec":["/bin/sh","-c","echo from-image=[$FROM_IMAGE]"],"user":"0","group":"0"}}]}`, id)
+	out := pe.runOK("--net=none", "--pod-manifest="+pe.write("pod.json", []byte(pm)))
+	if !hasLine(out, "from-image=[]") {
+		t.Errorf("the pod manifest's app saw the image's environment:\n%s", out)
+	}
+}
