@@ -250,3 +250,42 @@ func TestFetchDiagnosticLines(t *testing.T) {
 		t.Errorf("fetch without --debug printed rkt's diagnostic lines:\n%s", stderr)
 	}
 }
+
+// TestPodManifestVolumeOverridesReadOnlyMountPoint: in a --pod-manifest, a
+// volume with readOnly=false makes the image's read-only mount point
+// writable, as in rkt 1.30 (the volume's readOnly, when set, wins).
+func TestPodManifestVolumeOverridesReadOnlyMountPoint(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.busyboxImage("rwapp", []string{"/bin/sh", "-c", "touch /data/x && echo wrote"}, func(im *schema.ImageManifest) {
+		im.App.MountPoints = []types.MountPoint{{Name: "data", Path: "/data", ReadOnly: true}}
+	})
+	id := pe.fetchID("--full", img)
+	pm := fmt.Sprintf(`{"acKind":"PodManifest","acVersion":"0.8.11",
+ "apps":[{"name":"rwapp","image":{"id":%q}}],
+ "volumes":[{"name":"data","kind":"empty","readOnly":false}]}`, id)
+	path := pe.write("pod.json", []byte(pm))
+	out := pe.runOK("--net=none", "--pod-manifest="+path)
+	if !hasLine(out, "wrote") {
+		t.Errorf("the app could not write to a readOnly=false volume at its read-only mount point:\n%s", out)
+	}
+}
+
+// TestPodManifestAppReplacesImageApp: an app given in a --pod-manifest is
+// run as written, as in rkt 1.30: nothing of the image's app (its
+// environment, its isolators) is merged in.
+func TestPodManifestAppReplacesImageApp(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.busyboxImage("whole", []string{"/bin/sh", "-c", "echo image-app"}, func(im *schema.ImageManifest) {
+		im.App.Environment = types.Environment{{Name: "FROM_IMAGE", Value: "leaked"}}
+	})
+	id := pe.fetchID("--full", img)
+	pm := fmt.Sprintf(`{"acKind":"PodManifest","acVersion":"0.8.11",
+ "apps":[{"name":"whole","image":{"id":%q},
+   "app":{"exec":["/bin/sh","-c","echo from-image=[$FROM_IMAGE]"],"user":"0","group":"0"}}]}`, id)
+	out := pe.runOK("--net=none", "--pod-manifest="+pe.write("pod.json", []byte(pm)))
+	if !hasLine(out, "from-image=[]") {
+		t.Errorf("the pod manifest's app saw the image's environment:\n%s", out)
+	}
+}

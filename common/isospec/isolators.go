@@ -19,28 +19,18 @@ func Kind(n types.ACIdentifier) string {
 	return string(n)
 }
 
-// Merge is the image app's isolators overridden by the pod app's: every
-// isolator of the pod app, plus those of the image app whose kind the pod
-// app does not set. Either app may be nil.
+// Merge is the isolators an app runs with, as rkt 1.30 took them: the pod
+// app's whole when there is a pod app (stage0 writes one for every app, the
+// image's isolators with the flags applied, see Override), else the image
+// app's. Either app may be nil.
 func Merge(image, pod *types.App) types.Isolators {
-	var out types.Isolators
-	override := map[string]bool{}
 	if pod != nil {
-		for _, iso := range pod.Isolators {
-			override[Kind(iso.Name)] = true
-		}
+		return pod.Isolators
 	}
 	if image != nil {
-		for _, iso := range image.Isolators {
-			if !override[Kind(iso.Name)] {
-				out = append(out, iso)
-			}
-		}
+		return image.Isolators
 	}
-	if pod != nil {
-		out = append(out, pod.Isolators...)
-	}
-	return out
+	return nil
 }
 
 // Flags are rkt's per-app resource flags; empty or nil fields are not given.

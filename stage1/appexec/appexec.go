@@ -22,40 +22,19 @@ package appexec
 
 import "github.com/appc/spec/schema/types"
 
-// MergeApp applies the pod manifest's app (the run flags, set by stage0)
-// over the image's app, as rkt does: a non-empty exec, user, group,
-// supplementary gids, working directory, event handlers or mount points of
-// the pod replace the image's. The environments are returned apart, the
-// image's and the pod's, because the flavors layer them with the runtime
-// config's variables in between; app.Environment is the image's.
+// MergeApp is the app a pod runs, as rkt 1.30 ran it: the pod manifest's
+// app whole when it has one (stage0 writes one for every app it prepares:
+// the image's, with the run flags applied), its environment as the
+// override and no image environment; else the image's app. The
+// environments are returned apart because the flavors layer them with the
+// runtime config's variables in between; app.Environment is left as is.
 func MergeApp(img, pod *types.App) (app types.App, imgEnv, podEnv types.Environment) {
+	if pod != nil {
+		return *pod, nil, pod.Environment
+	}
 	if img != nil {
 		app = *img
 		imgEnv = img.Environment
 	}
-	if pod == nil {
-		return app, imgEnv, nil
-	}
-	if len(pod.Exec) > 0 {
-		app.Exec = pod.Exec
-	}
-	if pod.User != "" {
-		app.User = pod.User
-	}
-	if pod.Group != "" {
-		app.Group = pod.Group
-	}
-	if len(pod.SupplementaryGIDs) > 0 {
-		app.SupplementaryGIDs = pod.SupplementaryGIDs
-	}
-	if pod.WorkingDirectory != "" {
-		app.WorkingDirectory = pod.WorkingDirectory
-	}
-	if len(pod.EventHandlers) > 0 {
-		app.EventHandlers = pod.EventHandlers
-	}
-	if len(pod.MountPoints) > 0 {
-		app.MountPoints = pod.MountPoints
-	}
-	return app, imgEnv, pod.Environment
+	return app, imgEnv, nil
 }

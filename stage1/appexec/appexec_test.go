@@ -185,10 +185,13 @@ func TestMergeApp(t *testing.T) {
 	}
 	pod := &types.App{Exec: types.Exec{"/bin/pod", "x"}, User: "app", SupplementaryGIDs: []int{5},
 		Environment: types.Environment{{Name: "B", Value: "2"}}}
+	// The pod manifest's app replaces the image's whole, as in rkt 1.30:
+	// nothing of the image's (group, working directory, handlers,
+	// environment) leaks in.
 	app, ie, pe = MergeApp(img, pod)
-	if !reflect.DeepEqual([]string(app.Exec), []string{"/bin/pod", "x"}) || app.User != "app" || app.Group != "0" ||
-		app.WorkingDirectory != "/img" || !reflect.DeepEqual(app.SupplementaryGIDs, []int{5}) ||
-		len(app.EventHandlers) != 1 || ie[0].Name != "A" || pe[0].Name != "B" {
+	if !reflect.DeepEqual([]string(app.Exec), []string{"/bin/pod", "x"}) || app.User != "app" || app.Group != "" ||
+		app.WorkingDirectory != "" || !reflect.DeepEqual(app.SupplementaryGIDs, []int{5}) ||
+		len(app.EventHandlers) != 0 || ie != nil || pe[0].Name != "B" {
 		t.Fatalf("%+v %v %v", app, ie, pe)
 	}
 }

@@ -395,16 +395,20 @@ func appVolumes(podVolumes []types.Volume, mounts []mountRef, mountPoints []type
 		if vm.Volume == "" {
 			vm.Volume = m.Volume
 		}
-		if v.ReadOnly != nil && *v.ReadOnly {
-			vm.ReadOnly = true
+		// As in rkt 1.30: the image's mount point of that name says
+		// read-only or not, and the volume's readOnly, when it is set
+		// (true or false), has the last word.
+		for _, mp := range mountPoints {
+			if mp.Name.String() == m.Volume {
+				vm.ReadOnly = mp.ReadOnly
+				break
+			}
+		}
+		if v.ReadOnly != nil {
+			vm.ReadOnly = *v.ReadOnly
 		}
 		if v.Recursive != nil && *v.Recursive {
 			vm.Recursive = true
-		}
-		for _, mp := range mountPoints {
-			if mp.Name.String() == m.Volume && mp.ReadOnly {
-				vm.ReadOnly = true
-			}
 		}
 		out = append(out, vm)
 	}
@@ -425,8 +429,8 @@ func appVolumes(podVolumes []types.Volume, mounts []mountRef, mountPoints []type
 			continue
 		}
 		vm := volumeMount{Volume: name, Target: mp.Path, ReadOnly: mp.ReadOnly}
-		if v.ReadOnly != nil && *v.ReadOnly {
-			vm.ReadOnly = true
+		if v.ReadOnly != nil {
+			vm.ReadOnly = *v.ReadOnly // set on the volume: it wins, as above
 		}
 		if v.Recursive != nil && *v.Recursive {
 			vm.Recursive = true

@@ -20,6 +20,7 @@ import (
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/common/isospec"
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/internal/ptytest"
 	"github.com/rkt/rkt/stage1/isolation/cgroups/cgrouptest"
@@ -179,9 +180,16 @@ func (p *testPod) make(t *testing.T) {
 		ra := schema.RuntimeApp{Name: *name, ReadOnlyRootFS: a.readOnly, Mounts: a.mounts}
 		ra.Image.ID = *types.NewHashSHA512([]byte(a.name))
 		if a.user != "" || a.group != "" || a.supp != nil || a.podEnv != nil || a.podIsolators != nil {
+			// As stage0 writes it: the image's app with the flags applied
+			// (the supervisor runs the pod app whole, as rkt 1.30 did).
+			env := append(types.Environment(nil), a.imageEnv...)
+			for _, v := range a.podEnv {
+				env.Set(v.Name, v.Value)
+			}
 			ra.App = &types.App{Exec: a.exec, User: a.user, Group: a.group, SupplementaryGIDs: a.supp,
-				Environment: a.podEnv, EventHandlers: a.handlers, WorkingDirectory: a.workdir,
-				Isolators: a.podIsolators}
+				Environment: env, EventHandlers: a.handlers, WorkingDirectory: a.workdir,
+				Isolators: append(types.Isolators(nil), a.isolators...)}
+			isospec.Override(ra.App, a.podIsolators)
 			if ra.App.User == "" {
 				ra.App.User = "0"
 			}

@@ -287,6 +287,23 @@ func TestAppVolumes(t *testing.T) {
 	if _, err := appVolumes(vols, []mountRef{{Volume: "nope", Path: "/x"}}, nil); !errors.Is(err, ErrUnknownVolume) {
 		t.Errorf("got %v", err)
 	}
+
+	// A volume that says readOnly=false overrides the image's read-only
+	// mount point, as in rkt 1.30, whether mounted explicitly or filling
+	// the mount point by name; unset, the mount point decides.
+	no := false
+	rw := []types.Volume{{Name: "db", Kind: "empty", ReadOnly: &no}, {Name: "logs", Kind: "empty"}}
+	mps := []types.MountPoint{{Name: "db", Path: "/db", ReadOnly: true}, {Name: "logs", Path: "/logs", ReadOnly: true}}
+	for _, mounts := range [][]mountRef{nil, {{Volume: "db", Path: "/db"}, {Volume: "logs", Path: "/logs"}}} {
+		got, err := appVolumes(rw, mounts, mps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []volumeMount{{Volume: "db", Target: "/db"}, {Volume: "logs", Target: "/logs", ReadOnly: true}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("mounts %v: got %+v\nwant %+v", mounts, got, want)
+		}
+	}
 }
 
 func TestNameFiles(t *testing.T) {

@@ -64,8 +64,9 @@ func oneAppPod(t *testing.T, extra string) *schema.PodManifest {
 	return &pm
 }
 
-// TestSetupCgroups makes a real pod cgroup on this host: the image's
-// memory limit and the pod manifest's CPU quota land on the app's cgroup,
+// TestSetupCgroups makes a real pod cgroup on this host: the pod
+// manifest's app's memory limit and CPU quota (its isolators replace the
+// image's whole, as in rkt 1.30) land on the app's cgroup,
 // the record lets gc find it, every hierarchy is bound at /rkt/cgroup,
 // and destroyCgroup removes it all.
 func TestSetupCgroups(t *testing.T) {
@@ -78,7 +79,7 @@ func TestSetupCgroups(t *testing.T) {
 	}
 	writeJSON(t, podlayout.AppImageManifest(pod, "app"), &im)
 	pm := oneAppPod(t, `,"app":{"exec":["/bin/true"],"user":"0","group":"0",
-		"isolators":[{"name":"resource/cpu","value":{"limit":"500m"}}]}`)
+		"isolators":[{"name":"resource/memory","value":{"limit":"64Mi"}},{"name":"resource/cpu","value":{"limit":"500m"}}]}`)
 
 	apps, err := loadApps(pod, pm)
 	if err != nil {
