@@ -54,3 +54,24 @@ func TestRefuseBeforePod(t *testing.T) {
 		t.Errorf("run-prepared --net=bogus: the pod is no longer prepared: %v", err)
 	}
 }
+
+// TestVolumeBadOwnerOrMode: an empty volume with a negative or too large
+// uid or gid, or a mode that is not octal permission bits, is bad usage.
+func TestVolumeBadOwnerOrMode(t *testing.T) {
+	t.Parallel()
+	pe := newPodEnv(t)
+	img := pe.shImage("app", `echo should-not-run`)
+	for _, v := range []string{"v,kind=empty,uid=-5", "v,kind=empty,gid=-2", "v,kind=empty,uid=4294967295", "v,kind=empty,mode=0999"} {
+		out, stderr, code := pe.run("--net=none", "--volume="+v, img, "--mount=volume=v,target=/v")
+		if code != 254 {
+			t.Errorf("run --volume=%s: exit %d, want 254", v, code)
+		}
+		assertMentions(t, "run --volume="+v, stderr, "invalid volume")
+		if strings.Contains(out, "should-not-run") {
+			t.Errorf("run --volume=%s ran the app", v)
+		}
+	}
+	if ds := pe.podDirs(); len(ds) != 0 {
+		t.Errorf("refused volumes left pods behind: %v", ds)
+	}
+}

@@ -38,3 +38,6 @@ func usagef(format string, args ...any) error {
 func usageWrap(err error, format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...) + ": " + err.Error(), Err: err}
 }
+
+// ErrInvalidVolume is a volume whose mode, uid or gid cannot be applied.
+var ErrInvalidVolume = errors.New("invalid volume")

@@ -633,6 +633,9 @@ func (p *parser) setVolume(v string) error {
 	if vol.Kind == "host" && strings.ContainsRune(vol.Source, 0) {
 		return usagef("--volume=%q: invalid source", v)
 	}
+	if err := ValidateVolume(*vol); err != nil {
+		return &UsageError{Msg: fmt.Sprintf("--volume=%q: %v", v, err), Err: err}
+	}
 	p.plan.Volumes = append(p.plan.Volumes, *vol)
 	return nil
 }

@@ -429,6 +429,12 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 		return nil, err
 	}
 
+	for _, v := range pm.Volumes {
+		if err := podspec.ValidateVolume(v); err != nil {
+			return nil, &podspec.UsageError{Msg: err.Error(), Err: err}
+		}
+	}
+
 	// Stage1.
 	s1, err := chooseStage1(ctx, cfg, plan.Stage1)
 	if err != nil {
