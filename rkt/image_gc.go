@@ -41,7 +41,7 @@ rendered again when needed). Pods cannot be prepared meanwhile.`,
 				return err
 			}
 			defer l.Close()
-			keep, err := treesInUse(dir)
+			keep, err := treesInUse(dir, false)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
@@ -67,8 +67,10 @@ rendered again when needed). Pods cannot be prepared meanwhile.`,
 
 // treesInUse reads the tree IDs (stage1TreeStoreID, appsinfo/*/treeStoreID)
 // of every pod that is not garbage: exited pods keep theirs until removed,
-// since their overlays may still be mounted or exported.
-func treesInUse(dataDir string) (map[string]bool, error) {
+// since their overlays may still be mounted or exported. With garbage set,
+// the failed prepares' trees count too (image rm keeps every tree a pod
+// directory names, so that the pod's gc still finds its stage1).
+func treesInUse(dataDir string, garbage bool) (map[string]bool, error) {
 	pods, err := pod.List(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
@@ -88,7 +90,7 @@ func treesInUse(dataDir string) (map[string]bool, error) {
 		return nil
 	}
 	for _, p := range pods {
-		if p.State == pod.Garbage || p.State == pod.Deleting {
+		if !garbage && (p.State == pod.Garbage || p.State == pod.Deleting) {
 			continue // failed prepares: never mounted
 		}
 		if err := add(filepath.Join(p.Path, podlayout.Stage1TreeStoreIDFile)); err != nil {
