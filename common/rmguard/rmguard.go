@@ -17,14 +17,6 @@ import (
 	"github.com/rkt/rkt/common/mountinfo"
 )
 
-var (
-	// ErrMountPoint is a directory that is, or contains, a mount point.
-	ErrMountPoint = errors.New("is or contains a mount point")
-	// ErrProtected is a system directory, or one that is, contains or
-	// lies inside a directory rkt keeps its state in.
-	ErrProtected = errors.New("is a protected directory")
-)
-
 // SystemDirs are refused as a whole: removing one would break the host.
 var SystemDirs = []string{
 	"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64",
@@ -62,8 +54,8 @@ func Check(dir string, protected []string) error {
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", dir, err)
 	}
-	if info.Mode()&fs.ModeSymlink != 0 || !info.IsDir() {
-		return nil
+	if info.Mode()&fs.ModeSymlink != 0 {
+		return nil // only the link goes
 	}
 	mounts, err := mountinfo.Under(real)
 	if err != nil {
