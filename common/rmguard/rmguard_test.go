@@ -76,4 +76,19 @@ func TestCheckMountPoint(t *testing.T) {
 	if err := Check(src, nil); err != nil {
 		t.Errorf("Check(%s) = %v, want nil", src, err)
 	}
+
+	// A file bind-mounted onto a file.
+	srcFile, dstFile := filepath.Join(base, "src-file"), filepath.Join(base, "dst-file")
+	for _, f := range []string{srcFile, dstFile} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mount(srcFile, dstFile, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dstFile, unix.MNT_DETACH) })
+	if err := Check(dstFile, nil); !errors.Is(err, ErrMountPoint) {
+		t.Errorf("Check(%s) = %v, want %v", dstFile, err, ErrMountPoint)
+	}
 }
