@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rkt/rkt/common/entrypoint"
 )
 
 // Exit codes, as rkt 1.30 gave them: 254 for every failure, bad usage
@@ -15,7 +17,7 @@ import (
 const (
 	exitOK             = 0
 	exitMissingCommand = 2
-	exitFailed         = 254
+	exitFailed         = entrypoint.ExitFailure
 )
 
 // errMissingCommand is `rkt` without a command: rkt 1.30 said "missing

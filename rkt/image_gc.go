@@ -1,16 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rkt/rkt/common/flock"
-	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/pod"
 	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/rkt/rkt/store"
@@ -41,7 +35,7 @@ rendered again when needed). Pods cannot be prepared meanwhile.`,
 				return err
 			}
 			defer l.Close()
-			keep, err := treesInUse(dir, false)
+			keep, err := pod.TreesInUse(dir)
 			if err != nil {
 				return fmt.Errorf("collecting garbage: %w", err)
 			}
@@ -63,48 +57,4 @@ rendered again when needed). Pods cannot be prepared meanwhile.`,
 	}
 	cmd.Flags().DurationVar(&grace, "grace-period", 24*time.Hour, "duration since an image was last used after which it is removed")
 	return cmd
-}
-
-// treesInUse reads the tree IDs (stage1TreeStoreID, appsinfo/*/treeStoreID)
-// of every pod that is not garbage: exited pods keep theirs until removed,
-// since their overlays may still be mounted or exported. With garbage set,
-// the failed prepares' trees count too (image rm keeps every tree a pod
-// directory names, so that the pod's gc still finds its stage1).
-func treesInUse(dataDir string, garbage bool) (map[string]bool, error) {
-	pods, err := pod.List(dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("listing pods: %w", err)
-	}
-	keep := map[string]bool{}
-	add := func(path string) error {
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if id := strings.TrimSpace(string(b)); id != "" {
-			keep[id] = true
-		}
-		return nil
-	}
-	for _, p := range pods {
-		if !garbage && (p.State == pod.Garbage || p.State == pod.Deleting) {
-			continue // failed prepares: never mounted
-		}
-		if err := add(filepath.Join(p.Path, podlayout.Stage1TreeStoreIDFile)); err != nil {
-			return nil, fmt.Errorf("reading the trees of pod %s: %w", p.UUID, err)
-		}
-		apps, err := os.ReadDir(filepath.Join(p.Path, "appsinfo"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading the trees of pod %s: %w", p.UUID, err)
-		}
-		for _, a := range apps {
-			if err := add(podlayout.AppsInfoTreeStoreID(p.Path, a.Name())); err != nil {
-				return nil, fmt.Errorf("reading the trees of pod %s: %w", p.UUID, err)
-			}
-		}
-	}
-	return keep, nil
 }

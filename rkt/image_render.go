@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/rkt/rkt/common/fscopy"
 	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/rkt/rkt/stage0/fscopy"
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/stage0/pod"
 	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +34,7 @@ uses them.`,
 			if l != nil {
 				defer l.Close()
 			}
-			keep, err := treesInUse(dir, true)
+			keep, err := pod.TreesOfAllPods(dir)
 			if err != nil {
 				return fmt.Errorf("removing images: %w", err)
 			}

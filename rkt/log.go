@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"github.com/rkt/rkt/stage0/fetch"
 )
 
 // cliHandler renders library log records for a person reading stderr, in
@@ -44,6 +46,8 @@ func (h *cliHandler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString("error: ")
 	case r.Level >= slog.LevelWarn:
 		b.WriteString("warning: ")
+	case r.Level == fetch.LevelDiag:
+		// rkt 1.30's diagnostic lines, worded and marked as rkt's.
 	case r.Level < slog.LevelInfo:
 		b.WriteString("debug: ")
 	}

@@ -69,7 +69,7 @@ func TestExitCodesAndErrorFormat(t *testing.T) {
 		{[]string{"image", "list", "--order=sideways"}, 254, `image list: invalid --order "sideways"`},
 		{[]string{"image", "list", "--fields=id,color"}, 254, `image list: invalid --fields field "color"`},
 		{[]string{"image", "list", "--format=yaml"}, 254, `image list: invalid --format "yaml"`},
-		{[]string{"completion", "zsh"}, 254, `completion: invalid argument "zsh"`},
+		{[]string{"completion", "tcsh"}, 254, `completion: invalid argument "tcsh"`},
 		{[]string{"nosuchcommand"}, 254, `rkt: unknown command "nosuchcommand"`},
 		{[]string{"image", "nosuchcommand"}, 254, `image: unknown command "nosuchcommand"`},
 		// Only a missing command exits 2 (rkt 1.30's runMissingCommand).
@@ -171,5 +171,14 @@ func TestCompletionBash(t *testing.T) {
 	r := newEnv(t).rkt(t, "", "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "complete -o default -F __start_rkt rkt") {
 		t.Errorf("rc %d, stdout starts %q, stderr %q", r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr)
+	}
+}
+
+func TestCompletionZshFish(t *testing.T) {
+	for shell, want := range map[string]string{"zsh": "#compdef rkt", "fish": "complete -c rkt "} {
+		r := newEnv(t).rkt(t, "", "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("completion %s: rc %d, stdout starts %q, stderr %q; want it to contain %q", shell, r.code, r.stdout[:min(len(r.stdout), 200)], r.stderr, want)
+		}
 	}
 }

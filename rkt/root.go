@@ -111,6 +111,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newEnterCmd(g),
 		newExportCmd(g),
 	)
+	root.AddCommand(buildOnlyCommands(g)...)
 	return root
 }
 

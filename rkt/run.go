@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/rkt/rkt/stage0/fetch"
 	"github.com/rkt/rkt/stage0/podspec"
@@ -13,11 +11,6 @@ import (
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
-
-// defaultStage1Flavor is the stage1 used when no --stage1-* flag or
-// stage1.d entry chooses one (set at build time with
-// -X main.defaultStage1Flavor=fly).
-var defaultStage1Flavor = "nspawn"
 
 const runUsage = `run [--volume=name,kind=host,source=/path] [--net=host|none] [pod flags...]
 	IMAGE [--exec=CMD] [--name=NAME] [image flags...] [-- image-args... ---]...`
@@ -94,7 +87,7 @@ func (g *globalFlags) parsePlan(cmd *cobra.Command, command string, args []strin
 }
 
 // runConfig builds stage0/run's configuration: the store, a fetcher with
-// the pull policy, and the stage1 beside the binary. done closes the store.
+// the pull policy, and the build's stage1 defaults. done closes the store.
 func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet bool) (podrun.Config, func(), error) {
 	dir, err := g.dataDir(cmd)
 	if err != nil {
@@ -115,31 +108,18 @@ func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet boo
 		f.Progress = io.Discard
 	}
 	cfg := podrun.Config{
-		DataDir:       dir,
-		LocalConfig:   g.localConfig,
-		SystemConfig:  g.systemConfig,
-		UserConfig:    g.userConfig,
-		Store:         f.Store.(*store.Store),
-		Fetcher:       f,
-		Stage1Default: stage1Beside(),
-		Insecure:      g.insecure,
-		Debug:         g.debug,
-		Log:           g.log,
-		Stdout:        g.stdout,
-		Stderr:        g.stderr,
+		DataDir:      dir,
+		LocalConfig:  g.localConfig,
+		SystemConfig: g.systemConfig,
+		UserConfig:   g.userConfig,
+		Store:        f.Store.(*store.Store),
+		Fetcher:      f,
+		Stage1:       stage1Build(),
+		Insecure:     g.insecure,
+		Debug:        g.debug,
+		Log:          g.log,
+		Stdout:       g.stdout,
+		Stderr:       g.stderr,
 	}
 	return cfg, closeStore, nil
-}
-
-// stage1Beside is the default stage1 image: stage1-<flavor>.aci in the
-// directory of the rkt binary.
-func stage1Beside() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
-	}
-	return filepath.Join(filepath.Dir(exe), "stage1-"+defaultStage1Flavor+".aci")
 }

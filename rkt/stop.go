@@ -56,15 +56,15 @@ func (g *globalFlags) podConfig(cmd *cobra.Command) (podrun.Config, error) {
 		return podrun.Config{}, err
 	}
 	return podrun.Config{
-		DataDir:       dir,
-		LocalConfig:   g.localConfig,
-		SystemConfig:  g.systemConfig,
-		UserConfig:    g.userConfig,
-		Stage1Default: stage1Beside(),
-		Insecure:      g.insecure,
-		Debug:         g.debug,
-		Log:           g.log,
-		Stdout:        g.stdout,
-		Stderr:        g.stderr,
+		DataDir:      dir,
+		LocalConfig:  g.localConfig,
+		SystemConfig: g.systemConfig,
+		UserConfig:   g.userConfig,
+		Stage1:       stage1Build(),
+		Insecure:     g.insecure,
+		Debug:        g.debug,
+		Log:          g.log,
+		Stdout:       g.stdout,
+		Stderr:       g.stderr,
 	}, nil
 }

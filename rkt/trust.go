@@ -315,30 +315,28 @@ func addKey(ctx context.Context, g *globalFlags, ks *trust.Keystore, client *htt
 // readKey reads a key from a file or an http(s) URL through client, which
 // enforces the http and TLS policy.
 func readKey(ctx context.Context, client *http.Client, src string) ([]byte, error) {
-	var r io.Reader
 	if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-		if err != nil {
+		data, err := transport.Get(ctx, client, src, maxKeySize)
+		var se *transport.StatusError
+		var re *transport.ReadError
+		switch {
+		case errors.Is(err, transport.ErrTooLarge):
+			return nil, fmt.Errorf("reading key: %w", errKeyTooLarge)
+		case errors.As(err, &re):
+			return nil, fmt.Errorf("reading key: %w", re.Err)
+		case errors.As(err, &se):
+			return nil, fmt.Errorf("downloading key: %s", se.Status)
+		case err != nil:
 			return nil, fmt.Errorf("downloading key: %w", err)
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("downloading key: %w", err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("downloading key: %s", resp.Status)
-		}
-		r = resp.Body
-	} else {
-		f, err := os.Open(strings.TrimPrefix(src, "file://"))
-		if err != nil {
-			return nil, fmt.Errorf("reading key: %w", err)
-		}
-		defer f.Close()
-		r = f
+		return data, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxKeySize+1))
+	f, err := os.Open(strings.TrimPrefix(src, "file://"))
+	if err != nil {
+		return nil, fmt.Errorf("reading key: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeySize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading key: %w", err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/rkt/rkt/common/version"
+	"github.com/rkt/rkt/stage0/version"
 	"github.com/spf13/cobra"
 )
 

@@ -185,7 +185,13 @@ printf 'refused as expected; the store still holds only the signed image:\n' >&2
 show rkt image list
 
 if "$RKT" help 2>/dev/null | grep -qE '^  run '; then
-	step "6. Run the signed image in a pod (nspawn stage1: $(dirname "$RKT")/stage1-nspawn.aci)"
+	# rkt finds its stage1 images beside itself (a build) or in its stage1
+	# images directory (an install: PREFIX/lib/rkt/stage1-images).
+	stage1_dir=$(dirname "$RKT")
+	if [ ! -f "$stage1_dir/stage1-nspawn.aci" ] && [ -d "$stage1_dir/../lib/rkt/stage1-images" ]; then
+		stage1_dir=$(cd "$stage1_dir/../lib/rkt/stage1-images" && pwd)
+	fi
+	step "6. Run the signed image in a pod (nspawn stage1: $stage1_dir/stage1-nspawn.aci)"
 	[ "$(id -u)" -eq 0 ] || die "rkt run needs root: sudo $0"
 	# The image is in the store (step 4) and verified: no fetch here.
 	out=$(show rkt run --pull-policy=never --uuid-file-save="$DEMO/hello.uuid" "$NAME:$VERSION")
@@ -201,9 +207,9 @@ if "$RKT" help 2>/dev/null | grep -qE '^  run '; then
 	show rkt run --pull-policy=never "$NAME:$VERSION" --exec=/bin/busybox -- sh -c 'echo about to exit 3; exit 3' --- || rc=$?
 	[ "$rc" -eq 3 ] || die "rkt run of an app exiting 3 exited $rc"
 	printf 'exit status %s\n' "$rc" >&2
-	if [ -f "$(dirname "$RKT")/stage1-fly.aci" ]; then
+	if [ -f "$stage1_dir/stage1-fly.aci" ]; then
 		printf '\nThe same image with the fly stage1 (chroot, host network, one app):\n' >&2
-		show rkt run --pull-policy=never --stage1-path="$(dirname "$RKT")/stage1-fly.aci" "$NAME:$VERSION"
+		show rkt run --pull-policy=never --stage1-path="$stage1_dir/stage1-fly.aci" "$NAME:$VERSION"
 	fi
 	printf '\nExited pods stay until gc removes them, with their mounts:\n' >&2
 	show rkt gc --grace-period=0s

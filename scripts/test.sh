@@ -6,8 +6,9 @@
 # 1. build build/bin/rkt              (make)
 # 2. lint                             (gofmt, go vet, shellcheck: make lint)
 # 3. unit tests of every package      (make check-unit)
-# 4. functional tests as root against build/bin/rkt (make check-functional)
-# 5. the demo                         (scripts/demo.sh)
+# 4. every fuzz target for 30 s       (scripts/fuzz.sh; FUZZTIME to change)
+# 5. functional tests as root against build/bin/rkt (make check-functional)
+# 6. the demo                         (scripts/demo.sh)
 #
 # Every step runs even when an earlier one failed (except after a failed
 # build); the summary at the end names the failed steps and the exit status
@@ -40,6 +41,7 @@ step() {
 if step build make; then
 	step lint make lint
 	step unit make check-unit
+	step fuzz ./scripts/fuzz.sh
 	if [ "$(id -u)" -eq 0 ]; then
 		step functional make check-functional
 		step demo env RKT="$PWD/build/bin/rkt" ./scripts/demo.sh

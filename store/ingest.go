@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/appc/spec/schema"
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/flock"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/store/index"
@@ -245,7 +246,7 @@ func (in *Ingest) Finish() (*Pending, error) {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
 	}
 	var im schema.ImageManifest
-	if err := im.UnmarshalJSON(in.res.Manifest); err != nil {
+	if err := acimanifest.UnmarshalImage(in.res.Manifest, &im); err != nil {
 		return nil, fmt.Errorf("ingesting image: %w: %v", ErrInvalidManifest, err)
 	}
 	if err := checkManifest(in.res.Manifest, &im); err != nil {

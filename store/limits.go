@@ -55,6 +55,11 @@ func (l Limits) checkFree(dir string, ahead int64) error {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return fmt.Errorf("checking free space on %s: %w", dir, err)
 	}
+	if st.Blocks == 0 {
+		// A filesystem without a size (ramfs) reports no free blocks
+		// either: there is no floor to keep.
+		return nil
+	}
 	avail := int64(st.Bavail) * st.Bsize
 	floor := max(l.MinFreeBytes, int64(st.Blocks)*st.Bsize/100*int64(l.MinFreePercent))
 	if avail < floor+ahead {

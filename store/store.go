@@ -10,6 +10,7 @@
 //	<dir>/cas/imagelocks/<key>   per-image flock
 //	<dir>/cas/treestorelocks/<id> per-tree flock
 //	<dir>/cas/downloadlocks/<h>  per-download-source flock (downloadlock.go)
+//	<dir>/cas/partial/<h>[.json] interrupted downloads, resumed (partial.go)
 //	<dir>/cas/.lock              shared by every open Store
 //	<dir>/tmp/.tmp-store-*       temp areas of live ingests and renders
 //
@@ -368,6 +369,9 @@ func (s *Store) GC(opts GCOptions) ([]string, error) {
 		}
 	}
 	cutoff := s.now().Add(-opts.GracePeriod)
+	if err := s.gcPartials(cutoff); err != nil {
+		return nil, fmt.Errorf("collecting partial downloads: %w", err)
+	}
 	var removed []string
 	for _, img := range imgs {
 		if keepImages[img.Key] || !lastTouched(img).Before(cutoff) {

@@ -221,3 +221,32 @@ func TestRunRootWithoutPasswd(t *testing.T) {
 		t.Errorf("--user=root --group=root without /etc/passwd: %q, want ids=0:0", out)
 	}
 }
+
+// TestFetchDiagnosticLines: with --debug, rkt 1.30 told where an image came
+// from in these words, which its users' scripts and its own tests match.
+func TestFetchDiagnosticLines(t *testing.T) {
+	t.Parallel()
+	e, im, sign := signedSetup(t)
+	p := e.writeSigned("app.aci", im.aci, sign(im.aci))
+	_, stderr, code := rkt(t, e, "--debug", "fetch", p)
+	if code != 0 {
+		t.Fatalf("fetch: exit %d\n%s", code, stderr)
+	}
+	assertMentions(t, "fetch --debug of a file", stderr, "image: using image from file "+p+"\n")
+
+	e.site.serveFile("remote.aci", im.aci)
+	e.site.serveFile("remote.aci.asc", sign(im.aci))
+	u := e.site.url("remote.aci")
+	_, stderr, code = rkt(t, e, "--debug", "fetch", u)
+	if code != 0 {
+		t.Fatalf("fetch: exit %d\n%s", code, stderr)
+	}
+	assertMentions(t, "fetch --debug of a URL", stderr, "image: fetching image from "+u+"\n", fmt.Sprintf("image: remote fetching from URL %q\n", u))
+	_, stderr, _ = rkt(t, e, "--debug", "fetch", "--pull-policy=new", u)
+	assertMentions(t, "fetch --debug of a stored URL", stderr, "image: using image from local store for url "+u+"\n")
+	// Without --debug, none of them.
+	_, stderr, _ = rkt(t, e, "fetch", p)
+	if strings.Contains(stderr, "using image from") {
+		t.Errorf("fetch without --debug printed rkt's diagnostic lines:\n%s", stderr)
+	}
+}

@@ -23,8 +23,8 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rkt/rkt/common/version"
 	"github.com/rkt/rkt/stage0/trust/trusttest"
+	"github.com/rkt/rkt/stage0/version"
 	stage1image "github.com/rkt/rkt/stage1/image"
 	"github.com/rkt/rkt/store/storetest"
 )

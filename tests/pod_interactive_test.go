@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rkt/rkt/common/ptytest"
+	"github.com/rkt/rkt/internal/ptytest"
 )
 
 // TestPodInteractive runs `rkt run --interactive` on a real terminal, as

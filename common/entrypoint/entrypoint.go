@@ -33,6 +33,12 @@ const (
 	AnnotationInterfaceVersion = "coreos.com/rkt/stage1/interface-version"
 )
 
+// ExitFailure is the exit status of rkt, and of a stage1 process, that
+// failed itself rather than passing on an app's own status: rkt v1.30's
+// 254. It is also the status recorded for an app that could not be
+// started at all.
+const ExitFailure = 254
+
 // Interface versions declared by this project's stage1 images.
 const (
 	InterfaceVersionNspawn = 6

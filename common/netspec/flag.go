@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Special --net values. Any other value names a network.
@@ -56,11 +57,11 @@ func (r NetRequest) String() string {
 // netNameRE is CNI's rule for network names (the name becomes a directory
 // of host-local and part of iptables comments), which also keeps names
 // free of path separators.
-var netNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
+var netNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`) })
 
 // ValidNetName reports whether name may name a configured network.
 func ValidNetName(name string) error {
-	if len(name) > 128 || !netNameRE.MatchString(name) {
+	if len(name) > 128 || !netNameRE().MatchString(name) {
 		return fmt.Errorf("%w: network name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", ErrUsage, name)
 	}
 	return nil
@@ -118,7 +119,8 @@ func ParseNetFlag(values []string) ([]NetRequest, error) {
 }
 
 // parseArgs parses K=V;K=V. Keys and values must not contain the list
-// separators, since CNI_ARGS has no quoting.
+// separators, since CNI_ARGS has no quoting, and values must not start or
+// end with white space.
 func parseArgs(net, s string) (map[string]string, error) {
 	args := map[string]string{}
 	for _, pair := range strings.Split(s, ";") {
@@ -126,7 +128,10 @@ func parseArgs(net, s string) (map[string]string, error) {
 			continue
 		}
 		k, val, ok := strings.Cut(pair, "=")
-		if !ok || k == "" || strings.ContainsAny(k, "=;, \t\n\x00") || strings.ContainsAny(val, "=;,\n\x00") {
+		// A value may hold spaces, but not at its ends: the end of the
+		// list is trimmed, so "a=1 ;b=2" would not read back the same.
+		if !ok || k == "" || strings.ContainsAny(k, "=;, \t\n\x00") || strings.ContainsAny(val, "=;,\n\x00") ||
+			strings.TrimSpace(val) != val {
 			return nil, fmt.Errorf("%w: network %q: argument %q: want KEY=VALUE", ErrUsage, net, pair)
 		}
 		if _, dup := args[k]; dup {

@@ -30,8 +30,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/flock"
-	"github.com/rkt/rkt/common/fscopy"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/fscopy"
 	"github.com/rkt/rkt/stage0/pod"
 )
 

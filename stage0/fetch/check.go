@@ -6,7 +6,6 @@ import (
 	"crypto/sha512"
 	"encoding"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -20,6 +19,7 @@ import (
 	"github.com/appc/spec/schema"
 
 	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/rkt/rkt/store"
@@ -171,7 +171,7 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 		return errors.New("checking the tar: no manifest")
 	}
 	var m schema.ImageManifest
-	if err := json.Unmarshal(result.Manifest, &m); err != nil {
+	if err := acimanifest.UnmarshalImage(result.Manifest, &m); err != nil {
 		return fmt.Errorf("reading the manifest: %w", err)
 	}
 	verdict.Name = m.Name.String()

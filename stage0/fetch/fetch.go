@@ -67,6 +67,8 @@ type imageStore interface {
 	Remote(aciURL string) (*index.Remote, error)
 	PutRemote(r index.Remote) error
 	LockDownload(ctx context.Context, source string, onWait func()) (io.Closer, bool, error)
+	Partial(url string) (*store.Partial, error)
+	DropPartial(url string) error
 	Render(ctx context.Context, key string) (treeID string, err error)
 	Remove(key string) error
 }
@@ -264,6 +266,17 @@ func (f *Fetcher) log() *slog.Logger {
 	return f.Log
 }
 
+// LevelDiag is the level of rkt 1.30's diagnostic lines ("using image from
+// file …", "fetching image from …"): shown with --debug, worded as rkt
+// worded them, which scripts and rkt's own tests match, and printed without
+// the "debug:" marker of the other debug lines.
+const LevelDiag = slog.LevelDebug + 2
+
+// diag logs one of rkt 1.30's diagnostic lines.
+func (f *Fetcher) diag(format string, a ...any) {
+	f.log().Log(context.Background(), LevelDiag, fmt.Sprintf(format, a...))
+}
+
 // warnNoVerification is the one place skipping a signature check is noted.
 func (f *Fetcher) warnNoVerification(ref string) {
 	f.log().Warn("signature verification has been disabled (--insecure-options=image)", "image", ref)
@@ -272,6 +285,7 @@ func (f *Fetcher) warnNoVerification(ref string) {
 // fetchFile imports a local ACI; files are always imported, whatever the
 // pull policy, since reading them needs no network.
 func (f *Fetcher) fetchFile(ctx context.Context, path, signature string) (string, error) {
+	f.diag("using image from file %s", path)
 	file, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: %w", path, err)
@@ -352,6 +366,7 @@ func (f *Fetcher) fetchName(ctx context.Context, ref string, img discovery.Image
 	if f.PullPolicy != PullUpdate {
 		key, err := f.Store.FindByName(img.Name, img.Labels)
 		if err == nil {
+			f.diag("using image from local store for image name %s", img.String())
 			return key, nil
 		}
 		if f.PullPolicy == PullNever {

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/discovery"
 	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/transport"
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/index"
@@ -34,7 +36,11 @@ type remoteSpec struct {
 
 var (
 	errHTTPNotFound = errors.New("not found (HTTP 404)")
-	errNoClient     = errors.New("no HTTP client configured")
+	// errSignatureDeferred: the signature URL answered 202 Accepted, which
+	// asks the client to download the image first and the signature
+	// after (rkt 1.30's deferred signature download).
+	errSignatureDeferred = errors.New("signature not ready (HTTP 202 Accepted)")
+	errNoClient          = errors.New("no HTTP client configured")
 )
 
 // cacheControl is what the fetcher honours of Cache-Control.
@@ -85,6 +91,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if have != "" {
 		switch {
 		case f.PullPolicy != PullUpdate:
+			f.diag("using image from local store for url %s", spec.aciURL)
 			return have, nil
 		case row.CacheMaxAge > 0 && time.Since(row.DownloadTime) < row.CacheMaxAge:
 			f.log().Debug("using cached image", "url", spec.aciURL, "key", have)
@@ -113,18 +120,42 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 	if f.Client == nil {
 		return "", fmt.Errorf("fetching %q: %w", spec.ref, errNoClient)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.aciURL, nil)
+	f.diag("remote fetching from URL %q", spec.aciURL)
+	f.diag("fetching image from %s", spec.aciURL)
+	// An earlier download of the URL that was cut off is resumed: the
+	// rest is asked for, if the resource is still the one whose start
+	// was kept (If-Range), and the whole is spooled and verified as one.
+	part, err := f.Store.Partial(spec.aciURL)
 	if err != nil {
-		return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
+		f.log().Debug("not resuming a partial download", "url", spec.aciURL, "err", err)
+		part = nil
 	}
-	if have != "" && row.ETag != "" {
-		req.Header.Set("If-None-Match", row.ETag)
+	get := func(part *store.Partial) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.aciURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		if have != "" && row.ETag != "" {
+			req.Header.Set("If-None-Match", row.ETag)
+		}
+		if part != nil {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", part.Size))
+			req.Header.Set("If-Range", part.Validator())
+		}
+		return f.Client.Do(req)
 	}
-	resp, err := f.Client.Do(req)
+	resp, err := get(part)
+	if err == nil && part != nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		// The kept bytes are no start of this resource: start over.
+		resp.Body.Close()
+		f.dropPartial(spec.aciURL)
+		part = nil
+		resp, err = get(nil)
+	}
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: downloading %s: %w", spec.ref, spec.aciURL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { resp.Body.Close() }()
 	cc := parseCacheControl(resp.Header)
 
 	if resp.StatusCode == http.StatusNotModified && have != "" {
@@ -142,18 +173,53 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 		f.log().Debug("image not modified", "url", spec.aciURL, "key", have)
 		return have, nil
 	}
-	if resp.StatusCode != http.StatusOK {
+	var body io.Reader = resp.Body
+	size := resp.ContentLength
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && part != nil && resumes(resp, part):
+		kept, err := os.Open(part.Path)
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: resuming the download of %s: %w", spec.ref, spec.aciURL, err)
+		}
+		defer kept.Close()
+		body = io.MultiReader(kept, resp.Body)
+		if size >= 0 {
+			size += part.Size
+		}
+		f.log().Info(fmt.Sprintf("resuming the download of %s at byte %d", spec.aciURL, part.Size))
+	case resp.StatusCode == http.StatusOK:
+		if part != nil {
+			// The resource changed since its start was kept.
+			f.dropPartial(spec.aciURL)
+		}
+	default:
+		if part != nil {
+			f.dropPartial(spec.aciURL)
+		}
 		return "", fmt.Errorf("fetching %q: downloading %s: %w", spec.ref, spec.aciURL, statusError(resp))
 	}
 
 	// The response headers are in; the signature is read before any byte
 	// of the body.
 	var sig *trust.Signature
+	var deferred func(context.Context) (*trust.Signature, error)
 	if f.Insecure.Has(insecure.Image) {
 		f.warnNoVerification(spec.ref)
 	} else {
 		sig, err = f.readSignature(ctx, spec.sigURL)
-		if err != nil {
+		if errors.Is(err, errSignatureDeferred) {
+			// As rkt 1.30: the image first, then the signature once more,
+			// which must come this time. Nothing is decompressed before
+			// it is verified either way.
+			f.log().Debug("signature deferred by the server: downloading the image first", "url", spec.sigURL)
+			deferred = func(ctx context.Context) (*trust.Signature, error) {
+				sig, err := f.readSignature(ctx, spec.sigURL)
+				if errors.Is(err, errSignatureDeferred) {
+					return nil, fmt.Errorf("%w: the server asked to defer the signature download again", err)
+				}
+				return sig, err
+			}
+		} else if err != nil {
 			return "", fmt.Errorf("fetching %q: %w", spec.ref, err)
 		}
 	}
@@ -167,7 +233,8 @@ func (f *Fetcher) fetchRemote(ctx context.Context, spec remoteSpec) (string, err
 			DownloadTime: time.Now(),
 		}
 	}
-	src := source{ref: spec.ref, label: "Downloading ACI", body: resp.Body, size: resp.ContentLength}
+	src := source{ref: spec.ref, label: "Downloading ACI", body: body, size: size, deferredSig: deferred,
+		partial: &store.Partial{URL: spec.aciURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}}
 	v := verifyOpts{want: spec.want, discoverKeys: spec.discovered}
 	return f.ingest(ctx, src, sig, &v, meta)
 }
@@ -189,26 +256,17 @@ func download(ctx context.Context, c *http.Client, url string, limit int64) ([]b
 	if c == nil {
 		return nil, errNoClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
+	data, err := transport.Get(ctx, c, url, limit)
+	var se *transport.StatusError
+	switch {
+	case errors.As(err, &se) && se.Code == http.StatusNotFound:
+		return nil, errHTTPNotFound
+	case errors.As(err, &se) && se.Code == http.StatusAccepted:
+		return nil, errSignatureDeferred
+	case errors.Is(err, transport.ErrTooLarge):
 		return nil, fmt.Errorf("%s: %w (more than %d bytes)", url, ErrTooLarge, limit)
 	}
-	return data, nil
+	return data, err
 }
 
 // source is one opened image body.
@@ -217,6 +275,40 @@ type source struct {
 	label string // for the progress bar
 	body  io.Reader
 	size  int64 // -1 when unknown
+	// deferredSig, when not nil, gets the signature once the image is
+	// spooled (its first download answered 202 Accepted).
+	deferredSig func(context.Context) (*trust.Signature, error)
+	// partial, for a download, names the URL and its validators: a body
+	// cut off midway is kept (store.Spool.KeepAsPartial) for the next
+	// fetch to resume; nil for a local file.
+	partial *store.Partial
+}
+
+// resumes reports whether a 206 answer carries the rest of the resource
+// whose start p holds: its range starts where p ends and, when both have
+// one, its ETag is p's.
+func resumes(resp *http.Response, p *store.Partial) bool {
+	var start, end, total int64
+	if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &total); err != nil || start != p.Size {
+		return false
+	}
+	etag := resp.Header.Get("ETag")
+	return p.ETag == "" || etag == "" || etag == p.ETag
+}
+
+// dropPartial forgets a partial download that cannot be resumed.
+func (f *Fetcher) dropPartial(url string) {
+	if err := f.Store.DropPartial(url); err != nil {
+		f.log().Debug("removing a partial download", "url", url, "err", err)
+	}
+}
+
+// keepable reports whether the download that failed with err may be
+// resumed: not when a limit of the store stopped it (it would stop again).
+func keepable(err error) bool {
+	var le *tarsafe.LimitError
+	var fe *store.FreeSpaceError
+	return !errors.As(err, &le) && !errors.As(err, &fe)
 }
 
 // verifyOpts are the checks beyond the signature.
@@ -263,7 +355,31 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	spd, err := spool(ctx, body, sp, sig, in.TarLimits())
 	done()
 	if err != nil {
+		if src.partial != nil && keepable(err) {
+			if kerr := sp.KeepAsPartial(*src.partial); kerr != nil {
+				f.log().Debug("keeping a partial download", "url", src.partial.URL, "err", kerr)
+			} else if src.partial.Validator() != "" && sp.Size() > 0 {
+				f.log().Info(fmt.Sprintf("kept the %d bytes downloaded from %s: the next fetch resumes there", sp.Size(), src.partial.URL))
+			}
+		}
 		return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+	}
+	if src.partial != nil {
+		// Whole now: the kept start, if any, is spooled with the rest.
+		f.dropPartial(src.partial.URL)
+	}
+	if sig == nil && src.deferredSig != nil {
+		if sig, err = src.deferredSig(ctx); err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+		r, err := sp.Reader()
+		if err != nil {
+			return "", fmt.Errorf("fetching %q: %w", src.ref, err)
+		}
+		spd.sigHash = sig.NewHash()
+		if _, err := io.Copy(spd.sigHash, r); err != nil {
+			return "", fmt.Errorf("fetching %q: hashing the spooled image: %w", src.ref, err)
+		}
 	}
 	fm := spd.format
 	f.log().Debug("image spooled", "image", src.ref, "format", fm, "bytes", sp.Size(), "took", time.Since(start))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/appc/spec/schema"
 
+	"github.com/rkt/rkt/common/acimanifest"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/stage0/trust"
 
@@ -288,7 +289,7 @@ func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writ
 				return err
 			}
 			buf := <-free
-			n, rerr := io.ReadFull(r, buf)
+			n, rerr := fill(r, buf)
 			if n > 0 {
 				if _, werr := w.Write(buf[:n]); werr != nil {
 					return werr
@@ -298,7 +299,7 @@ func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writ
 				}
 				full <- buf[:n]
 			}
-			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			if rerr == io.EOF {
 				return nil
 			}
 			if rerr != nil {
@@ -309,6 +310,22 @@ func copyHashing(ctx context.Context, w io.Writer, r io.Reader, hashes []io.Writ
 	close(full)
 	<-hashed
 	return err
+}
+
+// fill reads into buf until it is full, r ends (io.EOF, with what was
+// read) or r fails. Unlike io.ReadFull it passes r's own errors on as they
+// are: a download cut short (io.ErrUnexpectedEOF from the HTTP body) must
+// not pass for the end of the image.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // maxManifestScan bounds how much of the uncompressed image manifestName
@@ -350,7 +367,7 @@ func manifestName(r io.Reader, f format) (string, error) {
 			return "", fmt.Errorf("reading the manifest: %w", err)
 		}
 		var m schema.ImageManifest
-		if err := m.UnmarshalJSON(data); err != nil {
+		if err := acimanifest.UnmarshalImage(data, &m); err != nil {
 			return "", fmt.Errorf("reading the manifest: %w", err)
 		}
 		return m.Name.String(), nil

@@ -5,21 +5,19 @@ import (
 
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rkt/rkt/stage1/isolation/caps"
-	"github.com/rkt/rkt/stage1/isolation/isolators"
-	"github.com/rkt/rkt/stage1/isolation/seccomp"
+	"github.com/rkt/rkt/common/isospec"
 )
 
 // Isolators are the isolators an app's flags stand for, in the order
 // memory, cpu, cpu-shares, oom-score-adj, capabilities, seccomp. Manifest
 // puts them into the app's copy of its image's app, each replacing the
-// image's isolators of its kind (isolators.Override): the flags win.
+// image's isolators of its kind (isospec.Override): the flags win.
 // Errors are usage errors naming the image and the flag.
 //
-// stage0 uses the stage1/isolation packages to parse and validate only;
-// it never applies an isolator.
+// stage0 parses and validates with the isolator grammar (isospec) only;
+// stage1 applies them.
 func (a *App) Isolators() (types.Isolators, error) {
-	out, err := isolators.FromFlags(isolators.Flags{
+	out, err := isospec.FromFlags(isospec.Flags{
 		Memory: a.Memory, CPU: a.CPU, CPUShares: a.CPUShares, OOMScoreAdj: a.OOMScoreAdj,
 	})
 	if err != nil {
@@ -55,7 +53,7 @@ func (a *App) capsIsolator() (*types.Isolator, error) {
 	case a.CapsRetain == "":
 		return nil, nil
 	}
-	set, err := caps.ParseList(list)
+	set, err := isospec.ParseCapList(list)
 	if err != nil {
 		return nil, usageWrap(err, "image %q: parsing --%s", a.Image, flag)
 	}
@@ -87,18 +85,18 @@ func (a *App) seccompIsolator() (*types.Isolator, error) {
 	if a.Seccomp == "" {
 		return nil, nil
 	}
-	p, err := seccomp.ParseFlag(a.Seccomp)
+	p, err := isospec.ParseSeccompFlag(a.Seccomp)
 	if err != nil {
 		return nil, usageWrap(err, "image %q", a.Image)
 	}
 	var iso *types.Isolator
 	switch p.Mode {
-	case seccomp.ModeRetain:
+	case isospec.SeccompRetain:
 		var s *types.LinuxSeccompRetainSet
 		if s, err = types.NewLinuxSeccompRetainSet(p.Errno, p.Syscalls...); err == nil {
 			iso, err = s.AsIsolator()
 		}
-	case seccomp.ModeRemove:
+	case isospec.SeccompRemove:
 		var s *types.LinuxSeccompRemoveSet
 		if s, err = types.NewLinuxSeccompRemoveSet(p.Errno, p.Syscalls...); err == nil {
 			iso, err = s.AsIsolator()

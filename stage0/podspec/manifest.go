@@ -9,8 +9,9 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/common/acimanifest"
+	"github.com/rkt/rkt/common/isospec"
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
 // ResolvedImage is an image of the plan as found in the store.
@@ -31,7 +32,7 @@ type ResolvedImage struct {
 //     and --set-env (which win), then with --inherit-env the variables of
 //     this process that none of those set;
 //   - the isolator flags (App.Isolators) replace the image's isolators of
-//     their kind in that copy (isolators.Override);
+//     their kind in that copy (isospec.Override);
 //   - pod volumes are the --volume ones plus an empty volume (mode 0755,
 //     uid and gid 0) for every image mount point that neither a --volume
 //     nor a --mount of that app covers; a --mount naming an undeclared
@@ -189,7 +190,7 @@ func runtimeApp(plan *Plan, a App, img ResolvedImage, inherited []types.Environm
 		return nil, err
 	}
 	if len(isos) > 0 {
-		isolators.Override(app, isos)
+		isospec.Override(app, isos)
 	}
 	ra.App = app
 	for _, k := range sortedKeys(a.Annotations) {
@@ -244,7 +245,12 @@ func LoadManifest(path string) (*schema.PodManifest, error) {
 		return nil, fmt.Errorf("reading pod manifest: %w", err)
 	}
 	var pm schema.PodManifest
-	if err := pm.UnmarshalJSON(data); err != nil {
+	if err := acimanifest.UnmarshalPod(data, &pm); err != nil {
+		return nil, fmt.Errorf("reading pod manifest %s: %w", path, err)
+	}
+	// The schema reads what it cannot write (a manifest without
+	// acVersion): refuse it here, not after its images are fetched.
+	if _, err := pm.MarshalJSON(); err != nil {
 		return nil, fmt.Errorf("reading pod manifest %s: %w", path, err)
 	}
 	if len(pm.Apps) == 0 {

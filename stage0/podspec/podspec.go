@@ -29,8 +29,8 @@
 // names, network names) is validated here, before it is used; a bad command
 // line is always an error matching ErrUsage; Parse does no I/O except
 // reading the file given to --set-env-file. Values that stage1 interprets
-// (--net, the isolator flags, --port) are checked with stage1's own parsers
-// (stage1/network, stage1/isolation/...), used here for parsing only, so
+// (--net, the isolator flags, --port) are checked with the grammars stage1
+// shares (common/netspec, common/isospec), used here for parsing only, so
 // that stage0 refuses exactly what stage1 would.
 package podspec
 
@@ -44,6 +44,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/appc/spec/schema"
@@ -152,9 +153,14 @@ var GlobalFlags = map[string]bool{
 	"cpuprofile": false, "memprofile": false,
 }
 
-var flagDefs map[string]flagDef
+// flagDefs is built on first use (flagDefsOnce), not at program start:
+// most rkt commands never parse a run or prepare vector.
+var (
+	flagDefs     map[string]flagDef
+	flagDefsOnce sync.Once
+)
 
-func init() {
+func initFlagDefs() {
 	flagDefs = map[string]flagDef{
 		// Per image.
 		"exec":               {scope: scopeApp, set: (*parser).setExec},
@@ -298,6 +304,7 @@ func Parse(args []string, plan *Plan) error {
 // rest it consumed.
 func (p *parser) flag(a string, rest []string) (int, error) {
 	name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+	flagDefsOnce.Do(initFlagDefs)
 	def, ok := flagDefs[name]
 	if !ok {
 		return 0, usagef("unknown flag: --%s", name)
@@ -494,7 +501,7 @@ func (p *parser) setReadOnlyRootfs(v string) error {
 	return nil
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z_0-9.-]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z_0-9.-]*$`) })
 
 // keyValue splits "k=v" for flag, checking the key with valid.
 func keyValue(flag, v string, valid func(string) bool) (string, string, error) {
@@ -505,7 +512,7 @@ func keyValue(flag, v string, valid func(string) bool) (string, string, error) {
 	return k, val, nil
 }
 
-func validEnvName(k string) bool { return envName.MatchString(k) }
+func validEnvName(k string) bool { return envName().MatchString(k) }
 
 func validIdentifier(k string) bool {
 	_, err := types.NewACIdentifier(k)

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/atomicfile"
-	"github.com/rkt/rkt/common/fscopy"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/fscopy"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
 	"github.com/rkt/rkt/store/tree"

@@ -8,7 +8,7 @@
 //	locks/prepare (shared)          held until the pod is prepared or exec'd; image gc takes it exclusive
 //	images -> store keys            fetch.Fetcher with the plan's pull policy (verified); trees rendered
 //	--port -> RuntimeConfig.Ports   podspec.ForwardedPorts against the apps' ports (usage error if unknown)
-//	stage1 -> store key             --stage1-*, stage1.d, stage1-<flavor>.aci beside the binary
+//	stage1 -> store key             --stage1-*, stage1.d, the build's default (beside the binary, images dir)
 //	pods/prepare/<uuid>             pod.Create: locked; then, shared tree locks held:
 //	  pod, runtime-config           atomically (common/atomicfile)
 //	  stage1TreeStoreID, stage1/manifest, appsinfo/<app>/{manifest,treeStoreID}
@@ -69,8 +69,10 @@ type Config struct {
 	DataDir, LocalConfig, SystemConfig, UserConfig string
 	Store                                          *store.Store
 	Fetcher                                        *fetch.Fetcher // its PullPolicy is replaced by the plan's
-	// Stage1Default is the default stage1 image file; empty: stage1-nspawn.aci
-	// beside the running binary.
+	// Stage1 is the build's choice of stage1 images (see chooseStage1).
+	Stage1 Stage1Build
+	// Stage1Default, when set, is the default stage1 location if Stage1
+	// names none: a file trusted without a signature.
 	Stage1Default string
 	Insecure      insecure.Set
 	Debug         bool

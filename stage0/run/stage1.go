@@ -23,13 +23,65 @@ import (
 	"github.com/rkt/rkt/store/index"
 )
 
-// chooseStage1 finds the stage1 image in rkt's order: the --stage1-* flag,
-// the stage1.d configuration (name and version in the store, else its
-// location), the default image beside the binary. Images found at a local
-// path (--stage1-path, --stage1-from-dir, a stage1.d location that is a
-// file, the default) are trusted by their location and imported without a
-// signature; --stage1-url, --stage1-name and a stage1.d URL go through the
-// verified fetch.
+// Stage1Build is what the build chose for stage1 images: configure's
+// --with-stage1-* options, compiled into the rkt binary. The zero value
+// (a plain `go build`) finds stage1-nspawn.aci beside the binary only.
+type Stage1Build struct {
+	// Name and Version name the default stage1 image, looked up in the
+	// store before any file is read (configure's
+	// --with-stage1-default-name and --with-stage1-default-version); both
+	// or neither. A stage1.d name and version replace them.
+	Name, Version string
+	// Location is the default stage1 image file (an absolute path, trusted
+	// without a signature) or URL (fetched and verified); a stage1.d
+	// location replaces it. Empty: the flavor's file below.
+	Location string
+	// Flavor's image, stage1-<Flavor>.aci, is the default file when no
+	// location is set: beside the rkt binary, then in ImagesDir. Empty:
+	// DefaultFlavor.
+	Flavor string
+	// ImagesDir is the directory the stage1 images are installed in
+	// (configure's --with-stage1-images-directory). Files in it are
+	// trusted without a signature; --stage1-from-dir names files in it
+	// unless paths.d names another directory.
+	ImagesDir string
+}
+
+// build is cfg.Stage1 with Stage1Default as its location when it has none.
+func (cfg *Config) build() Stage1Build {
+	b := cfg.Stage1
+	if b.Location == "" {
+		b.Location = cfg.Stage1Default
+	}
+	return b
+}
+
+func (b Stage1Build) fileName() string {
+	f := b.Flavor
+	if f == "" {
+		f = DefaultFlavor
+	}
+	return "stage1-" + f + ".aci"
+}
+
+// chooseStage1 finds the stage1 image in rkt's order:
+//
+//  1. a --stage1-* flag;
+//  2. name and version (stage1.d's, else the build's) found in the store,
+//     unless the version ends in -dirty;
+//  3. the location (stage1.d's, else the build's): a URL is fetched and
+//     verified, a file is imported, and if it is missing its file name is
+//     looked for beside the rkt binary;
+//  4. with no location at all, stage1-<flavor>.aci beside the rkt binary,
+//     then in the build's stage1 images directory.
+//
+// Trust: files beside the binary, at the build's location, in the build's
+// images directory and at --stage1-path are imported without a signature,
+// vouched for by where they are (only root installs there). Any other
+// file (a stage1.d location elsewhere, --stage1-from-dir in a paths.d
+// directory) and every URL or name go through the verified fetch, so they
+// need a signature trusted for the stage1's name or
+// --insecure-options=image.
 func chooseStage1(ctx context.Context, cfg *Config, c podspec.Stage1Choice) (resolved, error) {
 	key, err := stage1Key(ctx, cfg, c)
 	if err != nil {
@@ -64,41 +116,116 @@ func stage1Key(ctx context.Context, cfg *Config, c podspec.Stage1Choice) (string
 		return "", err
 	}
 	if c.FromDir != "" {
-		return importTrusted(cfg, filepath.Join(stage1ImagesDir(cfg, conf), c.FromDir))
+		return importStage1File(ctx, cfg, filepath.Join(stage1ImagesDir(cfg, conf), c.FromDir))
 	}
-	if s := conf.Stage1; s.Name != "" || s.Location != "" {
-		if s.Name != "" && !strings.HasSuffix(s.Version, "-dirty") {
-			if key, err := cfg.Store.FindByName(s.Name, map[string]string{"version": s.Version}); err == nil {
-				return key, nil
-			}
+
+	build := cfg.build()
+	name, version := build.Name, build.Version
+	if s := conf.Stage1; s.Name != "" {
+		name, version = s.Name, s.Version
+	}
+	if name != "" && version != "" && !strings.HasSuffix(version, "-dirty") {
+		if key, err := cfg.Store.FindByName(name, map[string]string{"version": version}); err == nil {
+			cfg.log().Debug("stage1 image found in the store by name", "name", name, "version", version, "key", key)
+			return key, nil
 		}
-		switch loc := s.Location; {
-		case strings.HasPrefix(loc, "https://"), strings.HasPrefix(loc, "http://"):
-			return stage1Fetcher(cfg).Fetch(ctx, loc, "")
-		case loc != "":
-			return importTrusted(cfg, strings.TrimPrefix(loc, "file://"))
+	}
+
+	loc := build.Location
+	if conf.Stage1.Location != "" {
+		loc = conf.Stage1.Location
+	}
+	switch {
+	case strings.HasPrefix(loc, "https://"), strings.HasPrefix(loc, "http://"):
+		return stage1Fetcher(cfg).Fetch(ctx, loc, "")
+	case loc != "":
+		path := strings.TrimPrefix(loc, "file://")
+		key, err := importStage1File(ctx, cfg, path)
+		if !errors.Is(err, os.ErrNotExist) {
+			return key, err
 		}
-		return "", fmt.Errorf("%w: stage1.d names %s:%s, which is not in the store, and gives no location", ErrNoStage1, s.Name, s.Version)
+		// rkt's second chance: the same file name beside the binary.
+		beside := filepath.Join(binDir(), filepath.Base(path))
+		key, err2 := importTrusted(cfg, beside)
+		if errors.Is(err2, os.ErrNotExist) {
+			return "", fmt.Errorf("%w: %s is missing, and so is %s: %w", ErrNoStage1, path, beside, err)
+		}
+		return key, err2
 	}
-	def := cfg.Stage1Default
-	if def == "" {
-		def = filepath.Join(binDir(), "stage1-"+DefaultFlavor+".aci")
+
+	name = build.fileName()
+	tried := []string{filepath.Join(binDir(), name)}
+	if d := build.ImagesDir; d != "" && filepath.Clean(d) != binDir() {
+		tried = append(tried, filepath.Join(d, name))
 	}
-	key, err := importTrusted(cfg, def)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%w: %s is missing (build it with make, or choose one with --stage1-path)", ErrNoStage1, def)
+	for _, p := range tried {
+		key, err := importTrusted(cfg, p)
+		if !errors.Is(err, os.ErrNotExist) {
+			return key, err
+		}
 	}
-	return key, err
+	return "", fmt.Errorf("%w: %s is missing (looked in %s; build it with make, install it with make install, or choose one with --stage1-path)",
+		ErrNoStage1, name, strings.Join(dirsOf(tried), " and "))
 }
 
-// stage1ImagesDir is paths.d's stage1-images, else the directory of the
-// default stage1 image, else the binary's directory.
+func dirsOf(paths []string) []string {
+	dirs := make([]string, len(paths))
+	for i, p := range paths {
+		dirs[i] = filepath.Dir(p)
+	}
+	return dirs
+}
+
+// importStage1File imports a stage1 image file: without a signature when
+// its location is trusted, through the verified fetch otherwise.
+func importStage1File(ctx context.Context, cfg *Config, path string) (string, error) {
+	trusted, err := trustedLocation(cfg, path)
+	if err != nil {
+		return "", err
+	}
+	if trusted {
+		return importTrusted(cfg, path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("importing stage1 image %s: %w", path, err)
+	}
+	cfg.log().Debug("stage1 image outside the trusted locations: verifying its signature", "path", path)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("importing stage1 image %s: %w", path, err)
+	}
+	return stage1Fetcher(cfg).Fetch(ctx, "file://"+abs, "")
+}
+
+// trustedLocation tells whether path is one of the build's stage1
+// locations: the default location, a file in the images directory, or a
+// file beside the rkt binary.
+func trustedLocation(cfg *Config, path string) (bool, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, fmt.Errorf("importing stage1 image %s: %w", path, err)
+	}
+	b := cfg.build()
+	if l := b.Location; l != "" && filepath.Clean(strings.TrimPrefix(l, "file://")) == abs {
+		return true, nil
+	}
+	for _, dir := range []string{b.ImagesDir, binDir()} {
+		if dir != "" && strings.HasPrefix(abs, filepath.Clean(dir)+string(filepath.Separator)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// stage1ImagesDir is where --stage1-from-dir looks: paths.d's
+// stage1-images, else the build's images directory, else the binary's
+// directory.
 func stage1ImagesDir(cfg *Config, conf *config.Config) string {
 	if d := conf.Paths.Stage1ImagesDir; d != "" {
 		return d
 	}
-	if cfg.Stage1Default != "" {
-		return filepath.Dir(cfg.Stage1Default)
+	if cfg.Stage1.ImagesDir != "" {
+		return cfg.Stage1.ImagesDir
 	}
 	return binDir()
 }

@@ -25,8 +25,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rkt/rkt/common/version"
 	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/version"
 )
 
 // Options configures New.
@@ -38,7 +38,7 @@ type Options struct {
 	// it, typically an Authorization header built from auth.d.
 	Auth map[string]http.Header
 	// Version is the project version put in the User-Agent; empty means
-	// common/version.Version.
+	// stage0/version.Version.
 	Version string
 	// RootCAs, when set, replaces the system roots (tests, private CAs).
 	RootCAs *x509.CertPool

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/stage1cmd"
+	"github.com/rkt/rkt/stage1/stage1cmd"
 )
 
 // runEnter runs CMD in the app's mount namespace and root, with the app's

@@ -37,7 +37,7 @@
 //     so holds the pod's "running" lock for its whole life.
 package main
 
-import "github.com/rkt/rkt/common/stage1cmd"
+import "github.com/rkt/rkt/stage1/stage1cmd"
 
 func main() {
 	stage1cmd.Main("fly-stage1", map[string]func([]string) error{

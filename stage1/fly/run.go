@@ -16,11 +16,11 @@ import (
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 
-	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/stage1cmd"
+	"github.com/rkt/rkt/stage1/appexec"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
+	"github.com/rkt/rkt/stage1/stage1cmd"
 )
 
 // defaultPath is rkt's default PATH for apps.

@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rkt/rkt/common/appexec"
+	"github.com/rkt/rkt/stage1/appexec"
 )
 
 // resolveUser turns the app's user and group into numeric ids with the

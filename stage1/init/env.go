@@ -8,9 +8,9 @@ import (
 
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/appexec"
 )
 
 // DefaultPath is rkt's PATH for apps that do not set one.

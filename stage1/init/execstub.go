@@ -54,32 +54,32 @@ func execApp() int {
 	data, err := io.ReadAll(spec)
 	spec.Close()
 	if err != nil {
-		return fail(254, fmt.Errorf("reading the exec spec: %w", err))
+		return fail(exitFailed, fmt.Errorf("reading the exec spec: %w", err))
 	}
 	var c confinement
 	if err := json.Unmarshal(data, &c); err != nil {
-		return fail(254, fmt.Errorf("reading the exec spec: %w", err))
+		return fail(exitFailed, fmt.Errorf("reading the exec spec: %w", err))
 	}
 	if err := joinCgroups("/", c.App, c.CgroupKeys); err != nil {
-		return fail(254, err)
+		return fail(exitFailed, err)
 	}
 	if len(c.CgroupKeys) > 0 {
 		// A cgroup namespace rooted at the app's cgroup, on the thread
 		// that will exec (PrepareAndExec keeps this one).
 		runtime.LockOSThread()
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fail(254, fmt.Errorf("making the app's cgroup namespace: %w", err))
+			return fail(exitFailed, fmt.Errorf("making the app's cgroup namespace: %w", err))
 		}
 	}
 	if c.OOMScoreAdj != nil {
 		if err := cgroups.SetOOMScoreAdj(0, *c.OOMScoreAdj); err != nil {
-			return fail(254, err)
+			return fail(exitFailed, err)
 		}
 	}
 	// The stub's Go runtime raised its soft limit again, and the raw
 	// execve below would hand that to the app.
 	if err := setAppNofile(); err != nil {
-		return fail(254, err)
+		return fail(exitFailed, err)
 	}
 	err = caps.PrepareAndExec(c.ExecSpec)
 	return fail(execCode(err), err)
@@ -113,7 +113,7 @@ func execCode(err error) int {
 		errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EPERM):
 		return 126
 	}
-	return 254
+	return exitFailed
 }
 
 // stubFiles are the stub's fd 3 and 4 and the supervisor's end of the
@@ -161,7 +161,7 @@ func (f *stubFiles) result(app, name string) error {
 	defer f.statusR.Close()
 	msg, err := io.ReadAll(f.statusR)
 	if err != nil {
-		return &startError{App: app, What: "executing " + name, Code: 254, Err: err}
+		return &startError{App: app, What: "executing " + name, Code: exitFailed, Err: err}
 	}
 	if len(msg) == 0 {
 		return nil
@@ -169,7 +169,7 @@ func (f *stubFiles) result(app, name string) error {
 	codeStr, text, _ := strings.Cut(string(msg), " ")
 	code, err := strconv.Atoi(codeStr)
 	if err != nil {
-		code = 254
+		code = exitFailed
 	}
 	return &startError{App: app, What: "executing " + name, Code: code, Err: errors.New(text)}
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 
-	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/appexec"
 	"github.com/rkt/rkt/stage1/isolation/caps"
 	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/isolation/seccomp"

@@ -98,7 +98,7 @@ func supervise(args []string) int {
 	fs := flag.NewFlagSet("supervisor", flag.ContinueOnError)
 	debug := fs.Bool("debug", false, "log every app event to stderr")
 	if err := fs.Parse(args); err != nil {
-		return 254
+		return exitFailed
 	}
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelWarn)

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/appc/spec/schema/types"
-	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/appexec"
 )
 
 // volumeMount is one pod volume bound into an app.

@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/rkt/rkt/common/appexec"
+	"github.com/rkt/rkt/stage1/appexec"
 )
 
 // notifySocketInApp is where an app that supports sd_notify finds its

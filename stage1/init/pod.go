@@ -10,8 +10,8 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/appexec"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 

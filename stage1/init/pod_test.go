@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/ptytest"
+	"github.com/rkt/rkt/internal/ptytest"
 	"github.com/rkt/rkt/stage1/isolation/cgroups/cgrouptest"
 )
 

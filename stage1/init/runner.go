@@ -10,7 +10,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/rkt/rkt/common/appexec"
+	"github.com/rkt/rkt/stage1/appexec"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
@@ -72,7 +72,7 @@ func (r *runner) run() {
 	r.report(event{Kind: evPreparing})
 	if err := r.prepare(); err != nil {
 		r.sup.Log.Error("preparing app", "app", r.spec.Name, "err", err)
-		r.report(event{Kind: evExited, Code: 254, Fail: !r.isStopping()})
+		r.report(event{Kind: evExited, Code: exitFailed, Fail: !r.isStopping()})
 		return
 	}
 	defer r.postStop()
@@ -102,7 +102,7 @@ func (r *runner) run() {
 		return
 	}
 	if err != nil {
-		code := 254
+		code := exitFailed
 		var se *startError
 		if errors.As(err, &se) {
 			code = se.Code
@@ -229,7 +229,7 @@ func (r *runner) isolate() error {
 func (r *runner) runHandler(kind procKind, argv []string) (int, error) {
 	_, wait, err := r.start(kind, argv, appexec.Identity{}, "/")
 	if err != nil {
-		return 254, err
+		return exitFailed, err
 	}
 	ws := <-wait
 	r.finished()
@@ -268,7 +268,7 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	} else {
 		hc, err := s.confine(r.spec, r.policy, id, dir, r.env)
 		if err != nil {
-			return 0, nil, &startError{App: r.spec.Name, What: "confining " + argv[0], Code: 254, Err: err}
+			return 0, nil, &startError{App: r.spec.Name, What: "confining " + argv[0], Code: exitFailed, Err: err}
 		}
 		c = *hc
 	}
@@ -315,7 +315,7 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	files, err := newStubFiles(&c)
 	if err != nil {
 		out.abort()
-		return 0, nil, &startError{App: r.spec.Name, What: "starting " + argv[0], Code: 254, Err: err}
+		return 0, nil, &startError{App: r.spec.Name, What: "starting " + argv[0], Code: exitFailed, Err: err}
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   "/",
@@ -408,7 +408,7 @@ func (r *runner) lookExec(name string) (string, error) {
 	}
 	root, err := os.OpenRoot(r.spec.Rootfs)
 	if err != nil {
-		return "", &startError{App: r.spec.Name, What: "looking up " + name, Code: 254, Err: err}
+		return "", &startError{App: r.spec.Name, What: "looking up " + name, Code: exitFailed, Err: err}
 	}
 	defer root.Close()
 	for _, dir := range strings.Split(pathEnv, ":") {
@@ -428,7 +428,7 @@ func (r *runner) lookExec(name string) (string, error) {
 }
 
 func startErr(app, name string, err error) error {
-	code := 254
+	code := exitFailed
 	switch {
 	case errors.Is(err, syscall.ENOENT):
 		code = 127

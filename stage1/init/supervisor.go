@@ -52,11 +52,11 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 	// Before anything else: a pod whose starter is gone starts nothing.
 	lifeline, err := watchLifeline(s.Root)
 	if err != nil {
-		return 254, err
+		return exitFailed, err
 	}
 	select {
 	case <-lifeline:
-		return 254, ErrStarterGone
+		return exitFailed, ErrStarterGone
 	default:
 	}
 	if s.Root == "/" {
@@ -64,7 +64,7 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 	}
 	_, rc, specs, err := loadPod(s.Root)
 	if err != nil {
-		return 254, err
+		return exitFailed, err
 	}
 	if rc.Debug && s.Level != nil {
 		s.Level.Set(slog.LevelDebug)
@@ -76,7 +76,7 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 		names = append(names, sp.Name)
 	}
 	if s.sink, err = newSink(s.Root, names, s.Log); err != nil {
-		return 254, err
+		return exitFailed, err
 	}
 
 	if os.Getpid() != 1 {

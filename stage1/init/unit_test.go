@@ -16,8 +16,8 @@ import (
 
 	"github.com/appc/spec/schema/types"
 
-	"github.com/rkt/rkt/common/appexec"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/appexec"
 )
 
 // writeFiles makes the files (path relative to root: content) under root,

@@ -16,9 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/stage1cmd"
 	"github.com/rkt/rkt/stage1/isolation/caps"
 	"github.com/rkt/rkt/stage1/isolation/cgroups"
+	"github.com/rkt/rkt/stage1/stage1cmd"
 )
 
 // inPodSelf is this binary's path inside the pod.

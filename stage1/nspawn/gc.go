@@ -12,9 +12,9 @@ import (
 	"syscall"
 
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/stage1cmd"
 	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/network"
+	"github.com/rkt/rkt/stage1/stage1cmd"
 )
 
 // runGC tears down what the pod left on the host. The pod's own mounts

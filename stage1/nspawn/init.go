@@ -20,7 +20,7 @@ import (
 	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/stage1cmd"
+	"github.com/rkt/rkt/stage1/stage1cmd"
 )
 
 // supervisorPath is the pod's PID 1, inside the stage1 rootfs.

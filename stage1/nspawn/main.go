@@ -27,7 +27,7 @@
 // the app.
 package main
 
-import "github.com/rkt/rkt/common/stage1cmd"
+import "github.com/rkt/rkt/stage1/stage1cmd"
 
 func main() {
 	stage1cmd.Main("nspawn-stage1", map[string]func([]string) error{

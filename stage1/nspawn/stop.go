@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
-	"github.com/rkt/rkt/common/stage1cmd"
+	"github.com/rkt/rkt/stage1/stage1cmd"
 )
 
 // runStop stops the pod whose directory is the working directory. Without

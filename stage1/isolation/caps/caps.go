@@ -38,17 +38,17 @@ package caps
 
 import (
 	"fmt"
-	"math/bits"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/isospec"
 )
 
-// Set is a set of capabilities: bit n is capability n.
-type Set uint64
+// Set is a set of capabilities: bit n is capability n. Its names and
+// their parsing are the isolator grammar both stages share (isospec).
+type Set = isospec.CapSet
 
 // Capability numbers (linux/capability.h) used by name in this package.
 const (
@@ -71,16 +71,6 @@ const (
 	Setfcap        = 31
 )
 
-// names are the capabilities by number, without the CAP_ prefix.
-var names = []string{
-	"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
-	"setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
-	"ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
-	"sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-	"lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
-	"wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
-}
-
 // Of returns the set of the given capability numbers.
 func Of(caps ...int) Set {
 	var s Set
@@ -96,65 +86,18 @@ var Default = Of(AuditWrite, Chown, DacOverride, Fsetid, Fowner, Kill, Mknod, Ne
 	NetBindService, Setuid, Setgid, Setpcap, Setfcap, SysChroot)
 
 // All is every capability this package knows.
-var All = Set(1)<<uint(len(names)) - 1
-
-// Has reports whether capability c is in s.
-func (s Set) Has(c int) bool { return c >= 0 && c < 64 && s&(1<<uint(c)) != 0 }
-
-// Names lists s as "CAP_..." names in number order.
-func (s Set) Names() []string {
-	out := make([]string, 0, bits.OnesCount64(uint64(s)))
-	for c := 0; c < 64; c++ {
-		if s.Has(c) {
-			if c < len(names) {
-				out = append(out, "CAP_"+strings.ToUpper(names[c]))
-			} else {
-				out = append(out, "CAP_"+strconv.Itoa(c))
-			}
-		}
-	}
-	return out
-}
-
-func (s Set) String() string { return strings.Join(s.Names(), ",") }
+var All = Set(1)<<uint(isospec.NumCaps()) - 1
 
 // ParseName returns the number of a capability named with or without the
 // CAP_ prefix, in any case ("CAP_NET_ADMIN", "net_admin").
-func ParseName(name string) (int, error) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	n = strings.TrimPrefix(n, "cap_")
-	for i, c := range names {
-		if c == n {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: %q", ErrUnknownCapability, name)
-}
+func ParseName(name string) (int, error) { return isospec.ParseCapName(name) }
 
 // Parse returns the set of the named capabilities.
-func Parse(list []string) (Set, error) {
-	var s Set
-	for _, n := range list {
-		c, err := ParseName(n)
-		if err != nil {
-			return 0, err
-		}
-		s |= 1 << uint(c)
-	}
-	return s, nil
-}
+func Parse(list []string) (Set, error) { return isospec.ParseCaps(list) }
 
 // ParseList parses a comma-separated list, as --caps-retain and
 // --caps-remove take it.
-func ParseList(list string) (Set, error) {
-	var fields []string
-	for _, f := range strings.Split(list, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			fields = append(fields, f)
-		}
-	}
-	return Parse(fields)
-}
+func ParseList(list string) (Set, error) { return isospec.ParseCapList(list) }
 
 // FromFlags computes the set of rkt's --caps-retain and --caps-remove
 // values (at most one may be non-empty); given is false when both are
@@ -241,7 +184,7 @@ var lastCap = sync.OnceValues(func() (int, error) {
 		_, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
 		return err == nil
 	}
-	c := len(names) - 1
+	c := isospec.NumCaps() - 1
 	if valid(c) {
 		for c < 63 && valid(c+1) {
 			c++

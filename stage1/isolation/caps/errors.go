@@ -1,10 +1,14 @@
 package caps
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rkt/rkt/common/isospec"
+)
 
 var (
 	// ErrUnknownCapability: a name that is not a Linux capability.
-	ErrUnknownCapability = errors.New("unknown capability")
+	ErrUnknownCapability = isospec.ErrUnknownCapability
 	// ErrConflict: both a retain set and a remove set were given for one app.
 	ErrConflict = errors.New("capabilities retain and remove sets are exclusive")
 	// ErrNotExecutable: the app's executable was not found or cannot be run.

@@ -2,13 +2,14 @@ package isolators
 
 import (
 	"encoding/json"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/common/isospec"
 )
 
 // appFromJSON decodes an app the way a manifest is read.
@@ -112,7 +113,7 @@ func TestParsePodOverridesImage(t *testing.T) {
 }
 
 func TestFromFlagsOverrideInManifest(t *testing.T) {
-	isos, err := FromFlags(Flags{Memory: "512M", CPU: "750m", CPUShares: intp(100), OOMScoreAdj: intp(-17)})
+	isos, err := isospec.FromFlags(isospec.Flags{Memory: "512M", CPU: "750m", CPUShares: intp(100), OOMScoreAdj: intp(-17)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestFromFlagsOverrideInManifest(t *testing.T) {
 	]`)
 	podApp := *img
 	podApp.Isolators = append(types.Isolators(nil), img.Isolators...)
-	Override(&podApp, isos)
+	isospec.Override(&podApp, isos)
 	if len(img.Isolators) != 3 {
 		t.Fatalf("Override changed the image's app")
 	}
@@ -148,41 +149,5 @@ func TestFromFlagsOverrideInManifest(t *testing.T) {
 	want := Spec{MemoryLimit: 512000000, CPUMilli: 750, CPUShares: 100, OOMScoreAdj: intp(-17), NoNewPrivileges: true}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("spec\n got %+v\nwant %+v", s, want)
-	}
-}
-
-func TestFromFlagsRefusesBadValues(t *testing.T) {
-	for flag, f := range map[string]Flags{
-		"memory":        {Memory: "lots"},
-		"cpu":           {CPU: "-1"},
-		"cpu-shares":    {CPUShares: intp(1)},
-		"oom-score-adj": {OOMScoreAdj: intp(1001)},
-	} {
-		_, err := FromFlags(f)
-		if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "--"+flag) {
-			t.Errorf("%s: err = %v, want ErrInvalidValue naming the flag", flag, err)
-		}
-	}
-	if isos, err := FromFlags(Flags{}); err != nil || len(isos) != 0 {
-		t.Errorf("no flags: %v %v", isos, err)
-	}
-}
-
-func TestOverrideReplacesBothSetsOfAKind(t *testing.T) {
-	app := appFromJSON(t, `[
-		{"name":"os/linux/capabilities-retain-set","value":{"set":["CAP_CHOWN"]}},
-		{"name":"os/linux/seccomp-remove-set","value":{"set":["reboot"]}}
-	]`)
-	var rm types.Isolators
-	if err := json.Unmarshal([]byte(`[{"name":"os/linux/capabilities-remove-set","value":{"set":["CAP_KILL"]}}]`), &rm); err != nil {
-		t.Fatal(err)
-	}
-	Override(app, rm)
-	var names []string
-	for _, i := range app.Isolators {
-		names = append(names, string(i.Name))
-	}
-	if want := []string{"os/linux/seccomp-remove-set", "os/linux/capabilities-remove-set"}; !reflect.DeepEqual(names, want) {
-		t.Fatalf("isolators = %v, want %v", names, want)
 	}
 }

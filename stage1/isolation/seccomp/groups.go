@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/rkt/rkt/common/isospec"
 )
 
 // Capability numbers (linux/capability.h) that gate syscalls in the
@@ -201,15 +203,15 @@ var lifecycle = []string{
 	"getrlimit", "gettimeofday", "nanosleep", "rt_sigreturn", "sigreturn", "time",
 }
 
-// Group names of this implementation, usable in sets.
+// Group names of this implementation, usable in sets (isospec's grammar).
 const (
-	GroupAll             = "@appc.io/all"   // retain-set: every syscall (the baseline still applies)
-	GroupEmpty           = "@appc.io/empty" // remove-set: nothing (the baseline still applies)
-	GroupRktWhitelist    = "@rkt/default-whitelist"
-	GroupRktBlacklist    = "@rkt/default-blacklist"
-	GroupDockerWhitelist = "@docker/default-whitelist" // alias of @rkt/default-whitelist
-	GroupDockerBlacklist = "@docker/default-blacklist" // alias of @rkt/default-blacklist
-	systemdPrefix        = "@systemd/"
+	GroupAll             = isospec.GroupAll
+	GroupEmpty           = isospec.GroupEmpty
+	GroupRktWhitelist    = isospec.GroupRktWhitelist
+	GroupRktBlacklist    = isospec.GroupRktBlacklist
+	GroupDockerWhitelist = isospec.GroupDockerWhitelist
+	GroupDockerBlacklist = isospec.GroupDockerBlacklist
+	systemdPrefix        = isospec.SystemdGroupPrefix
 )
 
 // expandGroup returns the syscalls of a named group; ok is false for an

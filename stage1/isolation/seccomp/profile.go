@@ -5,39 +5,25 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/appc/spec/schema/types"
-	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/common/isospec"
 )
 
-// Mode says how a profile's Syscalls are read.
-type Mode int
+// Mode says how a profile's Syscalls are read (the grammar is isospec's).
+type Mode = isospec.SeccompMode
 
 const (
 	// ModeDefault: no seccomp isolator; the default profile applies and
 	// Syscalls and Errno are ignored.
-	ModeDefault Mode = iota
+	ModeDefault = isospec.SeccompDefault
 	// ModeRetain: Syscalls are the only ones allowed (os/linux/seccomp-retain-set).
-	ModeRetain
+	ModeRetain = isospec.SeccompRetain
 	// ModeRemove: Syscalls are denied, the rest allowed (os/linux/seccomp-remove-set).
-	ModeRemove
+	ModeRemove = isospec.SeccompRemove
 )
-
-func (m Mode) String() string {
-	switch m {
-	case ModeDefault:
-		return "default"
-	case ModeRetain:
-		return "retain"
-	case ModeRemove:
-		return "remove"
-	}
-	return "mode(" + strconv.Itoa(int(m)) + ")"
-}
 
 // Profile is what a filter is compiled from. Two profiles with the same Key
 // compile to the same filter.
@@ -95,39 +81,14 @@ func canonicalSet(in []string) []string {
 	return out
 }
 
-// ParseFlag parses rkt's --seccomp value: "mode=retain|remove[,errno=E],SYSCALL|@GROUP,...".
+// ParseFlag parses rkt's --seccomp value: "mode=retain|remove[,errno=E],SYSCALL|@GROUP,..."
+// (isospec.ParseSeccompFlag), and checks it as a profile.
 func ParseFlag(s string) (Profile, error) {
-	var p Profile
-	modeSeen := false
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		switch {
-		case f == "":
-		case strings.HasPrefix(f, "mode="):
-			switch v := strings.TrimPrefix(f, "mode="); v {
-			case "retain":
-				p.Mode = ModeRetain
-			case "remove":
-				p.Mode = ModeRemove
-			default:
-				return Profile{}, fmt.Errorf("parsing --seccomp %q: %w: mode must be retain or remove, not %q", s, ErrBadProfile, v)
-			}
-			modeSeen = true
-		case strings.HasPrefix(f, "errno="):
-			p.Errno = strings.TrimPrefix(f, "errno=")
-			if _, err := ErrnoNumber(p.Errno); err != nil {
-				return Profile{}, fmt.Errorf("parsing --seccomp %q: %w", s, err)
-			}
-		default:
-			p.Syscalls = append(p.Syscalls, f)
-		}
+	f, err := isospec.ParseSeccompFlag(s)
+	if err != nil {
+		return Profile{}, err
 	}
-	if !modeSeen {
-		return Profile{}, fmt.Errorf("parsing --seccomp %q: %w: missing mode=retain or mode=remove", s, ErrBadProfile)
-	}
-	if len(p.Syscalls) == 0 {
-		return Profile{}, fmt.Errorf("parsing --seccomp %q: %w: no syscalls", s, ErrBadProfile)
-	}
+	p := Profile{Mode: f.Mode, Syscalls: f.Syscalls, Errno: f.Errno}
 	if err := p.Validate(); err != nil {
 		return Profile{}, fmt.Errorf("parsing --seccomp %q: %w", s, err)
 	}
@@ -230,31 +191,6 @@ func (p Profile) expandSet() (map[string]bool, error) {
 	return out, nil
 }
 
-var errnoByName = sync.OnceValue(func() map[string]int {
-	// Aliases first: ErrnoName gives only one name per number.
-	m := map[string]int{
-		"ENOTSUP": int(unix.ENOTSUP), "EOPNOTSUPP": int(unix.EOPNOTSUPP),
-		"EWOULDBLOCK": int(unix.EWOULDBLOCK), "EAGAIN": int(unix.EAGAIN),
-		"EDEADLOCK": int(unix.EDEADLOCK), "EDEADLK": int(unix.EDEADLK),
-	}
-	for i := 1; i < 256; i++ {
-		if n := unix.ErrnoName(syscall.Errno(i)); n != "" {
-			if _, dup := m[n]; !dup {
-				m[n] = i
-			}
-		}
-	}
-	return m
-})
-
 // ErrnoNumber returns the number of an errno name ("EPERM") or of a decimal
 // number in 1..4095 (what SECCOMP_RET_ERRNO can carry).
-func ErrnoNumber(name string) (int, error) {
-	if n, ok := errnoByName()[name]; ok {
-		return n, nil
-	}
-	if n, err := strconv.Atoi(name); err == nil && n >= 1 && n <= 4095 {
-		return n, nil
-	}
-	return 0, fmt.Errorf("%w: %q", ErrBadErrno, name)
-}
+func ErrnoNumber(name string) (int, error) { return isospec.ErrnoNumber(name) }

@@ -4,7 +4,7 @@
 // Invariant: these are the only version strings the binary reports; the
 // build sets Version (and, when it differs, Features) with
 //
-//	-ldflags "-X github.com/rkt/rkt/common/version.Version=1.31.0"
+//	-ldflags "-X github.com/rkt/rkt/stage0/version.Version=1.31.0"
 //
 // and nothing changes them at run time.
 package version

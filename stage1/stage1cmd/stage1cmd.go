@@ -23,11 +23,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rkt/rkt/common/entrypoint"
 	"github.com/rkt/rkt/common/flock"
 )
 
 // ExitFailure is the exit code of an entrypoint that failed itself.
-const ExitFailure = 254
+const ExitFailure = entrypoint.ExitFailure
 
 // ErrNoPid is returned when a pod's pid file is missing.
 var ErrNoPid = errors.New("pod process not found")
