@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/rkt/rkt/common/rmguard"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
@@ -37,8 +38,14 @@ func newImageDirCmd(g *globalFlags, use, short string, fill func(ctx context.Con
 		Args:  usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst := args[1]
+			protected := g.protectedDirs(cmd)
+			if overwrite {
+				if err := rmguard.Check(dst, protected); err != nil {
+					return err
+				}
+			}
 			return g.withImage(cmd, args[0], dst, overwrite, func(st *store.Store, key string) error {
-				return placeDir(dst, rootfsOnly, overwrite, func(tmp string) error {
+				return placeDir(dst, rootfsOnly, overwrite, protected, func(tmp string) error {
 					return fill(cmd.Context(), st, key, tmp)
 				})
 			})
@@ -51,8 +58,9 @@ func newImageDirCmd(g *globalFlags, use, short string, fill func(ctx context.Con
 
 // placeDir has fill write an image tree (manifest and rootfs/) into a temp
 // directory beside dst, then moves it (or, with rootfsOnly, its rootfs) to
-// dst, replacing dst only with overwrite.
-func placeDir(dst string, rootfsOnly, overwrite bool, fill func(tmp string) error) error {
+// dst, replacing dst only with overwrite, and then only when rmguard allows
+// removing it (no mount point in it, not a system or rkt directory).
+func placeDir(dst string, rootfsOnly, overwrite bool, protected []string, fill func(tmp string) error) error {
 	dst = filepath.Clean(dst)
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-*")
 	if err != nil {
@@ -70,6 +78,9 @@ func placeDir(dst string, rootfsOnly, overwrite bool, fill func(tmp string) erro
 		src = filepath.Join(tmp, tarsafe.RootfsName)
 	}
 	if overwrite {
+		if err := rmguard.Check(dst, protected); err != nil {
+			return err
+		}
 		if err := os.RemoveAll(dst); err != nil {
 			return fmt.Errorf("removing %s: %w", dst, err)
 		}
@@ -80,4 +91,15 @@ func placeDir(dst string, rootfsOnly, overwrite bool, fill func(tmp string) erro
 		return fmt.Errorf("moving the tree to %s: %w", dst, err)
 	}
 	return nil
+}
+
+// protectedDirs are the directories rkt keeps its state in: the data
+// directory and the configuration directories.
+// The data directory is both the flag's and the configured one.
+func (g *globalFlags) protectedDirs(cmd *cobra.Command) []string {
+	dirs := []string{g.dir, g.systemConfig, g.localConfig, g.userConfig}
+	if dir, err := g.dataDir(cmd); err == nil {
+		dirs = append(dirs, dir)
+	}
+	return dirs
 }

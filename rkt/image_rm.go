@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
+	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/stage0/pod"
+	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/spf13/cobra"
 )
 
@@ -10,31 +15,64 @@ func newImageRmCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm IMAGE...",
 		Short: "Remove images (by ID or name) from the local store",
-		Args:  usageArgs(cobra.MinimumNArgs(1)),
+		Long: `The rendered trees that pods use are kept: image gc removes them once no pod
+uses them.`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := g.dataDir(cmd)
+			if err != nil {
+				return err
+			}
+			// Exclusive against run and prepare (shared): no pod is half
+			// prepared on a tree while the trees in use are read. Members
+			// of group rkt may not be able to take it; they cannot
+			// prepare pods either.
+			l, err := podrun.LockPrepare(dir, flock.Exclusive)
+			if err != nil && !errors.Is(err, fs.ErrPermission) {
+				return err
+			}
+			if l != nil {
+				defer l.Close()
+			}
+			keep, err := pod.TreesOfAllPods(dir)
+			if err != nil {
+				return fmt.Errorf("removing images: %w", err)
+			}
 			st, err := g.openStore(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			// Resolve first, then remove each image once: the same image
+			// named twice (or by two prefixes of its ID) is not a failure.
+			type target struct{ arg, key string }
+			var targets []target
 			var failed []error
+			seenArg, seenKey := map[string]bool{}, map[string]bool{}
 			for _, arg := range args {
-				err := func() error {
-					key, err := resolveImage(st, arg)
-					if err != nil {
-						return err
-					}
-					if err := st.Remove(key); err != nil {
-						return err
-					}
-					fmt.Fprintf(g.stderr, "successfully removed aci for image: %q\n", key)
-					return nil
-				}()
+				if seenArg[arg] {
+					continue
+				}
+				seenArg[arg] = true
+				key, err := resolveImage(st, arg)
 				if err != nil {
 					failed = append(failed, fmt.Errorf("removing image %q: %w", arg, err))
+					continue
+				}
+				if !seenKey[key] {
+					seenKey[key] = true
+					targets = append(targets, target{arg, key})
 				}
 			}
-			return joinFailures(g, "image rm", failed, len(args))
+			total := len(targets) + len(failed)
+			for _, tg := range targets {
+				if err := st.RemoveKeepingTrees(tg.key, keep); err != nil {
+					failed = append(failed, fmt.Errorf("removing image %q: %w", tg.arg, err))
+					continue
+				}
+				fmt.Fprintf(g.stderr, "successfully removed aci for image: %q\n", tg.key)
+			}
+			return joinFailures(g, "image rm", failed, total)
 		},
 	}
 }

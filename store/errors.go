@@ -21,6 +21,9 @@ var (
 	ErrNoRootfs = errors.New("image has no rootfs directory (an ACI holds a manifest file and a rootfs/ directory)")
 	// ErrInvalidManifest: the manifest does not validate against the appc schema.
 	ErrInvalidManifest = errors.New("invalid image manifest")
+	// ErrUnsupportedACVersion: the manifest's acVersion has a newer major
+	// version than the appc spec this rkt implements.
+	ErrUnsupportedACVersion = errors.New("unsupported image manifest version")
 	// ErrMissingDependency: a dependency is not in the store.
 	ErrMissingDependency = errors.New("image dependency not in the store")
 	// ErrIngestDone: the ingest was already finished, committed or aborted.

@@ -249,6 +249,9 @@ func (in *Ingest) Finish() (*Pending, error) {
 	if err := acimanifest.UnmarshalImage(in.res.Manifest, &im); err != nil {
 		return nil, fmt.Errorf("ingesting image: %w: %v", ErrInvalidManifest, err)
 	}
+	if err := checkManifest(in.res.Manifest, &im); err != nil {
+		return nil, fmt.Errorf("ingesting image: %w", err)
+	}
 	full := in.sum.Sum(nil)
 	in.manifest = in.res.Manifest
 	in.pending = &Pending{

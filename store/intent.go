@@ -114,7 +114,7 @@ func (s *Store) undoKey(key string, wait bool) error {
 	_, err := s.idx.Image(key)
 	switch {
 	case errors.Is(err, index.ErrNotFound):
-		if err := s.removeFiles(key, wait); err != nil {
+		if err := s.removeFiles(key, wait, nil); err != nil {
 			if errors.Is(err, flock.ErrLocked) {
 				return errTreeBusy
 			}

@@ -265,6 +265,13 @@ func (s *Store) Touch(key string) error {
 // Remove deletes an image: its row first (it disappears for users), then
 // its trees, manifest and blob.
 func (s *Store) Remove(key string) error {
+	return s.RemoveKeepingTrees(key, nil)
+}
+
+// RemoveKeepingTrees is Remove, but leaves the rendered trees in keep
+// (those pods use: removing one would break the pod's run-prepared and
+// gc). They become orphans, which GC removes once no pod keeps them.
+func (s *Store) RemoveKeepingTrees(key string, keep map[string]bool) error {
 	l, err := s.lockImage(key, true)
 	if err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
@@ -273,34 +280,37 @@ func (s *Store) Remove(key string) error {
 	if _, err := s.Image(key); err != nil {
 		return fmt.Errorf("removing image %s: %w", key, ErrNotFound)
 	}
-	return s.removeLocked(key)
+	return s.removeLocked(key, keep)
 }
 
 // removeLocked removes key's row and then its files, under an intent so
 // that a kill in between leaves nothing once the store is opened again;
 // key's lock is held.
-func (s *Store) removeLocked(key string) error {
+func (s *Store) removeLocked(key string, keepTrees map[string]bool) error {
 	if err := s.writeIntent(key, intentRemove); err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
 	if err := s.idx.RemoveImage(key); err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
-	if err := s.removeFiles(key, true); err != nil {
+	if err := s.removeFiles(key, true, keepTrees); err != nil {
 		return err // says which image
 	}
 	return s.removeIntent(key)
 }
 
-// removeFiles deletes what an image left on disk; its lock is held. With
-// wait unset, a tree locked by someone else makes it fail with
-// flock.ErrLocked.
-func (s *Store) removeFiles(key string, wait bool) error {
+// removeFiles deletes what an image left on disk but the trees in
+// keepTrees; its lock is held. With wait unset, a tree locked by someone
+// else makes it fail with flock.ErrLocked.
+func (s *Store) removeFiles(key string, wait bool, keepTrees map[string]bool) error {
 	ids, err := s.trees.IDs()
 	if err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
 	for _, id := range ids {
+		if keepTrees[id] {
+			continue
+		}
 		if top, err := s.trees.ImageKey(id); (err == nil && top == key) || id == tree.ID(key) {
 			if err := s.removeTree(id, wait); err != nil {
 				return fmt.Errorf("removing image %s: %w", key, err)
@@ -452,7 +462,7 @@ func (s *Store) gcImage(key string, cutoff time.Time) (bool, error) {
 	if !lastTouched(img).Before(cutoff) {
 		return false, nil
 	}
-	if err := s.removeLocked(key); err != nil {
+	if err := s.removeLocked(key, nil); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -486,7 +496,7 @@ func (s *Store) gcOrphans(keepTrees map[string]bool) error {
 			return err
 		}
 		if _, err := s.idx.Image(k); errors.Is(err, index.ErrNotFound) {
-			err = s.removeFiles(k, true)
+			err = s.removeFiles(k, true, keepTrees)
 		}
 		l.Close()
 		if err != nil {

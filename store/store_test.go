@@ -610,3 +610,32 @@ func TestInterruptedRemoveFinishedOnOpen(t *testing.T) {
 		t.Errorf("intent left: %v", ents)
 	}
 }
+
+func TestRemoveKeepingTrees(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	id, err := s.Render(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveKeepingTrees(key, map[string]bool{id: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Image(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("image after remove: %v, want %v", err, ErrNotFound)
+	}
+	if !s.trees.IsRendered(id) {
+		t.Fatal("the kept tree was removed")
+	}
+	// GC keeps it while it is in use, and removes the orphan after.
+	if _, err := s.GC(GCOptions{KeepTrees: map[string]bool{id: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.trees.IsRendered(id) {
+		t.Fatal("GC removed a tree in use")
+	}
+	if _, err := s.GC(GCOptions{KeepTrees: map[string]bool{}}); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, s)
+}

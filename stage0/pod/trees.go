@@ -19,6 +19,17 @@ import (
 // The caller holds the prepare lock exclusively, so no pod gains a tree
 // while the result is used.
 func TreesInUse(dataDir string) (map[string]bool, error) {
+	return trees(dataDir, false)
+}
+
+// TreesOfAllPods is TreesInUse with the garbage pods' trees too: image rm
+// keeps every tree a pod directory names, so that the pod's gc still finds
+// its stage1.
+func TreesOfAllPods(dataDir string) (map[string]bool, error) {
+	return trees(dataDir, true)
+}
+
+func trees(dataDir string, garbage bool) (map[string]bool, error) {
 	pods, err := List(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("listing pods: %w", err)
@@ -38,7 +49,7 @@ func TreesInUse(dataDir string) (map[string]bool, error) {
 		return nil
 	}
 	for _, p := range pods {
-		if p.State == Garbage || p.State == Deleting {
+		if !garbage && (p.State == Garbage || p.State == Deleting) {
 			continue
 		}
 		if err := add(filepath.Join(p.Path, podlayout.Stage1TreeStoreIDFile)); err != nil {

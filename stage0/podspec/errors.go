@@ -38,3 +38,11 @@ func usagef(format string, args ...any) error {
 func usageWrap(err error, format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...) + ": " + err.Error(), Err: err}
 }
+
+// ErrInvalidVolume is a volume whose mode, uid or gid cannot be applied.
+var ErrInvalidVolume = errors.New("invalid volume")
+
+// ErrInvalidEnv is an environment value that is not UTF-8 or holds a NUL
+// byte: the pod's manifest is JSON (UTF-8 only, invalid bytes would be
+// replaced silently) and execve cannot pass a NUL.
+var ErrInvalidEnv = errors.New("invalid environment value")

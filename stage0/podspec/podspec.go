@@ -45,6 +45,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
@@ -520,9 +521,20 @@ func validIdentifier(k string) bool {
 
 func anyKey(k string) bool { return !strings.ContainsAny(k, "\n\x00") }
 
+// checkEnvValue refuses a value a pod cannot carry (ErrInvalidEnv).
+func checkEnvValue(where, k, val string) error {
+	if !utf8.ValidString(val) || strings.ContainsRune(val, 0) {
+		return &UsageError{Msg: fmt.Sprintf("%s: %v: %s is not valid UTF-8 without NUL bytes", where, ErrInvalidEnv, k), Err: ErrInvalidEnv}
+	}
+	return nil
+}
+
 func (p *parser) setEnvironment(v string) error {
 	k, val, err := keyValue("environment", v, validEnvName)
 	if err != nil {
+		return err
+	}
+	if err := checkEnvValue("--environment", k, val); err != nil {
 		return err
 	}
 	a := p.cur()
@@ -640,6 +652,9 @@ func (p *parser) setVolume(v string) error {
 	if vol.Kind == "host" && strings.ContainsRune(vol.Source, 0) {
 		return usagef("--volume=%q: invalid source", v)
 	}
+	if err := ValidateVolume(*vol); err != nil {
+		return &UsageError{Msg: fmt.Sprintf("--volume=%q: %v", v, err), Err: err}
+	}
 	p.plan.Volumes = append(p.plan.Volumes, *vol)
 	return nil
 }
@@ -673,6 +688,9 @@ func (p *parser) setSetEnv(v string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkEnvValue("--set-env", k, val); err != nil {
+		return err
+	}
 	setKV(&p.plan.Runtime.SetEnv, k, val)
 	p.explicitEnv = append(p.explicitEnv, k)
 	return nil
@@ -699,6 +717,9 @@ func (p *parser) setSetEnvFile(v string) error {
 		}
 		if p.isExplicit(k) {
 			continue
+		}
+		if err := checkEnvValue(fmt.Sprintf("--set-env-file %s, line %d", v, n), k, val); err != nil {
+			return err
 		}
 		setKV(&p.plan.Runtime.SetEnv, k, val)
 	}

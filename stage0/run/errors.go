@@ -15,6 +15,8 @@ var (
 	ErrNoSuchApp = errors.New("no such app in the pod")
 	// ErrNoShell: enter without a command found no shell in the app.
 	ErrNoShell = errors.New("no shell found in the app")
+	// ErrFlyOneApp: the fly stage1 runs pods of exactly one app.
+	ErrFlyOneApp = errors.New("the fly stage1 runs exactly one app")
 	// ErrOverlayUnavailable: a pod prepared with overlay rootfs cannot be
 	// mounted because overlayfs is not available any more.
 	ErrOverlayUnavailable = errors.New("overlayfs is not available")

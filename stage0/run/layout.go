@@ -20,6 +20,7 @@ import (
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/fscopy"
 	"github.com/rkt/rkt/stage0/pod"
+	"github.com/rkt/rkt/stage0/podspec"
 	"github.com/rkt/rkt/store/tree"
 )
 
@@ -184,13 +185,12 @@ func emptyVolume(podDir string, v types.Volume) error {
 	if err := podlayout.ValidAppName(name); err != nil {
 		return fmt.Errorf("volume %q: %w", name, err)
 	}
+	if err := podspec.ValidateVolume(v); err != nil {
+		return err
+	}
 	mode := uint64(0o755)
 	if v.Mode != nil {
-		m, err := strconv.ParseUint(*v.Mode, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("volume %q: invalid mode %q", name, *v.Mode)
-		}
-		mode = m
+		mode, _ = strconv.ParseUint(*v.Mode, 8, 32)
 	}
 	uid, gid := 0, 0
 	if v.UID != nil {

@@ -58,6 +58,7 @@ import (
 	"github.com/rkt/rkt/stage0/metadata"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
+	"github.com/rkt/rkt/stage1/network"
 	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/tree"
 )
@@ -192,6 +193,9 @@ func RunPrepared(ctx context.Context, cfg Config, uuid string, rt RunOverrides) 
 	}
 	pp, err := loadPrepared(p)
 	if err != nil {
+		return err
+	}
+	if err := checkForStage1(&cfg, pp.stage1, len(pp.manifest.Apps), rt.Net); err != nil {
 		return err
 	}
 	// The overrides are written once the pod is ours (locked, in run/):
@@ -427,6 +431,12 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 		return nil, err
 	}
 
+	for _, v := range pm.Volumes {
+		if err := podspec.ValidateVolume(v); err != nil {
+			return nil, &podspec.UsageError{Msg: err.Error(), Err: err}
+		}
+	}
+
 	// Stage1.
 	s1, err := chooseStage1(ctx, cfg, plan.Stage1)
 	if err != nil {
@@ -434,6 +444,12 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 	}
 	if _, err := stage1Entrypoint(s1.manifest, entrypoint.AnnotationRun); err != nil {
 		return nil, fmt.Errorf("preparing pod: %w", err)
+	}
+	// What the stage1 would refuse once the pod exists is refused here,
+	// before it does: a pod left behind is garbage the user did not ask
+	// for.
+	if err := checkForStage1(cfg, s1.manifest, len(pm.Apps), plan.Runtime.NetList); err != nil {
+		return nil, err
 	}
 
 	// Last-used times of the images: a write transaction of the store's
@@ -652,4 +668,27 @@ func resolveManifest(ctx context.Context, cfg *Config, f *fetch.Fetcher, path st
 		apps[i] = r
 	}
 	return pm, apps, nil
+}
+
+// flyStage1Name is the name of the fly stage1 image (rkt 1.30's too).
+const flyStage1Name = "coreos.com/rkt/stage1-fly"
+
+// checkForStage1 refuses, as usage errors, a pod the stage1 would refuse
+// to start: with the fly stage1 a pod of other than one app; with any
+// other stage1 a --net naming a network that is neither built in nor
+// configured (fly ignores --net, as rkt 1.30's did).
+func checkForStage1(cfg *Config, s1 *schema.ImageManifest, apps int, nets []string) error {
+	if s1 != nil && string(s1.Name) == flyStage1Name {
+		if apps != 1 {
+			return &podspec.UsageError{Msg: fmt.Sprintf("%v: the pod has %d apps", ErrFlyOneApp, apps), Err: ErrFlyOneApp}
+		}
+		return nil
+	}
+	if len(nets) == 0 {
+		return nil
+	}
+	if err := network.Check(nets, network.SystemConfigDir, cfg.LocalConfig); err != nil {
+		return &podspec.UsageError{Msg: "--net=" + strings.Join(nets, ",") + ": " + err.Error(), Err: err}
+	}
+	return nil
 }

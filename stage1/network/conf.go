@@ -339,3 +339,23 @@ func hasPortMappings(list *libcni.NetworkConfigList) bool {
 	}
 	return false
 }
+
+// SystemConfigDir is the system configuration directory whose net.d the
+// stage1 reads after the local one.
+const SystemConfigDir = "/usr/lib/rkt"
+
+// Check reports whether the --net values name networks a pod can be
+// given: they parse, and every named network is built in or configured in
+// the net.d of systemConfig or localConfig. stage0 calls it before a pod
+// exists, so that a bad --net leaves nothing behind.
+func Check(nets []string, systemConfig, localConfig string) error {
+	reqs, err := ParseNetFlag(nets)
+	if err != nil {
+		return err
+	}
+	if IsHost(reqs) {
+		return nil
+	}
+	_, _, err = resolve(reqs, systemConfig, localConfig, nil)
+	return err
+}

@@ -17,7 +17,7 @@ import (
 
 // systemConfigDir is rkt's system configuration directory; its net.d is
 // read after the local one (--local-config).
-const systemConfigDir = "/usr/lib/rkt"
+const systemConfigDir = network.SystemConfigDir
 
 // podNetwork is the network a pod was given by /init.
 type podNetwork struct {
