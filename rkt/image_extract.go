@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/rkt/rkt/common/rmguard"
+	"github.com/rkt/rkt/stage0/rmguard"
 	"github.com/rkt/rkt/common/tarsafe"
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"

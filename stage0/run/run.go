@@ -58,7 +58,6 @@ import (
 	"github.com/rkt/rkt/stage0/metadata"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
-	"github.com/rkt/rkt/stage1/network"
 	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/tree"
 )
@@ -687,7 +686,7 @@ func checkForStage1(cfg *Config, s1 *schema.ImageManifest, apps int, nets []stri
 	if len(nets) == 0 {
 		return nil
 	}
-	if err := network.Check(nets, network.SystemConfigDir, cfg.LocalConfig); err != nil {
+	if err := netspec.CheckNames(nets, netspec.SystemConfigDir, cfg.LocalConfig); err != nil {
 		return &podspec.UsageError{Msg: "--net=" + strings.Join(nets, ",") + ": " + err.Error(), Err: err}
 	}
 	return nil

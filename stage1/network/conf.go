@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rkt/rkt/common/netspec"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ var DefaultPluginDirs = []string{"/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/b
 
 // NetDir is the directory under a configuration directory that holds
 // network configurations.
-const NetDir = "net.d"
+const NetDir = netspec.NetDir
 
 // Built-in networks, as rkt defined them. The portmap plugin is chained
 // only into a network that forwards ports (withPortmap): it costs an exec
@@ -341,21 +342,6 @@ func hasPortMappings(list *libcni.NetworkConfigList) bool {
 }
 
 // SystemConfigDir is the system configuration directory whose net.d the
-// stage1 reads after the local one.
-const SystemConfigDir = "/usr/lib/rkt"
-
-// Check reports whether the --net values name networks a pod can be
-// given: they parse, and every named network is built in or configured in
-// the net.d of systemConfig or localConfig. stage0 calls it before a pod
-// exists, so that a bad --net leaves nothing behind.
-func Check(nets []string, systemConfig, localConfig string) error {
-	reqs, err := ParseNetFlag(nets)
-	if err != nil {
-		return err
-	}
-	if IsHost(reqs) {
-		return nil
-	}
-	_, _, err = resolve(reqs, systemConfig, localConfig, nil)
-	return err
-}
+// stage1 reads after the local one (netspec's, which stage0 checks names
+// against).
+const SystemConfigDir = netspec.SystemConfigDir

@@ -11,8 +11,9 @@ var (
 	// network (netspec.ErrUsage).
 	ErrUsage = netspec.ErrUsage
 	// ErrUnknownNetwork is returned by Setup for a network name that is
-	// neither built in nor configured in net.d.
-	ErrUnknownNetwork = errors.New("no such network")
+	// neither built in nor configured in net.d (netspec.ErrUnknownNetwork,
+	// which stage0's check before a pod exists returns too).
+	ErrUnknownNetwork = netspec.ErrUnknownNetwork
 	// ErrBadConfig is returned for a net.d file that does not parse.
 	ErrBadConfig = errors.New("invalid network configuration")
 	// ErrNetNSExists is returned by Setup when the pod's namespace path is
