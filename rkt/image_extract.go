@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/rkt/rkt/stage0/rmguard"
 	"github.com/rkt/rkt/common/tarsafe"
+	"github.com/rkt/rkt/stage0/rmguard"
 	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )

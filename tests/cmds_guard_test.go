@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -61,8 +64,18 @@ func TestImageOverwriteGuards(t *testing.T) {
 	if err := os.Symlink(e.dataDir, dataLink); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{e.dataDir, e.base, dataLink, e.localConfig, e.systemConfig, "/", "/usr", "/etc"} {
+	for _, dir := range []string{e.dataDir, e.base, dataLink, e.localConfig, e.systemConfig} {
 		_, stderr := e.fails(254, "image", "extract", "--rootfs-only", "--overwrite", im.id, dir)
+		assertMentions(t, "image extract --overwrite "+dir, stderr, "refusing", "protected")
+	}
+	// System directories: asked of an rkt that runs in a mount namespace
+	// of its own where everything but the test's directory is read-only,
+	// so that a broken guard fails to remove instead of wiping the host.
+	for _, dir := range []string{"/", "/usr", "/etc"} {
+		_, stderr, code := rktReadOnlyRoot(t, e, "image", "extract", "--rootfs-only", "--overwrite", im.id, dir)
+		if code != 254 {
+			t.Errorf("image extract --overwrite %s: exit %d, want 254\n%s", dir, code, stderr)
+		}
 		assertMentions(t, "image extract --overwrite "+dir, stderr, "refusing", "protected")
 	}
 	e.assertStore(im.id)
@@ -81,4 +94,43 @@ func TestImageOverwriteGuards(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(plain, "old")); err == nil {
 		t.Error("extract --overwrite left the old content of a plain directory")
 	}
+}
+
+// rktReadOnlyRoot runs rkt like the rkt helper, but in a private mount
+// namespace in which every mount is read-only except the test's own
+// directory (bound onto itself first), for commands that are asked to
+// remove system directories and must refuse.
+func rktReadOnlyRoot(t *testing.T, e *env, args ...string) (stdout, stderr string, exit int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := e.command(ctx, args...)
+	// Bind the test's directory onto itself, then remount every other
+	// mount read-only, deepest last so that none is skipped.
+	script := `set -e
+mount --make-rprivate /
+mount --bind "$RKT_TEST_BASE" "$RKT_TEST_BASE"
+awk '{ print $5 }' /proc/self/mountinfo | while read -r m; do
+	m=$(printf '%b' "$m")
+	case "$m" in "$RKT_TEST_BASE"|"$RKT_TEST_BASE"/*) continue ;; esac
+	mount -o remount,bind,ro "$m" 2>/dev/null || true
+done
+touch /.rkt-ro-probe 2>/dev/null && { echo "the root is still writable" >&2; exit 99; }
+exec "$@"`
+	cmd.Args = append([]string{"unshare", "--mount", "--", "sh", "-c", script, "sh", cmd.Path}, cmd.Args[1:]...)
+	path, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatalf("unshare (util-linux): %v", err)
+	}
+	cmd.Path = path
+	cmd.Env = append(cmd.Env, "RKT_TEST_BASE="+e.base)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	exit = exitCode(t, err)
+	t.Logf("(read-only root) rkt %s\n-> exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), exit, out.String(), errb.String())
+	if exit == 99 {
+		t.Fatalf("could not make the root read-only for the test: %s", errb.String())
+	}
+	return out.String(), errb.String(), exit
 }
