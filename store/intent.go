@@ -36,7 +36,15 @@ const (
 
 	intentCommit = "commit"
 	intentRemove = "remove"
+	// intentRemoveKeepTrees: a removal that leaves the image's trees
+	// (image rm: pods may use them; image gc removes them later). An
+	// interrupted one is finished the same way: trees left.
+	intentRemoveKeepTrees = "remove-keep-trees"
 )
+
+// keepAllTrees, as a key of removeFiles's keepTrees, keeps every tree (no
+// tree ID has this form).
+const keepAllTrees = "*"
 
 // errTreeBusy: a tree of a swept key is being rendered; the sweep retries
 // on a later Open.
@@ -114,7 +122,11 @@ func (s *Store) undoKey(key string, wait bool) error {
 	_, err := s.idx.Image(key)
 	switch {
 	case errors.Is(err, index.ErrNotFound):
-		if err := s.removeFiles(key, wait, nil); err != nil {
+		var keep map[string]bool
+		if op, _ := os.ReadFile(s.intentPath(key)); strings.TrimSpace(string(op)) == intentRemoveKeepTrees {
+			keep = map[string]bool{keepAllTrees: true}
+		}
+		if err := s.removeFiles(key, wait, keep); err != nil {
 			if errors.Is(err, flock.ErrLocked) {
 				return errTreeBusy
 			}

@@ -287,7 +287,11 @@ func (s *Store) RemoveKeepingTrees(key string, keep map[string]bool) error {
 // that a kill in between leaves nothing once the store is opened again;
 // key's lock is held.
 func (s *Store) removeLocked(key string, keepTrees map[string]bool) error {
-	if err := s.writeIntent(key, intentRemove); err != nil {
+	op := intentRemove
+	if keepTrees != nil {
+		op = intentRemoveKeepTrees
+	}
+	if err := s.writeIntent(key, op); err != nil {
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
 	if err := s.idx.RemoveImage(key); err != nil {
@@ -308,7 +312,7 @@ func (s *Store) removeFiles(key string, wait bool, keepTrees map[string]bool) er
 		return fmt.Errorf("removing image %s: %w", key, err)
 	}
 	for _, id := range ids {
-		if keepTrees[id] {
+		if keepTrees[id] || keepTrees[keepAllTrees] {
 			continue
 		}
 		if top, err := s.trees.ImageKey(id); (err == nil && top == key) || id == tree.ID(key) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -638,4 +639,35 @@ func TestRemoveKeepingTrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertEmpty(t, s)
+}
+
+// An image rm killed between removing the row and the files is finished by
+// the next Open the way it started: the blob goes, the trees (which pods
+// may use) stay for image gc.
+func TestInterruptedRemoveKeepingTreesKeepsTrees(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	id, err := s.Render(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What RemoveKeepingTrees does before its files, then a kill.
+	if err := s.writeIntent(key, intentRemoveKeepTrees); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.idx.RemoveImage(key); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	if !s.trees.IsRendered(id) {
+		t.Fatal("the sweep of an interrupted image rm removed a tree pods may use")
+	}
+	if _, err := os.Stat(s.cas.BlobPath(key)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the blob of the removed image: %v, want it gone", err)
+	}
+	if _, err := os.Stat(s.intentPath(key)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the intent: %v, want it gone", err)
+	}
 }
