@@ -219,7 +219,9 @@ func hostEnvironment() []types.EnvironmentVariable {
 	seen := map[string]bool{}
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !validEnvName(k) || seen[k] {
+		// Left out, as names the schema refuses are: values a pod cannot
+		// carry (not UTF-8, or with a NUL), which the flags refuse.
+		if !ok || !validEnvName(k) || seen[k] || checkEnvValue("", k, v) != nil {
 			continue
 		}
 		seen[k] = true
@@ -266,6 +268,13 @@ func LoadManifest(path string) (*schema.PodManifest, error) {
 		for _, m := range ra.Mounts {
 			if err := checkTarget(m.Path); err != nil {
 				return nil, fmt.Errorf("reading pod manifest %s: app %q: %w", path, ra.Name, err)
+			}
+		}
+		if ra.App != nil {
+			for _, ev := range ra.App.Environment {
+				if err := checkEnvValue(fmt.Sprintf("reading pod manifest %s: app %q", path, ra.Name), ev.Name, ev.Value); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -386,6 +386,30 @@ func TestLoadManifest(t *testing.T) {
 	if _, err := LoadManifest(bad); err == nil {
 		t.Error("LoadManifest accepted a relative mount target")
 	}
+	// An app environment value a pod cannot carry is refused, as from the
+	// flags.
+	badEnv := filepath.Join(dir, "badenv.json")
+	os.WriteFile(badEnv, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"a","image":{"id":"`+key1+`"},
+	  "app":{"exec":["/a"],"user":"0","group":"0","environment":[{"name":"X","value":"\u0000nul"}]}}]}`), 0o644)
+	if _, err := LoadManifest(badEnv); !errors.Is(err, ErrInvalidEnv) {
+		t.Errorf("LoadManifest of an app env value with a NUL: %v, want ErrInvalidEnv", err)
+	}
+}
+
+// --inherit-env leaves out host variables whose values a pod cannot carry
+// (not UTF-8), as it leaves out names the schema refuses.
+func TestInheritEnvSkipsInvalidValues(t *testing.T) {
+	t.Setenv("RKT_TEST_GOOD", "fine")
+	t.Setenv("RKT_TEST_LATIN1", "caf\xe9")
+	var names []string
+	for _, ev := range hostEnvironment() {
+		if strings.HasPrefix(ev.Name, "RKT_TEST_") {
+			names = append(names, ev.Name)
+		}
+	}
+	if !reflect.DeepEqual(names, []string{"RKT_TEST_GOOD"}) {
+		t.Errorf("inherited %v, want only RKT_TEST_GOOD", names)
+	}
 }
 
 func TestIsolatorFlags(t *testing.T) {
