@@ -35,7 +35,9 @@ const downloadLockPoll = 50 * time.Millisecond
 func (s *Store) LockDownload(ctx context.Context, source string, onWait func()) (l io.Closer, waited bool, err error) {
 	sum := sha256.Sum256([]byte(source))
 	dir := filepath.Join(s.casDir, downloadLocksDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Group-writable, as the other lock directories: members of group rkt
+	// fetch too (see tmpfiles.d/rkt.conf).
+	if err := os.MkdirAll(dir, 0o2770); err != nil {
 		return nil, false, fmt.Errorf("locking download of %s: %w", source, err)
 	}
 	path := filepath.Join(dir, hex.EncodeToString(sum[:]))

@@ -101,11 +101,16 @@ func (sp *Spool) KeepAsPartial(p Partial) error {
 	}
 	s := sp.in.s
 	path := s.partialPath(p.URL)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// Group-writable, as the rest of the store a member of group rkt may
+	// fetch into (tmpfiles.d/rkt.conf): another member may resume it.
+	if err := os.MkdirAll(filepath.Dir(path), 0o2770); err != nil {
 		return fmt.Errorf("keeping the partial download of %s: %w", p.URL, err)
 	}
 	// The bytes first, then the record that makes them count.
 	if err := os.Remove(path + ".json"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("keeping the partial download of %s: %w", p.URL, err)
+	}
+	if err := sp.f.Chmod(0o660); err != nil {
 		return fmt.Errorf("keeping the partial download of %s: %w", p.URL, err)
 	}
 	if err := os.Rename(sp.f.Name(), path); err != nil {
@@ -115,7 +120,7 @@ func (sp *Spool) KeepAsPartial(p Partial) error {
 	if err != nil {
 		return fmt.Errorf("keeping the partial download of %s: %w", p.URL, err)
 	}
-	if err := atomicfile.WriteFile(path+".json", data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(path+".json", data, 0o660); err != nil {
 		return fmt.Errorf("keeping the partial download of %s: %w", p.URL, err)
 	}
 	return nil

@@ -44,7 +44,7 @@ dir 2770 rkt "$data/cas"
 file 0660 rkt "$data/cas/.lock"
 dir 2770 rkt "$data/cas/db"
 file 0660 rkt "$data/cas/db/index.db"
-for d in blob imageManifest imagelocks; do
+for d in blob imageManifest imagelocks commits downloadlocks partial; do
 	dir 2770 rkt "$data/cas/$d"
 done
 for d in tree treestorelocks; do
