@@ -89,7 +89,7 @@ func (g *globalFlags) parsePlan(cmd *cobra.Command, command string, args []strin
 // runConfig builds stage0/run's configuration: the store, a fetcher with
 // the pull policy, and the build's stage1 defaults. done closes the store.
 func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet bool) (podrun.Config, func(), error) {
-	dir, err := g.dataDir(cmd)
+	cfg, err := g.podConfig(cmd)
 	if err != nil {
 		return podrun.Config{}, nil, err
 	}
@@ -107,19 +107,6 @@ func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet boo
 	if quiet {
 		f.Progress = io.Discard
 	}
-	cfg := podrun.Config{
-		DataDir:      dir,
-		LocalConfig:  g.localConfig,
-		SystemConfig: g.systemConfig,
-		UserConfig:   g.userConfig,
-		Store:        f.Store.(*store.Store),
-		Fetcher:      f,
-		Stage1:       stage1Build(),
-		Insecure:     g.insecure,
-		Debug:        g.debug,
-		Log:          g.log,
-		Stdout:       g.stdout,
-		Stderr:       g.stderr,
-	}
+	cfg.Store, cfg.Fetcher = f.Store.(*store.Store), f
 	return cfg, closeStore, nil
 }

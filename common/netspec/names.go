@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -45,7 +46,7 @@ func CheckNames(values []string, systemConfig, localConfig string) error {
 		for _, pattern := range []string{"*.conf", "*.conflist"} {
 			files, _ := filepath.Glob(filepath.Join(base, NetDir, pattern))
 			for _, f := range files {
-				if name := confName(f); name != "" {
+				if name := ConfName(f); name != "" {
 					known[name] = true
 				}
 			}
@@ -62,8 +63,11 @@ func CheckNames(values []string, systemConfig, localConfig string) error {
 // maxConfSize bounds what CheckNames reads of one configuration file.
 const maxConfSize = 1 << 20
 
-// confName is the network name a configuration file gives, or "".
-func confName(path string) string {
+// ConfName is the network name a configuration file gives, or "" when it
+// cannot be read. The key is matched without regard to case, as the stage1
+// reads it: "name" itself first, else the first other spelling in sorted
+// order.
+func ConfName(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
@@ -73,13 +77,23 @@ func confName(path string) string {
 	if json.NewDecoder(io.LimitReader(f, maxConfSize)).Decode(&raw) != nil {
 		return ""
 	}
-	for k, v := range raw {
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
 		if strings.EqualFold(k, "name") {
-			var name string
-			if json.Unmarshal(v, &name) == nil {
-				return name
-			}
+			keys = append(keys, k)
 		}
 	}
-	return ""
+	if len(keys) == 0 {
+		return ""
+	}
+	slices.Sort(keys)
+	key := keys[0]
+	if _, ok := raw["name"]; ok {
+		key = "name"
+	}
+	var name string
+	if json.Unmarshal(raw[key], &name) != nil {
+		return ""
+	}
+	return name
 }

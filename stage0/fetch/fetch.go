@@ -62,6 +62,7 @@ import (
 type imageStore interface {
 	NewIngest() (*store.Ingest, error)
 	ResolveKey(prefix string) (string, error)
+	Image(key string) (index.Image, error)
 	FindByName(name string, labels map[string]string) (string, error)
 	Manifest(key string) (*schema.ImageManifest, []byte, error)
 	Remote(aciURL string) (*index.Remote, error)

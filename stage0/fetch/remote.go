@@ -434,12 +434,12 @@ func (f *Fetcher) ingest(ctx context.Context, src source, sig *trust.Signature, 
 	if got := pending.Manifest.Name.String(); sig != nil && got != name {
 		return "", fmt.Errorf("fetching %q: verifying signature: %w", src.ref, &MismatchError{Want: name, Got: got})
 	}
-	_, rerr := f.Store.ResolveKey(pending.Key)
+	_, notStored := f.Store.Image(pending.Key) // one index row, not a scan
 	key, err = in.Commit(meta)
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: storing %s: %w", src.ref, pending.Key, err)
 	}
-	noteAdded(ctx, key, rerr == nil)
+	noteAdded(ctx, key, notStored == nil)
 	return key, nil
 }
 

@@ -122,7 +122,7 @@ func loadConfigured(systemConfig, localConfig string) (map[string]*netConf, []ba
 		for _, f := range files {
 			nc, err := readConfFile(f)
 			if err != nil {
-				bad = append(bad, badConf{name: confName(f), err: err})
+				bad = append(bad, badConf{name: netspec.ConfName(f), err: err})
 				continue
 			}
 			if prev, dup := inDir[nc.name]; dup {
@@ -134,21 +134,6 @@ func loadConfigured(systemConfig, localConfig string) (map[string]*netConf, []ba
 		}
 	}
 	return nets, bad, nil
-}
-
-// confName is the network name a configuration file gives, or "" when it
-// cannot be read.
-func confName(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	var raw map[string]any
-	if json.Unmarshal(b, &raw) != nil {
-		return ""
-	}
-	name, _ := foldGet(raw, "name").(string)
-	return name
 }
 
 // foldGet is raw[key], the key matched without regard to case (the

@@ -135,22 +135,14 @@ func FromIsolators(isolators types.Isolators) (Profile, error) {
 }
 
 // Validate checks the mode, errno and every name of the set without
-// compiling.
+// compiling: the grammar's checks (isospec), then the resolution of the
+// names against this package's tables.
 func (p Profile) Validate() error {
-	switch p.Mode {
-	case ModeDefault:
+	if err := (isospec.SeccompSet{Mode: p.Mode, Syscalls: p.Syscalls, Errno: p.Errno}).Validate(); err != nil {
+		return err
+	}
+	if p.Mode == ModeDefault {
 		return nil
-	case ModeRetain, ModeRemove:
-	default:
-		return fmt.Errorf("%w: unknown mode %d", ErrBadProfile, int(p.Mode))
-	}
-	if len(p.Syscalls) == 0 {
-		return fmt.Errorf("%w: %s mode with an empty set", ErrBadProfile, p.Mode)
-	}
-	if p.Errno != "" {
-		if _, err := ErrnoNumber(p.Errno); err != nil {
-			return err
-		}
 	}
 	_, err := p.expandSet()
 	return err
