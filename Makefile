@@ -102,7 +102,7 @@ stage1: $(STAGE1_ACIS)
 stage1-binaries:
 	@mkdir -p $(STAGE1_BINDIR)
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '-s -w $(LDFLAGS)' -o $(STAGE1_BINDIR)/nspawn-stage1 ./stage1/nspawn
-	$(GO) build $(GOFLAGS_BUILD) -ldflags '-s -w $(LDFLAGS)' -o $(STAGE1_BINDIR)/supervisor ./stage1/init
+	$(GO) build $(GOFLAGS_BUILD) -ldflags '-s -w $(LDFLAGS)' -o $(STAGE1_BINDIR)/supervisor ./stage1/supervisor
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '-s -w $(LDFLAGS)' -o $(STAGE1_BINDIR)/fly-stage1 ./stage1/fly
 	$(GO) build $(GOFLAGS_BUILD) -o $(STAGE1_BINDIR)/mkimage ./stage1/image/mkimage
 

@@ -113,7 +113,7 @@ var rules = []rule{
 		reason: "the stage1 image carries its own binaries; the store and fetch pipeline belong to the host's rkt",
 		check: func(g *graph) []string {
 			var out []string
-			for _, bin := range []string{"stage1/nspawn", "stage1/init", "stage1/fly"} {
+			for _, bin := range []string{"stage1/nspawn", "stage1/supervisor", "stage1/fly"} {
 				out = append(out, g.noDeps(bin, "stage0/...")...)
 				out = append(out, g.noDeps(bin, "store/...")...)
 			}

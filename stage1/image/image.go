@@ -8,7 +8,7 @@
 //	manifest                 coreos.com/rkt/stage1-nspawn, interface-version 6
 //	rootfs/nspawn-stage1     host-side multi-call binary (stage1/nspawn)
 //	rootfs/init, enter, stop, gc -> nspawn-stage1   (relative symlinks)
-//	rootfs/supervisor        the pod's PID 1 (stage1/init)
+//	rootfs/supervisor        the pod's PID 1 (stage1/supervisor)
 //	rootfs/usr/lib/os-release, rootfs/etc/os-release -> ../usr/lib/os-release
 //	rootfs/{dev,proc,sys,tmp,run,etc,opt/stage2,rkt/{status,env,volumes}}
 //
@@ -68,7 +68,7 @@ const (
 // Packages that build each binary.
 var binPackages = map[string]string{
 	BinNspawn:     "github.com/rkt/rkt/stage1/nspawn",
-	BinSupervisor: "github.com/rkt/rkt/stage1/init",
+	BinSupervisor: "github.com/rkt/rkt/stage1/supervisor",
 	BinFly:        "github.com/rkt/rkt/stage1/fly",
 }
 

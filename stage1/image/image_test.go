@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 	}
 	bins = map[string]string{}
 	for name, pkg := range map[string]string{
-		image.BinNspawn: "../nspawn", image.BinSupervisor: "../init", image.BinFly: "../fly",
+		image.BinNspawn: "../nspawn", image.BinSupervisor: "../supervisor", image.BinFly: "../fly",
 	} {
 		out := filepath.Join(dir, name)
 		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", out, pkg)

@@ -153,7 +153,7 @@ func runEnterApp(args []string) error {
 
 // confinement is the supervisor's record of how an app is confined:
 // caps.ExecSpec's fields (Path and Args empty) plus App, CgroupKeys and
-// OOMScoreAdj (Documentation/devel/architecture.md, stage1/init).
+// OOMScoreAdj (Documentation/devel/architecture.md, stage1/supervisor).
 type confinement struct {
 	caps.ExecSpec
 	App         string
