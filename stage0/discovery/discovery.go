@@ -20,7 +20,9 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"runtime"
@@ -132,6 +134,9 @@ func DiscoverACI(ctx context.Context, opts Options, img Image) ([]Endpoint, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("discovering %q: %w", img.String(), err)
 	}
+	if errors.Is(err, ErrPageTooLarge) {
+		return nil, fmt.Errorf("discovering %q: %w", img.String(), err)
+	}
 	if err != nil || len(eps) == 0 {
 		return nil, &Error{Image: img.String(), Meta: "ac-discovery", Attempts: failed(attempts)}
 	}
@@ -158,6 +163,9 @@ func DiscoverPublicKeys(ctx context.Context, opts Options, name string) ([]strin
 		return err
 	})
 	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("discovering keys for %q: %w", name, err)
+	}
+	if errors.Is(err, ErrPageTooLarge) {
 		return nil, fmt.Errorf("discovering keys for %q: %w", name, err)
 	}
 	if err != nil || len(keys) == 0 {
@@ -190,8 +198,42 @@ var (
 )
 
 type route struct {
-	ctx context.Context
-	rt  http.RoundTripper
+	ctx      context.Context
+	rt       http.RoundTripper
+	tooLarge atomic.Pointer[string] // the first page cut off at MaxPageSize
+}
+
+// MaxPageSize caps the bytes read from one discovery page. The appc parser
+// reads a page to its end; without a cap, a server that never stops
+// sending would hold rkt and grow its memory for as long as it liked.
+const MaxPageSize = 1 << 20
+
+// cappedBody ends a response body after MaxPageSize bytes with an error,
+// and records the page on its route so that the discovery fails instead of
+// going on with the tags read so far.
+type cappedBody struct {
+	io.ReadCloser
+	left  int64
+	url   string
+	route *route
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a page of exactly MaxPageSize from a longer one.
+		var one [1]byte
+		if n, _ := b.ReadCloser.Read(one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		b.route.tooLarge.CompareAndSwap(nil, &b.url)
+		return 0, fmt.Errorf("%w: %s", ErrPageTooLarge, b.url)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 type dispatcher struct{}
@@ -201,7 +243,12 @@ func (dispatcher) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r == nil {
 		return nil, fmt.Errorf("requesting %s: discovery client used outside a discovery", req.URL.Redacted())
 	}
-	return r.rt.RoundTrip(req.WithContext(r.ctx))
+	resp, err := r.rt.RoundTrip(req.WithContext(r.ctx))
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &cappedBody{ReadCloser: resp.Body, left: MaxPageSize, url: req.URL.Redacted(), route: r}
+	return resp, nil
 }
 
 func withClient(ctx context.Context, c *http.Client, f func() error) error {
@@ -215,7 +262,12 @@ func withClient(ctx context.Context, c *http.Client, f func() error) error {
 	}
 	callMu.Lock()
 	defer callMu.Unlock()
-	current.Store(&route{ctx: ctx, rt: rt})
+	r := &route{ctx: ctx, rt: rt}
+	current.Store(r)
 	defer current.Store(nil)
-	return f()
+	err := f()
+	if u := r.tooLarge.Load(); u != nil {
+		return fmt.Errorf("%w: %s (more than %d bytes)", ErrPageTooLarge, *u, MaxPageSize)
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -211,5 +212,63 @@ func TestDiscoverCancelled(t *testing.T) {
 	_, err := DiscoverACI(ctx, Options{Client: client(srv, 0, nil), Port: uint(port)}, img)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// A server that sends a valid tag and then never stops must not hold rkt,
+// and the tag it sent first must not be used.
+func TestDiscoverPageTooLarge(t *testing.T) {
+	tag := `<html><head><meta name="ac-discovery" content="127.0.0.1/example https://127.0.0.1/{name}.{ext}">`
+	var sent atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/example" {
+			http.NotFound(w, r)
+			return
+		}
+		n, _ := io.WriteString(w, tag)
+		sent.Add(int64(n))
+		pad := bytes.Repeat([]byte("<!-- padding -->"), 4096)
+		for r.Context().Err() == nil && sent.Load() < 64<<20 {
+			n, err := w.Write(pad)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	img, _ := ParseName("127.0.0.1/example/app")
+	eps, err := DiscoverACI(context.Background(), Options{Client: client(srv, 0, nil), Port: uint(port)}, img)
+	if !errors.Is(err, ErrPageTooLarge) {
+		t.Fatalf("DiscoverACI = %v, %v; want ErrPageTooLarge", eps, err)
+	}
+	if !strings.Contains(err.Error(), "/example") {
+		t.Errorf("error %q does not name the page", err)
+	}
+	if s := sent.Load(); s >= 64<<20 {
+		t.Errorf("server sent %d bytes: the read was not cut off", s)
+	}
+}
+
+// A page of exactly MaxPageSize bytes is still read whole.
+func TestDiscoverPageAtLimit(t *testing.T) {
+	head := `<html><head><meta name="ac-discovery" content="127.0.0.1/example https://127.0.0.1/{name}.{ext}"></head><body>`
+	page := head + strings.Repeat("x", MaxPageSize-len(head))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/example" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, page)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	img, _ := ParseName("127.0.0.1/example/app")
+	eps, err := DiscoverACI(context.Background(), Options{Client: client(srv, 0, nil), Port: uint(port)}, img)
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("DiscoverACI = %v, %v; want one endpoint", eps, err)
 	}
 }

@@ -1,9 +1,14 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrPageTooLarge: a discovery page went on past MaxPageSize. The whole
+// discovery fails; no tag read before the cut is used.
+var ErrPageTooLarge = errors.New("discovery page too large")
 
 // Error is returned when no prefix of the name answered with the meta tag
 // looked for. Attempts holds, per prefix tried, why it gave nothing.
