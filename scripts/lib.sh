@@ -26,6 +26,8 @@ RKT_DEBIAN_PACKAGES=(
 	kmod
 	shellcheck
 	dbus-daemon
+	skopeo
+	podman
 )
 
 RKT_MIN_GO_MINOR=26

@@ -1,0 +1,124 @@
+package ocisig
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// cosignSignatureAnnotation holds a layer's base64 signature.
+const cosignSignatureAnnotation = "dev.cosignproject.cosign/signature"
+
+// cosignTag is the tag cosign stores the signatures of digest under.
+func cosignTag(digest string) string {
+	return strings.Replace(digest, ":", "-", 1) + ".sig"
+}
+
+// cosignSignatures reads the signature image from the registry, or from
+// the layout, when there is one.
+func (v *verifier) cosignSignatures(ctx context.Context) ([]found, string, error) {
+	tag := cosignTag(v.req.ManifestDigest)
+	var img v1.Image
+	var where string
+	switch {
+	case v.req.Repository.RepositoryStr() != "":
+		ref := v.req.Repository.Tag(tag)
+		where = "registry tag " + ref.String()
+		opts := append([]remote.Option{remote.WithContext(ctx)}, v.req.RemoteOptions...)
+		i, err := remote.Image(ref, opts...)
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			return nil, where, nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("reading cosign signatures %s: %w", ref, err)
+		}
+		img = i
+	case v.req.LayoutPath != "":
+		where = fmt.Sprintf("layout %s ref %s", v.req.LayoutPath, tag)
+		i, err := layoutImage(v.req.LayoutPath, tag)
+		if err != nil || i == nil {
+			return nil, where, err
+		}
+		img = i
+	default:
+		return nil, "", nil
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading cosign signatures in %s: %w", where, err)
+	}
+	var out []found
+	for i, l := range m.Layers {
+		if i == MaxSignatures {
+			break
+		}
+		src := fmt.Sprintf("%s layer %s", where, l.Digest)
+		b64, ok := l.Annotations[cosignSignatureAnnotation]
+		if !ok {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			v.refusals = append(v.refusals, fmt.Errorf("%s: signature annotation is not base64: %w", src, err))
+			continue
+		}
+		payload, err := readLayer(img, l.Digest)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading %s: %w", src, err)
+		}
+		out = append(out, found{source: src, payload: payload, sig: sig})
+	}
+	return out, where, nil
+}
+
+// readLayer reads a payload layer, checked against its digest.
+func readLayer(img v1.Image, d v1.Hash) ([]byte, error) {
+	l, err := img.LayerByDigest(d)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := readCapped(rc)
+	if err != nil {
+		return nil, err
+	}
+	if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256Sum(data))}); got != d {
+		return nil, fmt.Errorf("payload digest is %s, the manifest says %s", got, d)
+	}
+	return data, nil
+}
+
+// layoutImage finds the manifest named ref in an OCI layout, or nil.
+func layoutImage(dir, ref string) (v1.Image, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening layout %s: %w", dir, err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == ref {
+			return idx.Image(d.Digest)
+		}
+	}
+	return nil, nil
+}
