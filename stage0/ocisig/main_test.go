@@ -28,6 +28,7 @@ import (
 type testRegistry struct {
 	srv  *httptest.Server
 	host string // localhost:<port>
+	tr   *http.Transport
 	opts []remote.Option
 }
 
@@ -39,8 +40,10 @@ func newTestRegistry(t *testing.T) *testRegistry {
 	// The test certificate names example.com; check it under that name.
 	tr.TLSClientConfig = &tls.Config{RootCAs: tr.TLSClientConfig.RootCAs, ServerName: "example.com"}
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	return &testRegistry{srv: srv, host: "localhost:" + port, opts: []remote.Option{remote.WithTransport(tr)}}
+	return &testRegistry{srv: srv, host: "localhost:" + port, tr: tr, opts: []remote.Option{remote.WithTransport(tr)}}
 }
+
+func (r *testRegistry) transport() http.RoundTripper { return r.tr }
 
 // push writes a fresh random image (real gzip layers) under ref and
 // returns its manifest digest.
