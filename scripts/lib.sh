@@ -27,7 +27,6 @@ RKT_DEBIAN_PACKAGES=(
 	shellcheck
 	dbus-daemon
 	skopeo
-	podman
 )
 
 RKT_MIN_GO_MINOR=26
