@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	v1 "github.com/rkt/rkt/api/v1"
 	"github.com/rkt/rkt/stage0/fetch"
@@ -17,7 +16,7 @@ func newImageCheckSignatureCmd(g *globalFlags) *cobra.Command {
 	var signature, format string
 	var registriesDirs []string
 	cmd := &cobra.Command{
-		Use:   "check-signature [--signature FILE] FILE|URL|docker://REF",
+		Use:   "check-signature [--signature FILE] FILE|URL|docker://REF|oci-archive:FILE[:REF]|oci:DIR[:REF]",
 		Short: "Check an image file or URL against its signature and the trusted keys, without a store",
 		Long: `Verifies an image and its detached signature (--signature, or <image>.asc)
 with the keys trusted in --system-config and --local-config for the name in
@@ -28,7 +27,10 @@ A docker://[registry/]repo[:tag|@digest] reference is resolved to its
 manifest digest, and its simple signatures (from the lookaside that
 registries.d names, see --registries-d) or cosign signatures (the
 sha256-<hex>.sig tag) are checked against the keys trusted for
-registry/repo.`,
+registry/repo. An OCI layout (oci:DIR) or its tarball (oci-archive:FILE),
+such as cosign save writes, is checked the same way, with its cosign
+signatures read from the layout; REF (or the image's ref name in the
+layout) must be registry/repo:tag, which gives the trust name.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
@@ -38,9 +40,9 @@ registry/repo.`,
 			if err != nil {
 				return err
 			}
-			if strings.HasPrefix(args[0], ocisig.DockerScheme) {
+			if ocisig.IsReference(args[0]) {
 				if signature != "" {
-					return usagef("--signature does not apply to %s images: their signatures are looked up", ocisig.DockerScheme)
+					return usagef("--signature does not apply to %s images: their signatures are looked up", args[0])
 				}
 				client := transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log})
 				verdict, err := ocisig.Check(cmd.Context(), g.keystore(), args[0], ocisig.CheckOptions{

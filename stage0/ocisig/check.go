@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -15,8 +17,17 @@ import (
 	"github.com/rkt/rkt/stage0/trust"
 )
 
-// DockerScheme prefixes a registry reference on rkt's command line.
-const DockerScheme = "docker://"
+// Schemes of the images Check takes, as on rkt's command line.
+const (
+	DockerScheme     = "docker://"
+	OCIArchiveScheme = "oci-archive:"
+	OCILayoutScheme  = "oci:"
+)
+
+// IsReference reports whether s names an image Check takes.
+func IsReference(s string) bool {
+	return strings.HasPrefix(s, DockerScheme) || strings.HasPrefix(s, OCIArchiveScheme) || strings.HasPrefix(s, OCILayoutScheme)
+}
 
 // CheckOptions configure Check.
 type CheckOptions struct {
@@ -50,9 +61,15 @@ func Check(ctx context.Context, ks *trust.Keystore, ref string, opts CheckOption
 }
 
 func check(ctx context.Context, ks *trust.Keystore, ref string, opts CheckOptions, verdict *v1.SignatureVerdict) (*Result, error) {
+	if rest, ok := strings.CutPrefix(ref, OCIArchiveScheme); ok {
+		return checkLayout(ctx, ks, rest, true, opts, verdict)
+	}
+	if rest, ok := strings.CutPrefix(ref, OCILayoutScheme); ok {
+		return checkLayout(ctx, ks, rest, false, opts, verdict)
+	}
 	s, ok := strings.CutPrefix(ref, DockerScheme)
 	if !ok {
-		return nil, fmt.Errorf("not a %s reference", DockerScheme)
+		return nil, fmt.Errorf("not a %s, %s or %s reference", DockerScheme, OCIArchiveScheme, OCILayoutScheme)
 	}
 	var nameOpts []name.Option
 	if opts.AllowHTTP {
@@ -115,4 +132,51 @@ func describeRefusal(err error, verdict *v1.SignatureVerdict) {
 	case errors.As(err, &unknown):
 		verdict.Signer = v1.Signer{Fingerprint: unknown.Fingerprint, KeyID: unknown.KeyID}
 	}
+}
+
+// checkLayout checks the image of an OCI layout (a directory, or an
+// archive when archive is set), spelled PATH[:REF] as containers/image
+// spells it. REF, or the image's ref name in the layout, must be a full
+// docker reference (registry/repository:tag): it gives the trust name and
+// the reference the signatures must bind.
+func checkLayout(ctx context.Context, ks *trust.Keystore, spec string, archive bool, opts CheckOptions, verdict *v1.SignatureVerdict) (*Result, error) {
+	p, ref, _ := strings.Cut(spec, ":")
+	var layout fs.FS
+	if archive {
+		var err error
+		if layout, err = readArchive(p); err != nil {
+			return nil, err
+		}
+	} else {
+		layout = os.DirFS(p)
+	}
+	digest, refName, err := LayoutImage(layout, ref)
+	if err != nil {
+		return nil, fmt.Errorf("finding the image in %s: %w", p, err)
+	}
+	verdict.ImageID = digest
+	if ref == "" {
+		ref = refName
+	}
+	if !strings.Contains(ref, "/") {
+		return nil, fmt.Errorf("the image is named %q, not registry/repository:tag, so no trust name follows from it; name it: PATH:REGISTRY/REPOSITORY:TAG", ref)
+	}
+	named, err := parseDockerRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	verdict.Name = named.repo
+	verdict.Labels["reference"] = named.String()
+	res, err := Verify(ctx, ks, Request{
+		Name:           named.repo,
+		Reference:      named.String(),
+		ManifestDigest: digest,
+		LayoutPath:     p,
+		Layout:         layout,
+	}, opts.Options)
+	if err != nil {
+		describeRefusal(err, verdict)
+		return nil, err
+	}
+	return res, nil
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -26,14 +25,15 @@ func cosignTag(digest string) string {
 // the layout, when there is one.
 func (v *verifier) cosignSignatures(ctx context.Context) ([]found, string, error) {
 	tag := cosignTag(v.req.ManifestDigest)
-	var img v1.Image
+	var m *v1.Manifest
+	var readBlob func(v1.Hash) ([]byte, error)
 	var where string
 	switch {
 	case v.req.Repository.RepositoryStr() != "":
 		ref := v.req.Repository.Tag(tag)
 		where = "registry tag " + ref.String()
 		opts := append([]remote.Option{remote.WithContext(ctx)}, v.req.RemoteOptions...)
-		i, err := remote.Image(ref, opts...)
+		img, err := remote.Image(ref, opts...)
 		var terr *transport.Error
 		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
 			return nil, where, nil
@@ -41,20 +41,20 @@ func (v *verifier) cosignSignatures(ctx context.Context) ([]found, string, error
 		if err != nil {
 			return nil, "", fmt.Errorf("reading cosign signatures %s: %w", ref, err)
 		}
-		img = i
-	case v.req.LayoutPath != "":
-		where = fmt.Sprintf("layout %s ref %s", v.req.LayoutPath, tag)
-		i, err := layoutImage(v.req.LayoutPath, tag)
-		if err != nil || i == nil {
+		if m, err = img.Manifest(); err != nil {
+			return nil, "", fmt.Errorf("reading cosign signatures in %s: %w", where, err)
+		}
+		readBlob = func(d v1.Hash) ([]byte, error) { return readLayer(img, d) }
+	case v.layout != nil:
+		where = "layout " + v.layoutName
+		var err error
+		m, err = layoutSignatures(v.layout, v.req.ManifestDigest)
+		if err != nil || m == nil {
 			return nil, where, err
 		}
-		img = i
+		readBlob = func(d v1.Hash) ([]byte, error) { return readLayoutBlob(v.layout, d) }
 	default:
 		return nil, "", nil
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, "", fmt.Errorf("reading cosign signatures in %s: %w", where, err)
 	}
 	var out []found
 	for i, l := range m.Layers {
@@ -71,7 +71,7 @@ func (v *verifier) cosignSignatures(ctx context.Context) ([]found, string, error
 			v.refusals = append(v.refusals, fmt.Errorf("%s: signature annotation is not base64: %w", src, err))
 			continue
 		}
-		payload, err := readLayer(img, l.Digest)
+		payload, err := readBlob(l.Digest)
 		if err != nil {
 			return nil, "", fmt.Errorf("reading %s: %w", src, err)
 		}
@@ -95,30 +95,12 @@ func readLayer(img v1.Image, d v1.Hash) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256Sum(data))}); got != d {
-		return nil, fmt.Errorf("payload digest is %s, the manifest says %s", got, d)
-	}
-	return data, nil
+	return data, checkDigest(data, d)
 }
 
-// layoutImage finds the manifest named ref in an OCI layout, or nil.
-func layoutImage(dir, ref string) (v1.Image, error) {
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening layout %s: %w", dir, err)
+func checkDigest(data []byte, d v1.Hash) error {
+	if got := (v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256Sum(data))}); got != d {
+		return fmt.Errorf("blob digest is %s, the manifest says %s", got, d)
 	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
-	}
-	for _, d := range im.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] == ref {
-			return idx.Image(d.Digest)
-		}
-	}
-	return nil, nil
+	return nil
 }

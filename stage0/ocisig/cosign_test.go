@@ -184,3 +184,44 @@ func TestCosign(t *testing.T) {
 		}
 	})
 }
+
+// A layout written by `cosign save` (a directory, or its tarball) carries
+// the image and its signatures: check-signature oci:DIR and
+// oci-archive:FILE verify it with the same keys, no registry needed.
+func TestCosignSavedLayout(t *testing.T) {
+	needCosign(t)
+	reg := newTestRegistry(t)
+	key := newCosignKey(t)
+	reg.push(t, "team/app:1")
+	req := reg.request(t, "team/app:1")
+	reg.cosignSign(t, key, req, "")
+	dir := filepath.Join(t.TempDir(), "layout")
+	cmd := exec.Command(cosignBin, "save", "--allow-insecure-registry", "--dir", dir, req.Name+"@"+req.ManifestDigest)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cosign save: %v\n%s", err, out)
+	}
+	archive := filepath.Join(t.TempDir(), "app.tar")
+	run(t, nil, "tar", "-C", dir, "-cf", archive, ".")
+
+	ks := trust.New("", t.TempDir())
+	key.trust(t, ks, reg.host+"/team")
+	opts := CheckOptions{Options: Options{RegistriesDirs: []string{t.TempDir()}}}
+	for _, ref := range []string{OCILayoutScheme + dir + ":" + reg.host + "/team/app:1", OCIArchiveScheme + archive + ":" + reg.host + "/team/app:1"} {
+		v, err := Check(verifyCtx(), ks, ref, opts)
+		if err != nil || !v.Verified || v.ImageID != req.ManifestDigest || v.SignatureFormat != FormatCosign || v.Name != reg.host+"/team/app" {
+			t.Errorf("%s: %+v, %v", ref, v, err)
+		}
+	}
+	// Named as another repository: the payload does not bind it.
+	other := trust.New("", t.TempDir())
+	key.trust(t, other, reg.host+"/elsewhere")
+	v, err := Check(verifyCtx(), other, OCIArchiveScheme+archive+":"+reg.host+"/elsewhere/app:1", opts)
+	if !errors.Is(err, ErrIdentityMismatch) || v.Verified {
+		t.Errorf("another name: %+v, %v", v, err)
+	}
+	// Without a full reference there is no trust name.
+	if _, err := Check(verifyCtx(), ks, OCIArchiveScheme+archive, opts); err == nil {
+		t.Error("an archive without a name was checked")
+	}
+}

@@ -40,6 +40,12 @@
 // payload's digest must be ManifestDigest and its docker-reference must
 // name the repository pulled.
 //
+// Check serves `rkt image check-signature` for docker://, oci: and
+// oci-archive: references: it resolves the manifest digest (one HEAD
+// request to the registry, or the layout's index) and calls Verify; an
+// archive's small files (index, manifests, payloads) are read into memory
+// and its layers skipped.
+//
 // Invariants:
 //   - Verify only verifies: it never skips a check. Skipping is the
 //     caller's explicit branch (--insecure-options=image).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -35,6 +37,10 @@ type Request struct {
 	// LayoutPath is an OCI layout directory that may hold cosign
 	// signature manifests (as `cosign save` writes), or "".
 	LayoutPath string
+	// Layout, when not nil, is that layout as a file system (an
+	// oci-archive read in memory, say); it takes precedence over
+	// LayoutPath.
+	Layout fs.FS
 }
 
 // Options say where simple signatures are looked up and how.
@@ -96,7 +102,10 @@ func Verify(ctx context.Context, ks *trust.Keystore, req Request, opts Options) 
 	if _, err := parseDigest(req.ManifestDigest); err != nil {
 		return nil, fmt.Errorf("verifying signatures of %s: %w", req.Reference, err)
 	}
-	v := &verifier{ks: ks, req: req, opts: opts, pulled: pulled}
+	v := &verifier{ks: ks, req: req, opts: opts, pulled: pulled, layout: req.Layout, layoutName: req.LayoutPath}
+	if v.layout == nil && req.LayoutPath != "" {
+		v.layout = os.DirFS(req.LayoutPath)
+	}
 	var sources []string
 	simple, where, err := v.simpleSignatures(ctx)
 	if err != nil {
@@ -148,6 +157,9 @@ type verifier struct {
 	pulled   dockerRef
 	refusals []error
 	fatal    error
+
+	layout     fs.FS // nil: no layout
+	layoutName string
 }
 
 // found is one signature as read, with where it came from.
