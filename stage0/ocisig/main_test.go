@@ -83,6 +83,12 @@ type gpgKey struct {
 // "1d", ...).
 func newGPGKey(t *testing.T, uid, expire string) *gpgKey {
 	t.Helper()
+	return newGPGKeyAlgo(t, uid, "ed25519", expire)
+}
+
+// newGPGKeyAlgo makes a passphrase-less signing key of algorithm algo.
+func newGPGKeyAlgo(t *testing.T, uid, algo, expire string) *gpgKey {
+	t.Helper()
 	if _, err := exec.LookPath("gpg"); err != nil {
 		t.Skip("gpg is not installed (install_packages in scripts/lib.sh lists it)")
 	}
@@ -95,7 +101,7 @@ func newGPGKey(t *testing.T, uid, expire string) *gpgKey {
 		os.RemoveAll(home)
 	})
 	os.Chmod(home, 0o700)
-	run(t, nil, "gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", expire)
+	run(t, nil, "gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key", uid, algo, "sign", expire)
 	out := run(t, nil, "gpg", "--homedir", home, "--batch", "--with-colons", "--list-keys")
 	var fpr string
 	for _, l := range strings.Split(out, "\n") {
