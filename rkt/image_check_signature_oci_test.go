@@ -1,88 +1,31 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-
 	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/rkt/rkt/stage0/ocisig/ocisigtest"
 )
 
 // check-signature docker://: the CI verdict for a registry image, text and
-// JSON, for a cosign-format signature made here with a P-256 key trusted
-// through rkt trust (the signing tools themselves are exercised in
-// stage0/ocisig's tests).
+// JSON, for a cosign-format signature by a P-256 key trusted through rkt
+// trust.
 func TestImageCheckSignatureDocker(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewTLSServer(registry.New())
-	defer srv.Close()
-	host := "localhost:" + srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	tr := remote.WithTransport(srv.Client().Transport)
-	push := func(ref string) string {
-		img, err := random.Image(512, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tag, err := name.NewTag(strings.Replace(ref, host, strings.TrimPrefix(srv.URL, "https://"), 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(tag, img, tr); err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		return d.String()
-	}
-	digest := push(host + "/team/app:1")
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	reg := ocisigtest.NewRegistry(t)
+	host := reg.Host
+	digest := reg.Push(t, "team/app:1")
+	key := ocisigtest.NewCosignKey(t)
+	reg.Sign(t, key, "team/app", digest, host+"/team/app")
 	pub := filepath.Join(t.TempDir(), "cosign.pub")
-	os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
-	sum := sha256.Sum256(der)
-	fpr := fmt.Sprintf("%x", sum)
-
-	// The cosign layout: tag sha256-<hex>.sig, one payload layer.
-	payload := fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`,
-		host+"/team/app", digest)
-	h := sha256.Sum256([]byte(payload))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
-	if err != nil {
+	if err := os.WriteFile(pub, key.PEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sigImg, err := mutate.Append(empty.Image, mutate.Addendum{
-		Layer:       static.NewLayer([]byte(payload), "application/vnd.dev.cosign.simplesigning.v1+json"),
-		Annotations: map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sigTag, _ := name.NewTag(strings.TrimPrefix(srv.URL, "https://") + "/team/app:" + strings.Replace(digest, ":", "-", 1) + ".sig")
-	if err := remote.Write(sigTag, sigImg, tr); err != nil {
-		t.Fatal(err)
-	}
+	fpr := key.Fingerprint
 
 	ref := "docker://" + host + "/team/app:1"
 	regsD := t.TempDir() // no lookaside: cosign only
@@ -117,7 +60,7 @@ func TestImageCheckSignatureDocker(t *testing.T) {
 	}
 
 	// Another image under the same prefix, unsigned: refused, with JSON.
-	push(host + "/team/other:1")
+	reg.Push(t, "team/other:1")
 	r = e.rkt(t, "", append(args, "--format=json", "docker://"+host+"/team/other:1")...)
 	v = v1.SignatureVerdict{}
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 254 || v.Verified || !strings.Contains(v.Error, "no signature found") {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/rkt/rkt/stage0/trust"
+	"github.com/rkt/rkt/stage0/trust/trusttest"
 )
 
 // testRegistry is go-containerregistry's in-process registry behind a real
@@ -89,18 +90,7 @@ func newGPGKey(t *testing.T, uid, expire string) *gpgKey {
 // newGPGKeyAlgo makes a passphrase-less signing key of algorithm algo.
 func newGPGKeyAlgo(t *testing.T, uid, algo, expire string) *gpgKey {
 	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg is not installed (install_packages in scripts/lib.sh lists it)")
-	}
-	home, err := os.MkdirTemp("", "ocisig-gnupg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	os.Chmod(home, 0o700)
+	home := trusttest.GPGHome(t)
 	run(t, nil, "gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key", uid, algo, "sign", expire)
 	out := run(t, nil, "gpg", "--homedir", home, "--batch", "--with-colons", "--list-keys")
 	var fpr string
