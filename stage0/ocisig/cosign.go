@@ -35,7 +35,7 @@ func (v *verifier) cosignSignatures(ctx context.Context) ([]found, string, error
 		opts := append([]remote.Option{remote.WithContext(ctx)}, v.req.RemoteOptions...)
 		img, err := remote.Image(ref, opts...)
 		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		if errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound || hasCode(terr, transport.ManifestUnknownErrorCode)) {
 			return nil, where, nil
 		}
 		if err != nil {
@@ -103,4 +103,15 @@ func checkDigest(data []byte, d v1.Hash) error {
 		return fmt.Errorf("blob digest is %s, the manifest says %s", got, d)
 	}
 	return nil
+}
+
+// hasCode reports whether the registry's error carries code: some
+// registries answer a missing tag with MANIFEST_UNKNOWN and another status.
+func hasCode(e *transport.Error, code transport.ErrorCode) bool {
+	for _, d := range e.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
 }

@@ -47,6 +47,9 @@
 // and its layers skipped.
 //
 // Invariants:
+//   - Name (normalized: Docker Hub is docker.io) must be the repository of
+//     Reference: the keys trusted for one repository never vouch for
+//     another.
 //   - Verify only verifies: it never skips a check. Skipping is the
 //     caller's explicit branch (--insecure-options=image).
 //   - A signature whose payload binds another digest or another reference

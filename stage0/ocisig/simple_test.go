@@ -53,6 +53,12 @@ func TestSimpleSigningSkopeo(t *testing.T) {
 	if _, err := Verify(verifyCtx(), s.ks, byDigest, s.opts()); err != nil {
 		t.Errorf("verifying by digest: %v", err)
 	}
+	// The trust name must be the repository pulled.
+	mismatch := req
+	mismatch.Name = s.reg.host + "/team"
+	if _, err := Verify(verifyCtx(), s.ks, mismatch, s.opts()); err == nil || !strings.Contains(err.Error(), "is not its repository") {
+		t.Errorf("verifying with another trust name: %v", err)
+	}
 	// A root key verifies too.
 	ks2 := trust.New("", t.TempDir())
 	s.key.trust(t, ks2, "")

@@ -99,6 +99,17 @@ func Verify(ctx context.Context, ks *trust.Keystore, req Request, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("verifying signatures: %w", err)
 	}
+	// The keys are those trusted for Name, the payload must name
+	// Reference: they must be one repository, or a key trusted for one
+	// image would vouch for another.
+	trustName, err := normalizeName(req.Name)
+	if err != nil {
+		return nil, fmt.Errorf("verifying signatures of %s: %w", req.Reference, err)
+	}
+	if trustName != pulled.repo {
+		return nil, fmt.Errorf("verifying signatures of %s: the trust name %q is not its repository %q", req.Reference, req.Name, pulled.repo)
+	}
+	req.Name = trustName
 	if _, err := parseDigest(req.ManifestDigest); err != nil {
 		return nil, fmt.Errorf("verifying signatures of %s: %w", req.Reference, err)
 	}
