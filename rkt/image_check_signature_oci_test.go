@@ -41,8 +41,13 @@ func TestImageCheckSignatureDocker(t *testing.T) {
 		t.Fatalf("rkt trust cosign.pub: rc %d stderr %q", r.code, r.stderr)
 	}
 	r = e.rkt(t, "", "trust", "--list", "--prefix", host+"/team")
-	if r.code != 0 || !strings.Contains(r.stdout, fpr) {
+	if r.code != 0 || !strings.Contains(r.stdout, fpr) || !strings.Contains(r.stdout, "(ecdsa-p256 public key, cosign)") {
 		t.Errorf("rkt trust --list: rc %d stdout %q", r.code, r.stdout)
+	}
+	r = e.rkt(t, "", "trust", "--list", "--format=json")
+	var keys []v1.TrustedKey
+	if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil || len(keys) != 1 || keys[0].Kind != "ecdsa-p256" || keys[0].Fingerprint != fpr {
+		t.Errorf("rkt trust --list --format=json: %q (%v)", r.stdout, err)
 	}
 
 	r = e.rkt(t, "", append(args, ref)...)
