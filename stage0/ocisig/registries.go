@@ -16,13 +16,13 @@ import (
 // files that name lookaside stores.
 const DefaultRegistriesDir = "/etc/containers/registries.d"
 
-// nsConfig is one entry of a registries.d file.
+// nsConfig is one entry of a registries.d file, as far as reading
+// signatures goes: the *-staging keys are where signatures are written, and
+// use-sigstore-attachments does not matter since cosign's tag is always
+// looked up.
 type nsConfig struct {
-	Lookaside              string `yaml:"lookaside"`
-	LookasideStaging       string `yaml:"lookaside-staging"`
-	SigStore               string `yaml:"sigstore"`
-	SigStoreStaging        string `yaml:"sigstore-staging"`
-	UseSigstoreAttachments *bool  `yaml:"use-sigstore-attachments"`
+	Lookaside string `yaml:"lookaside"`
+	SigStore  string `yaml:"sigstore"`
 }
 
 // readURL is the lookaside to read signatures from.
