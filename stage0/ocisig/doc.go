@@ -17,8 +17,9 @@
 //
 // The signatures are read from the lookaside store that the registries.d
 // YAML files name for the image (the "lookaside" key, or the older
-// "sigstore"; the "docker" entry whose namespace is the longest match of
-// the reference, else "default-docker"), at
+// "sigstore"; of the "docker" entries that name one, the one whose
+// namespace is the longest match of the reference, else "default-docker"),
+// at
 //
 //	<lookaside>/<repository path>@sha256=<hex>/signature-<N>
 //

@@ -36,16 +36,9 @@ func (v *verifier) lookasideBase() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c, ns, ok := regs.lookup(v.pulled.identity(), v.pulled.repo)
-	if !ok {
-		return "", nil
-	}
-	base, err := c.readURL()
-	if err != nil {
-		return "", fmt.Errorf("registries.d entry %q in %s: %w", ns, regs.where[ns], err)
-	}
-	if base == "" {
-		return "", nil
+	base, err := regs.lookaside(v.pulled.identity(), v.pulled.repo)
+	if err != nil || base == "" {
+		return "", err
 	}
 	return strings.TrimRight(base, "/") + "/" + v.pulled.path, nil
 }

@@ -102,25 +102,41 @@ func (r *Registries) add(path string) error {
 	return nil
 }
 
-// lookup finds the entry for a reference: the docker entry for its full
-// identity (repository:tag or repository@digest), else for the repository
-// and each parent namespace, longest first, else default-docker.
-func (r *Registries) lookup(identity, repo string) (nsConfig, string, bool) {
-	if c, ok := r.docker[identity]; ok {
-		return c, identity, true
-	}
+// lookaside finds the lookaside base URL for a reference: that of the
+// docker entry for its full identity (repository:tag or
+// repository@digest), else for the repository and each parent namespace,
+// longest first, else default-docker; an entry that names no lookaside is
+// passed over, as containers/image does. "" when none names one.
+func (r *Registries) lookaside(identity, repo string) (string, error) {
+	keys := []string{identity}
 	for ns := repo; ns != ""; {
-		if c, ok := r.docker[ns]; ok {
-			return c, ns, true
-		}
+		keys = append(keys, ns)
 		i := strings.LastIndex(ns, "/")
 		if i < 0 {
 			break
 		}
 		ns = ns[:i]
 	}
-	if r.defaultDocker != nil {
-		return *r.defaultDocker, "default-docker", true
+	try := func(c nsConfig, ns string) (string, error) {
+		u, err := c.readURL()
+		if err != nil {
+			label := fmt.Sprintf("docker entry %q", ns)
+			if ns == "" {
+				label = "default-docker"
+			}
+			return "", fmt.Errorf("registries.d %s in %s: %w", label, r.where[ns], err)
+		}
+		return u, nil
 	}
-	return nsConfig{}, "", false
+	for _, k := range keys {
+		if c, ok := r.docker[k]; ok {
+			if u, err := try(c, k); err != nil || u != "" {
+				return u, err
+			}
+		}
+	}
+	if r.defaultDocker != nil {
+		return try(*r.defaultDocker, "")
+	}
+	return "", nil
 }

@@ -22,8 +22,9 @@ func writeRegistriesD(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// The docker entry with the longest match wins, then default-docker, as
-// containers/image chooses; "sigstore" is the old name of "lookaside".
+// The docker entry with the longest match that names a lookaside wins,
+// then default-docker, as containers/image chooses; "sigstore" is the old
+// name of "lookaside".
 func TestRegistriesLookup(t *testing.T) {
 	dir := writeRegistriesD(t, map[string]string{
 		"default.yaml": "default-docker:\n  lookaside: file:///default\n",
@@ -47,7 +48,7 @@ func TestRegistriesLookup(t *testing.T) {
 		"example.com/team/app:1":                                 "https://old.example.com/app",
 		"example.com/team/app:2":                                 "https://two.example.com",
 		"example.com/team/web:1":                                 "https://sigs.example.com/team",
-		"example.com/teamx/web:1":                                "", // example.com's entry names no lookaside
+		"example.com/teamx/web:1":                                "file:///default", // example.com's entry names none: passed over
 		"other.example.com/x/y:1":                                "file:///default",
 		"docker.io/library/busybox":                              "file:///default",
 		"example.com/team/app@sha256:" + strings.Repeat("0", 64): "https://old.example.com/app",
@@ -56,8 +57,7 @@ func TestRegistriesLookup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _, _ := regs.lookup(r.identity(), r.repo)
-		got, err := c.readURL()
+		got, err := regs.lookaside(r.identity(), r.repo)
 		if err != nil || got != want {
 			t.Errorf("%s: lookaside %q (%v), want %q", ref, got, err, want)
 		}
@@ -76,7 +76,7 @@ func TestRegistriesLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _, _ := regs.lookup("x/y:1", "x/y"); func() error { _, err := c.readURL(); return err }() == nil {
+	if _, err := regs.lookaside("x/y:1", "x/y"); err == nil {
 		t.Error("lookaside and sigstore both set: no error")
 	}
 }
