@@ -168,6 +168,7 @@ func trustedKeyEntry(k trust.KeyInfo) v1.TrustedKey {
 		Expires:     k.Expires,
 		Scope:       k.Scope,
 		Path:        k.Path,
+		Kind:        k.Kind,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "github.com/rkt/rkt/api/v1"
+	"github.com/rkt/rkt/stage0/trust"
 )
 
 // rootPrefix is what the PREFIX column shows for root keys.
@@ -34,6 +35,9 @@ func printTrustList(w io.Writer, keys []v1.TrustedKey, format string, noLegend b
 			expires = k.Expires.UTC().Format(time.RFC3339)
 		}
 		uid := strings.Join(k.UserIDs, ", ")
+		if uid == "" && k.Kind == trust.KindPublicKey {
+			uid = "(" + k.Kind + " public key, cosign)"
+		}
 		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", prefix, k.Fingerprint, uid, expires, k.Scope, k.Path)
 	}
 	return t.Flush()

@@ -26,6 +26,7 @@ RKT_DEBIAN_PACKAGES=(
 	kmod
 	shellcheck
 	dbus-daemon
+	skopeo
 )
 
 RKT_MIN_GO_MINOR=26

@@ -190,19 +190,8 @@ func gpg(t *testing.T, home string, args ...string) []byte {
 // two signers in one run and as two runs concatenated.
 func TestFetchGPGSeveralSignatures(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg is not installed")
-	}
+	home := trusttest.GPGHome(t)
 	e := newEnv(t)
-	home, err := os.MkdirTemp("", "gnupg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	os.Chmod(home, 0o700)
 	oldFpr, _ := gpgKey(t, home, "Old <old@example.com>", "ed25519")
 	newFpr, newPub := gpgKey(t, home, "New <new@example.com>", "ed25519")
 
@@ -238,19 +227,8 @@ func TestFetchGPGSeveralSignatures(t *testing.T) {
 // image, saying why.
 func TestGPGRotationFromWeakKey(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg is not installed")
-	}
+	home := trusttest.GPGHome(t)
 	e := newEnv(t)
-	home, err := os.MkdirTemp("", "gnupg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	os.Chmod(home, 0o700)
 	weakFpr, weakPub := gpgKey(t, home, "Weak <weak@example.com>", "rsa1024")
 	newFpr, newPub := gpgKey(t, home, "New <new@example.com>", "ed25519")
 

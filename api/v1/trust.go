@@ -27,4 +27,8 @@ type TrustedKey struct {
 	Scope string `json:"scope"`
 	// Path is the key file.
 	Path string `json:"path"`
+	// Kind is "openpgp", or "ecdsa-p256" for a PEM public key that
+	// verifies cosign signatures of OCI images (its Fingerprint is the
+	// SHA-256 of the DER key; it has no user IDs, creation or expiry).
+	Kind string `json:"kind"`
 }

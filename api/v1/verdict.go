@@ -9,11 +9,13 @@ package v1
 type SignatureVerdict struct {
 	// Verified reports whether every check passed.
 	Verified bool `json:"verified"`
-	// Name is the image name from the manifest.
+	// Name is the image name from the manifest; for an OCI registry image,
+	// the registry/repository its keys are trusted for.
 	Name string `json:"name"`
 	// Labels are the manifest's labels (version, os, arch, ...).
 	Labels map[string]string `json:"labels"`
-	// ImageID is the full image ID (sha512-<64 hex> of the uncompressed tar).
+	// ImageID is the full image ID (sha512-<64 hex> of the uncompressed
+	// tar); for an OCI registry image, its manifest digest (sha256:<hex>).
 	ImageID string `json:"imageID"`
 	// Signer is the key that made the signature, when it is known.
 	Signer Signer `json:"signer"`
@@ -22,6 +24,10 @@ type SignatureVerdict struct {
 	TrustedPrefix string `json:"trustedPrefix"`
 	// Root reports that the signer's key is trusted for every name.
 	Root bool `json:"root"`
+	// SignatureFormat is how an OCI registry image was signed:
+	// "simple-signing" (OpenPGP, containers/image) or "cosign"; empty for
+	// ACIs.
+	SignatureFormat string `json:"signatureFormat,omitempty"`
 	// Error is the refusal, empty when Verified.
 	Error string `json:"error,omitempty"`
 }

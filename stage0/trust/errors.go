@@ -129,6 +129,17 @@ type UnknownSignerError struct {
 	// primary fingerprint, when TrustedFor is not empty.
 	TrustedPath string
 	TrustedKey  string
+
+	// noKeyID: the signature names no key (a cosign signature); it was
+	// tried with every public key of the keyring.
+	noKeyID bool
+}
+
+func (e *UnknownSignerError) Unwrap() error {
+	if e.noKeyID {
+		return ErrNoKeyVerifies
+	}
+	return nil
 }
 
 func (e *UnknownSignerError) Error() string {
@@ -137,10 +148,13 @@ func (e *UnknownSignerError) Error() string {
 	if e.Fingerprint != "" {
 		signer = e.Fingerprint
 	}
-	if len(e.Others) == 0 {
+	switch {
+	case e.noKeyID:
+		fmt.Fprintf(&b, "image %q: %v (searched %s)", e.Name, ErrNoKeyVerifies, prefixList(e.Searched))
+	case len(e.Others) == 0:
 		fmt.Fprintf(&b, "image %q: signature made by unknown key %s (searched %s)",
 			e.Name, signer, prefixList(e.Searched))
-	} else {
+	default:
 		fmt.Fprintf(&b, "image %q: signatures made by unknown keys %s, %s (searched %s)",
 			e.Name, signer, strings.Join(e.Others, ", "), prefixList(e.Searched))
 	}

@@ -18,7 +18,7 @@ import (
 // testdata were made, so that fuzzing does not change with the clock.
 var fuzzNow = time.Date(2026, 12, 4, 13, 30, 0, 0, time.UTC)
 
-func readTestdata(f *testing.F, pattern string) map[string][]byte {
+func readTestdata(f testing.TB, pattern string) map[string][]byte {
 	f.Helper()
 	paths, err := filepath.Glob(filepath.Join("testdata", pattern))
 	if err != nil || len(paths) == 0 {

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,13 +16,19 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
-// Key is one public OpenPGP key as given to `rkt trust`.
+// Key is one public key as given to `rkt trust`: an OpenPGP key (Entity
+// set), or a PEM public key as cosign writes it (Public set), which signs
+// OCI images only.
 type Key struct {
-	Fingerprint string // lowercase hex of the primary key's fingerprint
+	// Fingerprint is the lowercase hex of the OpenPGP primary key's
+	// fingerprint, or of the SHA-256 of a PEM key's DER
+	// SubjectPublicKeyInfo.
+	Fingerprint string
 	UserIDs     []string
 	Created     time.Time
 	Expires     *time.Time // nil: never
 	Entity      *openpgp.Entity
+	Public      *ecdsa.PublicKey
 
 	raw []byte // the bytes parsed, stored as given by Add
 }
@@ -34,8 +41,11 @@ func ParseKey(data []byte) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing key: %w", err)
 	}
-	if err := checkStrength(k.Entity); err != nil {
+	if err := k.strength(); err != nil {
 		return nil, fmt.Errorf("parsing key %s: %w", k.Fingerprint, err)
+	}
+	if k.Entity == nil {
+		return k, nil
 	}
 	now := time.Now()
 	if k.Entity.Revoked(now) {
@@ -53,6 +63,9 @@ func ParseKey(data []byte) (*Key, error) {
 // only public-key packet is the first, with nothing after it but that key's
 // user IDs, signatures and subkeys.
 func readKey(data []byte) (*Key, error) {
+	if isPEMPublicKey(data) {
+		return readPEMKey(data)
+	}
 	raw := data
 	if isArmored(data) {
 		if err := checkOneArmoredBlock(data, openpgp.PublicKeyType); err != nil {
@@ -274,6 +287,10 @@ func (k *Key) storedForm() ([]byte, error) {
 //		Example Signer <signer@example.com>
 func FingerprintReview(k *Key) string {
 	var b strings.Builder
+	if k.Public != nil {
+		fmt.Fprintf(&b, "public key (%s) sha256 fingerprint is: %s\n", k.Kind(), groupFingerprint(k.Fingerprint))
+		return b.String()
+	}
 	fmt.Fprintf(&b, "gpg key fingerprint is: %s\n", groupFingerprint(k.Fingerprint))
 	for _, u := range k.UserIDs {
 		fmt.Fprintf(&b, "\t%s\n", u)
@@ -328,6 +345,9 @@ const MinKeyBits = 2048
 // RSA, DSA or ElGamal key under MinKeyBits: a key is trusted whole, and a
 // weak part of it is a reason to replace it.
 func checkStrength(e *openpgp.Entity) error {
+	if e == nil {
+		return nil
+	}
 	if err := checkKeyBits(e.PrimaryKey); err != nil {
 		return err
 	}

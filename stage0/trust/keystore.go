@@ -50,6 +50,8 @@ type KeyInfo struct {
 	// Weak, when not nil, says why signatures by the key are refused
 	// whatever they sign (it wraps ErrWeakKey).
 	Weak error
+	// Kind is KindOpenPGP or KindPublicKey.
+	Kind string
 }
 
 // NormalizePrefix returns the canonical form of a trust prefix: "" for the
@@ -70,9 +72,22 @@ func NormalizePrefix(prefix string) (string, error) {
 }
 
 // checkName accepts an app container name whose path elements are all
-// non-empty, so that it maps to one directory path and back.
+// non-empty, so that it maps to one directory path and back. The first
+// element may end in a port (":5000"), as the registry of an OCI image
+// name does; the directory is then named with the colon.
 func checkName(s string) error {
-	if _, err := types.NewACIdentifier(s); err != nil {
+	acName := s
+	if host, rest, _ := strings.Cut(s, "/"); strings.Contains(host, ":") {
+		h, port, _ := strings.Cut(host, ":")
+		if h == "" || port == "" || strings.Trim(port, "0123456789") != "" || len(port) > 5 {
+			return fmt.Errorf("%q is not a host name with a port", host)
+		}
+		acName = h
+		if rest != "" || strings.HasSuffix(s, "/") {
+			acName = h + "/" + rest
+		}
+	}
+	if _, err := types.NewACIdentifier(acName); err != nil {
 		return err
 	}
 	for _, el := range strings.Split(s, "/") {
@@ -427,7 +442,8 @@ func (ks *Keystore) List() ([]KeyInfo, error) {
 				Expires:     tk.key.Expires,
 				Path:        tk.path,
 				Scope:       tk.scope,
-				Weak:        checkStrength(tk.key.Entity),
+				Weak:        tk.key.strength(),
+				Kind:        tk.key.Kind(),
 			})
 		}
 	}

@@ -588,6 +588,9 @@ type candidate struct {
 
 func matchIssuer(tk trustedKey, sig *packet.Signature) (candidate, bool) {
 	e := tk.key.Entity
+	if e == nil { // a PEM key signs no OpenPGP signature
+		return candidate{}, false
+	}
 	if issuerMatches(sig, e.PrimaryKey) {
 		return candidate{tk: tk, pub: e.PrimaryKey}, true
 	}

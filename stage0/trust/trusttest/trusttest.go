@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -386,4 +387,27 @@ func WriteKeyring(t testing.TB, dir string, prefix string, k *Key) string {
 		t.Fatalf("trusttest: writing %s: %v", p, err)
 	}
 	return p
+}
+
+// GPGHome makes an empty GNUPGHOME (mode 0700, under the system temp dir:
+// gpg-agent's socket path must stay short) for a test that drives the real
+// gpg, and at cleanup stops its agent and removes it. It skips the test
+// when gpg is not installed.
+func GPGHome(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("gpg"); err != nil {
+		t.Skip("gpg is not installed (install_packages in scripts/lib.sh lists gnupg)")
+	}
+	home, err := os.MkdirTemp("", "gnupg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+		os.RemoveAll(home)
+	})
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return home
 }
