@@ -218,7 +218,7 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	if !debug {
 		args = append(args, "--quiet")
 	}
-	if machinedReachable() {
+	if ok, err := machinedReachable(); ok {
 		args = append(args, "--register=yes")
 		if os.Getenv("INVOCATION_ID") != "" {
 			// Started by a systemd unit: register that unit as the
@@ -226,6 +226,9 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 			args = append(args, "--keep-unit")
 		}
 	} else {
+		if debug {
+			fmt.Fprintf(os.Stderr, "stage1: not registering the pod with systemd-machined: %v\n", err)
+		}
 		args = append(args, "--register=no", "--keep-unit")
 	}
 	hostname := rc.Hostname

@@ -123,7 +123,7 @@ func supervise(args []string) int {
 
 	s := &Supervisor{
 		Root: "/", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Log: log, Level: level, NotifySocket: os.Getenv("NOTIFY_SOCKET"),
+		Log: log, Level: level,
 	}
 	code, err := s.Run(ctx.Done())
 	if err != nil {

@@ -22,7 +22,6 @@ type Supervisor struct {
 	Stdin, Stdout, Stderr *os.File
 	Log                   *slog.Logger
 	Level                 *slog.LevelVar // raised to Debug when the runtime config asks; may be nil
-	NotifySocket          string         // the service manager's NOTIFY_SOCKET, "" when none
 
 	runtime     *podlayout.RuntimeConfig
 	interactive bool
@@ -144,7 +143,7 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 // gone) every app is killed at once: nothing waits for the pod any more,
 // and it must not outlive its starter by a stop timeout.
 func (s *Supervisor) stopApps(runners []*runner, allDone *condition, lifeline <-chan struct{}) {
-	if err := sdNotify(s.NotifySocket, "STOPPING=1"); err != nil {
+	if err := sdNotify("STOPPING=1"); err != nil {
 		s.Log.Debug("notifying stop", "err", err)
 	}
 	select {
@@ -184,7 +183,7 @@ func (s *Supervisor) stopApps(runners []*runner, allDone *condition, lifeline <-
 func (s *Supervisor) notifyReady(ready, allDone *condition) {
 	select {
 	case <-ready.Done():
-		if err := sdNotify(s.NotifySocket, "READY=1"); err != nil {
+		if err := sdNotify("READY=1"); err != nil {
 			s.Log.Warn("notifying readiness", "err", err)
 		}
 	case <-allDone.Done():
