@@ -16,6 +16,7 @@ import (
 
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/isolation/caps"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
@@ -52,6 +53,49 @@ func cgroupTestPod(t *testing.T) (pod, id string) {
 	return t.TempDir(), uuid.NewString()
 }
 
+// setupTestCgroups is setupCgroups for a test, whose process must not
+// move into the pod (gc kills the tree): on a cgroup v2 host the pod goes
+// below rktSlice, which holds no process, as on a host without systemd,
+// and the test process stays where it is.
+func setupTestCgroups(pod, id string, apps []podApp) (*podCgroups, []string, error) {
+	h, err := cgroups.Discover()
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.Mode() != cgroups.Unified {
+		return setupCgroups(pod, id, apps)
+	}
+	parent, err := h.At(rktSlice)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := parent.Create(cgroups.Resources{}); err != nil {
+		return nil, nil, err
+	}
+	return makeCgroups(pod, id, apps, h.Self(), parent, false)
+}
+
+// TestPodParentPath: where the pod's cgroup goes on each kind of host.
+func TestPodParentPath(t *testing.T) {
+	const self = "/system.slice/app.service"
+	for _, tt := range []struct {
+		mode    cgroups.Mode
+		systemd bool
+		want    string
+	}{
+		{cgroups.Legacy, false, self},
+		{cgroups.Legacy, true, self},
+		{cgroups.Hybrid, false, self},
+		{cgroups.Hybrid, true, self},
+		{cgroups.Unified, true, self}, // the unit's own, delegated cgroup
+		{cgroups.Unified, false, rktSlice},
+	} {
+		if got := podParentPath(tt.mode, tt.systemd, self); got != tt.want {
+			t.Errorf("podParentPath(%v, systemd=%v) = %q, want %q", tt.mode, tt.systemd, got, tt.want)
+		}
+	}
+}
+
 // oneAppPod is a pod manifest with one app "app"; extra is JSON appended
 // to the RuntimeApp object.
 func oneAppPod(t *testing.T, extra string) *schema.PodManifest {
@@ -85,7 +129,7 @@ func TestSetupCgroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, binds, err := setupCgroups(pod, id, apps)
+	pc, binds, err := setupTestCgroups(pod, id, apps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +189,7 @@ func TestSetupCgroups(t *testing.T) {
 func TestSetupCgroupsFailure(t *testing.T) {
 	pod, id := cgroupTestPod(t)
 	apps := []podApp{{name: "app", spec: isolators.Spec{CPUShares: 1}}}
-	if _, _, err := setupCgroups(pod, id, apps); err == nil {
+	if _, _, err := setupTestCgroups(pod, id, apps); err == nil {
 		t.Fatal("cpu shares of 1 accepted")
 	}
 	if _, err := os.Stat(filepath.Join(pod, podlayout.CgroupFile)); err != nil {
