@@ -26,6 +26,9 @@ type podCgroups struct {
 	pod    *cgroups.Cgroup
 	leaf   *cgroups.Cgroup
 	origin *cgroups.Cgroup
+	// scope: the pod lives in a transient scope unit of its own
+	// (podScope), which nspawn --keep-unit registers as the machine.
+	scope bool
 }
 
 // rktSlice is where pods' cgroups go on a cgroup v2 host that systemd
@@ -34,21 +37,40 @@ type podCgroups struct {
 // no-internal-process rule).
 const rktSlice = "/rkt.slice"
 
-// podParentPath is the cgroup (v2 path) the pod's cgroup goes below, on a
-// host of mode whose systemd (when it is PID 1) says booted, for a caller in
-// cgroup self.
+// placement is where the pod's cgroup goes.
+type placement int
+
+const (
+	// inSelf: below the cgroup of the process running the stage1.
+	inSelf placement = iota
+	// inScope: below a transient scope systemd makes for the pod.
+	inScope
+	// inRktSlice: below rktSlice.
+	inRktSlice
+)
+
+// podPlacement says where the pod's cgroup goes, on a host of mode whose
+// init is systemd or not, for a caller that is or is not alone in its
+// cgroup:
 //   - v1 and hybrid hosts: the caller's own cgroup, as ever (the
 //     controllers are in v1 hierarchies, which have no no-internal-process
 //     rule);
-//   - cgroup v2 under systemd: the caller's own cgroup too, which must be
-//     delegated: a unit with Delegate=yes (rkt run in ExecStart=) or a
-//     scope from systemd-run --scope -p Delegate=yes;
+//   - cgroup v2 under systemd, the caller alone in its cgroup (rkt run in
+//     the ExecStart= of a unit, which must have Delegate=yes): that cgroup;
+//   - cgroup v2 under systemd, otherwise (a shell, a unit running more than
+//     rkt): a transient scope with Delegate=yes made over D-Bus, as nspawn
+//     makes machine scopes;
 //   - cgroup v2 without systemd: rktSlice, below the root.
-func podParentPath(mode cgroups.Mode, systemdBooted bool, self string) string {
-	if mode != cgroups.Unified || systemdBooted {
-		return self
+func podPlacement(mode cgroups.Mode, systemdBooted, alone bool) placement {
+	switch {
+	case mode != cgroups.Unified:
+		return inSelf
+	case !systemdBooted:
+		return inRktSlice
+	case alone:
+		return inSelf
 	}
-	return rktSlice
+	return inScope
 }
 
 // systemdBooted reports whether systemd is the host's init (sd_booted(3)).
@@ -57,7 +79,7 @@ func systemdBooted() bool {
 	return err == nil && fi.IsDir()
 }
 
-// setupCgroups creates the pod's cgroup (see podParentPath), records it
+// setupCgroups creates the pod's cgroup (see podPlacement), records it
 // in <pod>/cgroup for gc (before anything else is made in it, so that gc
 // finds a half-made tree too), and creates one child per app with the
 // app's resource isolators (its image manifest's, overridden by the pod
@@ -73,17 +95,40 @@ func setupCgroups(pod, uuid string, apps []podApp) (*podCgroups, []string, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
 	}
-	self := h.Self()
-	parent := self
-	if p := podParentPath(h.Mode(), systemdBooted(), self.Path(cgroups.UnifiedKey)); p != self.Path(cgroups.UnifiedKey) {
-		if parent, err = h.At(p); err != nil {
+	origin := h.Self()
+	alone := false
+	booted := systemdBooted()
+	if h.Mode() == cgroups.Unified && booted {
+		if alone, err = aloneIn(origin.Dirs()[cgroups.UnifiedKey]); err != nil {
+			return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+		}
+	}
+	parent := origin
+	where := podPlacement(h.Mode(), booted, alone)
+	switch where {
+	case inScope:
+		if err := startScope(uuid); err != nil {
+			return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+		}
+		// The process is in the scope now: its cgroup is the parent.
+		if h, err = cgroups.Discover(); err != nil {
+			return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
+		}
+		parent = h.Self()
+	case inRktSlice:
+		if parent, err = h.At(rktSlice); err != nil {
 			return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
 		}
 		if err := parent.Create(cgroups.Resources{}); err != nil {
 			return nil, nil, fmt.Errorf("creating the pod's cgroups: %w", err)
 		}
 	}
-	return makeCgroups(pod, uuid, apps, self, parent, h.Mode() == cgroups.Unified)
+	pc, binds, err := makeCgroups(pod, uuid, apps, origin, parent, h.Mode() == cgroups.Unified)
+	if err != nil {
+		return nil, nil, err
+	}
+	pc.scope = where == inScope
+	return pc, binds, nil
 }
 
 // makeCgroups is setupCgroups below parent; the caller starts in origin
@@ -128,7 +173,7 @@ func makeCgroups(pod, uuid string, apps []podApp, origin, parent *cgroups.Cgroup
 		}
 		if err := child.Create(res); err != nil {
 			if errors.Is(err, cgroups.ErrInternalProcesses) || errors.Is(err, cgroups.ErrControllerMissing) {
-				err = fmt.Errorf("%w (on a cgroup v2 host run by systemd, start rkt in a unit with Delegate=yes, or with systemd-run --scope -p Delegate=yes)", err)
+				err = fmt.Errorf("%w (on a cgroup v2 host run by systemd, start rkt in a unit with Delegate=yes)", err)
 			}
 			return nil, nil, fmt.Errorf("app %q: creating its cgroup: %w", app.name, err)
 		}

@@ -106,6 +106,10 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		return err
 	}
 	argv := append([]string{nspawn}, plan.args...)
+	if cg.scope && !slices.Contains(argv, "--keep-unit") {
+		// The pod's own scope is the machine machined registers.
+		argv = append(argv, "--keep-unit")
+	}
 	if f := capabilityFlag(apps); f != "" && !plan.allCaps {
 		argv = append(argv, f)
 	}

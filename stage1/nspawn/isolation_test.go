@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,24 +76,46 @@ func setupTestCgroups(pod, id string, apps []podApp) (*podCgroups, []string, err
 	return makeCgroups(pod, id, apps, h.Self(), parent, false)
 }
 
-// TestPodParentPath: where the pod's cgroup goes on each kind of host.
-func TestPodParentPath(t *testing.T) {
-	const self = "/system.slice/app.service"
+// TestPodPlacement: where the pod's cgroup goes on each kind of host.
+func TestPodPlacement(t *testing.T) {
 	for _, tt := range []struct {
-		mode    cgroups.Mode
-		systemd bool
-		want    string
+		mode           cgroups.Mode
+		systemd, alone bool
+		want           placement
 	}{
-		{cgroups.Legacy, false, self},
-		{cgroups.Legacy, true, self},
-		{cgroups.Hybrid, false, self},
-		{cgroups.Hybrid, true, self},
-		{cgroups.Unified, true, self}, // the unit's own, delegated cgroup
-		{cgroups.Unified, false, rktSlice},
+		{cgroups.Legacy, false, false, inSelf},
+		{cgroups.Legacy, true, false, inSelf},
+		{cgroups.Hybrid, false, false, inSelf},
+		{cgroups.Hybrid, true, false, inSelf},
+		{cgroups.Unified, true, true, inSelf},   // rkt run alone in a Delegate=yes unit
+		{cgroups.Unified, true, false, inScope}, // a shell, or a unit running more than rkt
+		{cgroups.Unified, false, true, inRktSlice},
+		{cgroups.Unified, false, false, inRktSlice},
 	} {
-		if got := podParentPath(tt.mode, tt.systemd, self); got != tt.want {
-			t.Errorf("podParentPath(%v, systemd=%v) = %q, want %q", tt.mode, tt.systemd, got, tt.want)
+		if got := podPlacement(tt.mode, tt.systemd, tt.alone); got != tt.want {
+			t.Errorf("podPlacement(%v, systemd=%v, alone=%v) = %v, want %v", tt.mode, tt.systemd, tt.alone, got, tt.want)
 		}
+	}
+}
+
+// TestAloneIn: the test process shares its own cgroup with nobody but
+// the sleeper it starts there.
+func TestAloneIn(t *testing.T) {
+	h, err := cgroups.Discover()
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	dir := h.Self().Dirs()[cgroups.UnifiedKey]
+	if dir == "" {
+		t.Skip("no cgroup v2 hierarchy here")
+	}
+	sleeper := exec.Command("sleep", "1000")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	if alone, err := aloneIn(dir); err != nil || alone {
+		t.Errorf("aloneIn(%s) = %v, %v with a sleeper there, want false", dir, alone, err)
 	}
 }
 

@@ -1,0 +1,94 @@
+package tests
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// machinedNote is what the nspawn stage1 says under --debug when it does
+// not register the pod with systemd-machined.
+const machinedNote = "not registering the pod with systemd-machined"
+
+// machinedAnswers reports whether systemd-machined answers on the system
+// bus, as machinectl sees it.
+func machinedAnswers() bool {
+	if _, err := exec.LookPath("machinectl"); err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "machinectl", "list", "--no-legend").Run() == nil
+}
+
+func machinectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "machinectl", args...).CombinedOutput()
+	return string(out), err
+}
+
+// TestMachinedRegistration: where systemd-machined runs (a host booted by
+// systemd), a pod is a machine named rkt-<uuid> while it runs: machinectl
+// list and status show it, machinectl poweroff stops it (the pod's PID 1
+// takes SIGRTMIN+4 as a shutdown request) and rkt status shows it exited;
+// machined forgets it after. Where machined does not answer (no system
+// bus, as on a host whose init is not systemd), the pod runs unregistered
+// and only --debug says why.
+func TestMachinedRegistration(t *testing.T) {
+	pe := newPodEnv(t)
+	img := pe.shImage("sleeper", sleeper) // exits 0 on SIGTERM
+	pe.ok("fetch", img)
+
+	if !machinedAnswers() {
+		quick := pe.shImage("quick", "exit 0")
+		pe.ok("fetch", quick)
+		_, stderr, code := pe.run("--debug", quick)
+		if code != 0 {
+			t.Fatalf("rkt run --debug: exit %d\n%s", code, stderr)
+		}
+		if !strings.Contains(stderr, machinedNote) {
+			t.Errorf("rkt run --debug without machined does not say it registers nothing:\n%s", stderr)
+		}
+		_, stderr, code = pe.run(quick)
+		if code != 0 || strings.Contains(stderr, machinedNote) {
+			t.Errorf("rkt run without --debug: exit %d, and it should not mention machined:\n%s", code, stderr)
+		}
+		t.Skip("systemd-machined does not answer on the system bus here: registration itself is tested on a host booted by systemd")
+	}
+
+	uuid, wait := pe.startPod(img)
+	pe.ok("status", "--wait-ready=30s", uuid)
+	machine := "rkt-" + uuid
+	list, err := machinectl(t, "list", "--no-legend")
+	if err != nil || !strings.Contains(list, machine) {
+		t.Fatalf("machinectl list does not show %s (%v):\n%s", machine, err, list)
+	}
+	if out, err := machinectl(t, "status", machine); err != nil {
+		t.Errorf("machinectl status %s: %v\n%s", machine, err, out)
+	}
+	if out, err := machinectl(t, "poweroff", machine); err != nil {
+		t.Fatalf("machinectl poweroff %s: %v\n%s", machine, err, out)
+	}
+	code, out := wait()
+	if code != 0 {
+		t.Errorf("rkt run after machinectl poweroff: exit %d, want 0 (a clean stop)\n%s", code, out)
+	}
+	if st := pe.status(uuid); st["state"] != "exited" || st["app-sleeper"] != "0" {
+		t.Errorf("rkt status after machinectl poweroff: %v, want state=exited app-sleeper=0", st)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, _ = machinectl(t, "list", "--no-legend")
+		if !strings.Contains(list, machine) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("machined still lists %s after the pod exited:\n%s", machine, list)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
