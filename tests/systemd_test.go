@@ -2,7 +2,9 @@ package tests
 
 import (
 	"context"
+	"net"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,44 @@ func TestMachinedRegistration(t *testing.T) {
 			t.Fatalf("machined still lists %s after the pod exited:\n%s", machine, list)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPodNotifyReady: run as a Type=notify service (NOTIFY_SOCKET set by
+// the service manager; here a datagram socket of the test's own), the
+// pod tells the service manager READY=1 once its app runs: the supervisor
+// sends it to nspawn, which runs with --notify-ready=yes and relays it.
+func TestPodNotifyReady(t *testing.T) {
+	pe := newPodEnv(t)
+	img := pe.shImage("sleeper", sleeper)
+	pe.ok("fetch", img)
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	uuid, wait := pe.startPodIn(func(c *exec.Cmd) { c.Env = append(c.Env, "NOTIFY_SOCKET="+sock) }, "", img)
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	buf := make([]byte, 4096)
+	for ready := false; !ready; {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no READY=1 from the pod (%v); got %q", err, got)
+		}
+		got = append(got, string(buf[:n]))
+		for _, l := range strings.Split(string(buf[:n]), "\n") {
+			ready = ready || l == "READY=1"
+		}
+	}
+	if st := pe.status(uuid); st["state"] != "running" {
+		t.Errorf("the pod said READY=1 but rkt status says %v", st)
+	}
+	pe.ok("stop", uuid)
+	if code, out := wait(); code != 0 {
+		t.Errorf("rkt run after stop: exit %d\n%s", code, out)
 	}
 }
