@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 )
 
 // machinedNote is what the nspawn stage1 says under --debug when it does
@@ -131,5 +135,73 @@ func TestPodNotifyReady(t *testing.T) {
 	pe.ok("stop", uuid)
 	if code, out := wait(); code != 0 {
 		t.Errorf("rkt run after stop: exit %d\n%s", code, out)
+	}
+}
+
+// TestPodSocketActivation: a socket made by the service manager (here
+// systemd-socket-activate, which listens and starts rkt run on the first
+// connection, as a .socket unit starts its service) reaches the app with
+// a socketActivated port as fds 3 and 4 (two sockets, as a .socket unit
+// with two ListenStream= gives), with LISTEN_FDS=2 and LISTEN_PID its own
+// pid (sd_listen_fds(3)), through stage0, the stage1, nspawn and the
+// supervisor.
+func TestPodSocketActivation(t *testing.T) {
+	sa, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate (package systemd) is not installed")
+	}
+	pe := newPodEnv(t)
+	script := `echo "fds=$LISTEN_FDS pid-ok=$([ "$LISTEN_PID" = "$$" ] && echo yes) fd3=$(readlink /proc/self/fd/3 | cut -d: -f1) fd4=$(readlink /proc/self/fd/4 | cut -d: -f1)"`
+	img := pe.busyboxImage("web", []string{"/bin/sh", "-c", script}, func(im *schema.ImageManifest) {
+		im.App.Ports = append(im.App.Ports, types.Port{Name: "http", Protocol: "tcp", Port: 80, Count: 1, SocketActivated: true})
+	})
+	pe.ok("fetch", img)
+
+	// Two free ports, for systemd-socket-activate to listen on.
+	var addrs []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		l.Close()
+	}
+	addr := addrs[0]
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := pe.command(ctx, pe.withStage1("run", []string{img})...)
+	args := []string{sa, "-l", addrs[0], "-l", addrs[1]}
+	for _, kv := range cmd.Env {
+		args = append(args, "-E", kv)
+	}
+	cmd.Args = append(append(args, cmd.Path), cmd.Args[1:]...)
+	cmd.Path = sa
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// systemd-socket-activate starts rkt run on the first connection.
+	var conn net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if conn, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("systemd-socket-activate does not listen on %s: %v\n%s", addr, err, out.String())
+		}
+	}
+	defer conn.Close()
+	err = cmd.Wait()
+	t.Logf("systemd-socket-activate -l %s -l %s rkt run: %v\n%s", addrs[0], addrs[1], err, out.String())
+	if err != nil {
+		t.Fatalf("rkt run under systemd-socket-activate: %v", err)
+	}
+	const want = "fds=2 pid-ok=yes fd3=socket fd4=socket"
+	if !hasLine(out.String(), want) {
+		t.Errorf("the app did not get the socket as fd 3 with its LISTEN_FDS and LISTEN_PID: want a line %q", want)
 	}
 }

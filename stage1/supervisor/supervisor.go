@@ -24,6 +24,7 @@ type Supervisor struct {
 	Level                 *slog.LevelVar // raised to Debug when the runtime config asks; may be nil
 
 	runtime     *podlayout.RuntimeConfig
+	listen      map[string][]*os.File // socket-activated apps' sockets (activation.go)
 	interactive bool
 	sink        *sink
 	reaper      *reaper
@@ -61,10 +62,11 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 	if s.Root == "/" {
 		s.setupSelf()
 	}
-	_, rc, specs, err := loadPod(s.Root)
+	pm, rc, specs, err := loadPod(s.Root)
 	if err != nil {
 		return exitFailed, err
 	}
+	s.listen = listenFiles(pm, specs)
 	if rc.Debug && s.Level != nil {
 		s.Level.Set(slog.LevelDebug)
 	}
