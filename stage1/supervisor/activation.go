@@ -2,9 +2,10 @@ package main
 
 import (
 	"os"
+	"strconv"
+	"syscall"
 
 	"github.com/appc/spec/schema"
-	"github.com/coreos/go-systemd/v22/activation"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +27,7 @@ func listenFiles(pm *schema.PodManifest, specs []appSpec) map[string][]*os.File 
 	if os.Getenv("LISTEN_FDS") == "" {
 		return nil
 	}
-	files := activation.Files(true)
+	files := inheritedSockets()
 	if len(files) == 0 {
 		return nil
 	}
@@ -70,6 +71,34 @@ func listenFiles(pm *schema.PodManifest, specs []appSpec) map[string][]*os.File 
 		}
 	}
 	return out
+}
+
+// inheritedSockets is sd_listen_fds(3) with unset_environment: the
+// descriptors 3.. that LISTEN_FDS counts when LISTEN_PID names this
+// process, made close-on-exec, and LISTEN_* removed from the environment.
+// Not go-systemd's activation.Files: that package links crypto/tls into
+// the supervisor (+650 KB, see Documentation/devel/libraries.md).
+func inheritedSockets() []*os.File {
+	defer func() {
+		for _, v := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+			os.Unsetenv(v)
+		}
+	}()
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	const first = 3 // SD_LISTEN_FDS_START
+	files := make([]*os.File, 0, n)
+	for fd := first; fd < first+n; fd++ {
+		syscall.CloseOnExec(fd)
+		files = append(files, os.NewFile(uintptr(fd), "listen-fd-"+strconv.Itoa(fd)))
+	}
+	return files
 }
 
 // localPort is the port a socket is bound to.
