@@ -132,9 +132,11 @@ man:
 
 check: check-unit check-functional
 
-# Every package except the functional suite.
+# Every package except the functional suite; then the seccomp compiler
+# against libseccomp (cgo and libseccomp-dev, test-only).
 check-unit:
 	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '^github.com/rkt/rkt/tests')
+	CGO_ENABLED=1 $(GO) test -tags libseccomp -timeout $(TEST_TIMEOUT) -run TestAgainstLibseccomp ./stage1/isolation/seccomp/
 
 # The functional suite drives the built binary; it skips itself when not root.
 check-functional: rkt stage1

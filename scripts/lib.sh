@@ -3,8 +3,10 @@
 
 # The system packages a Debian 12 machine needs to build rkt, run its test
 # suite and the demo (pod networks need the CNI plugins and iptables; the
-# network tests also use iproute2 and nsenter from util-linux). Go is not among them: Debian 12 ships Go 1.19 and rkt
-# needs Go >= 1.26 (see find_go).
+# network tests also use iproute2 and nsenter from util-linux; the seccomp
+# compiler's differential test builds against libseccomp with cgo). Go is
+# not among them: Debian 12 ships Go 1.19 and rkt needs Go >= 1.26 (see
+# find_go).
 RKT_DEBIAN_PACKAGES=(
 	ca-certificates
 	git
@@ -27,6 +29,9 @@ RKT_DEBIAN_PACKAGES=(
 	shellcheck
 	dbus-daemon
 	skopeo
+	gcc
+	libc6-dev
+	libseccomp-dev
 )
 
 RKT_MIN_GO_MINOR=26

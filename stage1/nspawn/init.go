@@ -106,6 +106,10 @@ func startPod(pod string, ra entrypoint.RunArgs) (retErr error) {
 		return err
 	}
 	argv := append([]string{nspawn}, plan.args...)
+	if cg.scope && !slices.Contains(argv, "--keep-unit") {
+		// The pod's own scope is the machine machined registers.
+		argv = append(argv, "--keep-unit")
+	}
 	if f := capabilityFlag(apps); f != "" && !plan.allCaps {
 		argv = append(argv, f)
 	}
@@ -218,7 +222,7 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 	if !debug {
 		args = append(args, "--quiet")
 	}
-	if machinedReachable() {
+	if ok, err := machinedReachable(); ok {
 		args = append(args, "--register=yes")
 		if os.Getenv("INVOCATION_ID") != "" {
 			// Started by a systemd unit: register that unit as the
@@ -226,6 +230,9 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 			args = append(args, "--keep-unit")
 		}
 	} else {
+		if debug {
+			fmt.Fprintf(os.Stderr, "stage1: not registering the pod with systemd-machined: %v\n", err)
+		}
 		args = append(args, "--register=no", "--keep-unit")
 	}
 	hostname := rc.Hostname

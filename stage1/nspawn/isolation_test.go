@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/isolation/caps"
+	"github.com/rkt/rkt/stage1/isolation/cgroups"
 	"github.com/rkt/rkt/stage1/isolation/isolators"
 )
 
@@ -52,6 +54,71 @@ func cgroupTestPod(t *testing.T) (pod, id string) {
 	return t.TempDir(), uuid.NewString()
 }
 
+// setupTestCgroups is setupCgroups for a test, whose process must not
+// move into the pod (gc kills the tree): on a cgroup v2 host the pod goes
+// below rktSlice, which holds no process, as on a host without systemd,
+// and the test process stays where it is.
+func setupTestCgroups(pod, id string, apps []podApp) (*podCgroups, []string, error) {
+	h, err := cgroups.Discover()
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.Mode() != cgroups.Unified {
+		return setupCgroups(pod, id, apps)
+	}
+	parent, err := h.At(rktSlice)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := parent.Create(cgroups.Resources{}); err != nil {
+		return nil, nil, err
+	}
+	return makeCgroups(pod, id, apps, h.Self(), parent, false)
+}
+
+// TestPodPlacement: where the pod's cgroup goes on each kind of host.
+func TestPodPlacement(t *testing.T) {
+	for _, tt := range []struct {
+		mode           cgroups.Mode
+		systemd, alone bool
+		want           placement
+	}{
+		{cgroups.Legacy, false, false, inSelf},
+		{cgroups.Legacy, true, false, inSelf},
+		{cgroups.Hybrid, false, false, inSelf},
+		{cgroups.Hybrid, true, false, inSelf},
+		{cgroups.Unified, true, true, inSelf},   // rkt run alone in a Delegate=yes unit
+		{cgroups.Unified, true, false, inScope}, // a shell, or a unit running more than rkt
+		{cgroups.Unified, false, true, inRktSlice},
+		{cgroups.Unified, false, false, inRktSlice},
+	} {
+		if got := podPlacement(tt.mode, tt.systemd, tt.alone); got != tt.want {
+			t.Errorf("podPlacement(%v, systemd=%v, alone=%v) = %v, want %v", tt.mode, tt.systemd, tt.alone, got, tt.want)
+		}
+	}
+}
+
+// TestAloneIn: the test process shares its own cgroup with nobody but
+// the sleeper it starts there.
+func TestAloneIn(t *testing.T) {
+	h, err := cgroups.Discover()
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	dir := h.Self().Dirs()[cgroups.UnifiedKey]
+	if dir == "" {
+		t.Skip("no cgroup v2 hierarchy here")
+	}
+	sleeper := exec.Command("sleep", "1000")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	if alone, err := aloneIn(dir); err != nil || alone {
+		t.Errorf("aloneIn(%s) = %v, %v with a sleeper there, want false", dir, alone, err)
+	}
+}
+
 // oneAppPod is a pod manifest with one app "app"; extra is JSON appended
 // to the RuntimeApp object.
 func oneAppPod(t *testing.T, extra string) *schema.PodManifest {
@@ -85,7 +152,7 @@ func TestSetupCgroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, binds, err := setupCgroups(pod, id, apps)
+	pc, binds, err := setupTestCgroups(pod, id, apps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +212,7 @@ func TestSetupCgroups(t *testing.T) {
 func TestSetupCgroupsFailure(t *testing.T) {
 	pod, id := cgroupTestPod(t)
 	apps := []podApp{{name: "app", spec: isolators.Spec{CPUShares: 1}}}
-	if _, _, err := setupCgroups(pod, id, apps); err == nil {
+	if _, _, err := setupTestCgroups(pod, id, apps); err == nil {
 		t.Fatal("cpu shares of 1 accepted")
 	}
 	if _, err := os.Stat(filepath.Join(pod, podlayout.CgroupFile)); err != nil {

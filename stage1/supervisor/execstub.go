@@ -44,9 +44,13 @@ const selfExe = "/proc/self/exe"
 
 // execApp is the stub's whole life; it returns only on failure.
 func execApp() int {
-	status := os.NewFile(stubStatusFD, "status")
 	syscall.CloseOnExec(stubStatusFD)
+	statusFD := stubStatusFD
+	var status *os.File // made once the fds are in place
 	fail := func(code int, err error) int {
+		if status == nil {
+			status = os.NewFile(uintptr(statusFD), "status")
+		}
 		fmt.Fprintf(status, "%d %v", code, err)
 		return code
 	}
@@ -59,6 +63,12 @@ func execApp() int {
 	var c confinement
 	if err := json.Unmarshal(data, &c); err != nil {
 		return fail(exitFailed, fmt.Errorf("reading the exec spec: %w", err))
+	}
+	if c.ListenFDs > 0 {
+		if statusFD, err = moveListenFDs(c.ListenFDs); err != nil {
+			return fail(exitFailed, err)
+		}
+		c.Env = append(c.Env, "LISTEN_FDS="+strconv.Itoa(c.ListenFDs), "LISTEN_PID="+strconv.Itoa(os.Getpid()))
 	}
 	if err := joinCgroups("/", c.App, c.CgroupKeys); err != nil {
 		return fail(exitFailed, err)
@@ -83,6 +93,31 @@ func execApp() int {
 	}
 	err = caps.PrepareAndExec(c.ExecSpec)
 	return fail(execCode(err), err)
+}
+
+// moveListenFDs moves the n sockets the stub got at fd 5.. to fd 3..,
+// where sd_listen_fds(3) finds them, and the status pipe (fd 4) above
+// them; it returns the status pipe's new fd. The spec's fd 3 is closed
+// by now.
+func moveListenFDs(n int) (int, error) {
+	first := stubStatusFD + 1
+	status, err := unix.FcntlInt(stubStatusFD, unix.F_DUPFD_CLOEXEC, first+n)
+	if err != nil {
+		return stubStatusFD, fmt.Errorf("passing the app its sockets: %w", err)
+	}
+	for i := range n {
+		// Ascending: fd 3+i is free or a socket already moved.
+		if err := unix.Dup3(first+i, stubSpecFD+i, 0); err != nil {
+			return status, fmt.Errorf("passing the app its sockets: %w", err)
+		}
+	}
+	for fd := max(stubSpecFD+n, first); fd < first+n; fd++ {
+		unix.Close(fd)
+	}
+	if stubSpecFD+n <= stubStatusFD {
+		unix.Close(stubStatusFD)
+	}
+	return status, nil
 }
 
 // joinCgroups moves the calling process into /rkt/cgroup/<key>/<app> for

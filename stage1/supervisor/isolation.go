@@ -38,6 +38,9 @@ type confinement struct {
 	// in which the app has a cgroup, /rkt/cgroup/<key>/<app>.
 	CgroupKeys  []string `json:",omitempty"`
 	OOMScoreAdj *int     `json:",omitempty"`
+	// ListenFDs sockets follow the stub's status pipe (fd 5 on); the stub
+	// moves them to fd 3 on for the app (socket activation).
+	ListenFDs int `json:",omitempty"`
 	// filterAllowsRuntime: the seccomp filter, if any, allows every
 	// syscall in caps.RuntimeSyscalls (see spawn.go).
 	filterAllowsRuntime bool

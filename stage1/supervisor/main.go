@@ -60,6 +60,9 @@
 //   - sd_notify READY=1 goes to NOTIFY_SOCKET once every app started, or,
 //     for apps annotated appc.io/executor/supports-systemd-notify=true,
 //     once they sent READY=1 on their own socket (/run/rkt/notify).
+//   - Sockets passed to the pod (LISTEN_FDS) go to the apps with
+//     socketActivated ports, as fds 3.. with their own LISTEN_PID
+//     (activation.go).
 //
 // It imports only common/... and the appc schema, and is built static.
 package main
@@ -123,7 +126,7 @@ func supervise(args []string) int {
 
 	s := &Supervisor{
 		Root: "/", Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Log: log, Level: level, NotifySocket: os.Getenv("NOTIFY_SOCKET"),
+		Log: log, Level: level,
 	}
 	code, err := s.Run(ctx.Done())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/rkt/rkt/stage1/appexec"
 )
 
@@ -16,19 +17,12 @@ import (
 // NOTIFY_SOCKET, inside its own rootfs.
 const notifySocketInApp = "/run/rkt/notify"
 
-// sdNotify sends state (e.g. "READY=1") to the service manager's socket, as
-// sd_notify(3) does; "@" starts an abstract socket name.
-func sdNotify(socket, state string) error {
-	if socket == "" {
-		return nil
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: socket, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("notifying %s: %w", socket, err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(state)); err != nil {
-		return fmt.Errorf("notifying %s: %w", socket, err)
+// sdNotify sends state (e.g. "READY=1") to the service manager's
+// NOTIFY_SOCKET, if it gave one; nspawn --notify-ready=yes gives the
+// supervisor its own and relays READY=1 to the unit.
+func sdNotify(state string) error {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		return fmt.Errorf("notifying the service manager of %s: %w", state, err)
 	}
 	return nil
 }

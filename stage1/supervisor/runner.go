@@ -292,9 +292,18 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	// An interactive app takes the terminal from the supervisor's
 	// session (TIOCSCTTY stealing it needs CAP_SYS_ADMIN), which only the
 	// stub can do before it drops the app's privileges.
+	// A socket-activated app gets its sockets as fds 3.. and its own
+	// LISTEN_PID, which only the stub can give it.
+	var listen []uintptr
+	if kind == procApp {
+		for _, f := range s.listen[r.spec.Name] {
+			listen = append(listen, f.Fd())
+		}
+		c.ListenFDs = len(listen)
+	}
 	var h appHierarchies
 	ok := false
-	if !sys.Setctty {
+	if !sys.Setctty && len(listen) == 0 {
 		h, ok = s.spawnable(&c)
 	}
 	if ok {
@@ -319,7 +328,7 @@ func (r *runner) start(kind procKind, argv []string, id appexec.Identity, dir st
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   "/",
-		Files: append(stdio, files.spec.Fd(), files.statusW.Fd()),
+		Files: append(append(stdio, files.spec.Fd(), files.statusW.Fd()), listen...),
 		Sys:   sys,
 	}
 	pid, wait, err := r.fork(kind, func() (int, error) {

@@ -22,9 +22,9 @@ type Supervisor struct {
 	Stdin, Stdout, Stderr *os.File
 	Log                   *slog.Logger
 	Level                 *slog.LevelVar // raised to Debug when the runtime config asks; may be nil
-	NotifySocket          string         // the service manager's NOTIFY_SOCKET, "" when none
 
 	runtime     *podlayout.RuntimeConfig
+	listen      map[string][]*os.File // socket-activated apps' sockets (activation.go)
 	interactive bool
 	sink        *sink
 	reaper      *reaper
@@ -62,10 +62,11 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 	if s.Root == "/" {
 		s.setupSelf()
 	}
-	_, rc, specs, err := loadPod(s.Root)
+	pm, rc, specs, err := loadPod(s.Root)
 	if err != nil {
 		return exitFailed, err
 	}
+	s.listen = listenFiles(pm, specs)
 	if rc.Debug && s.Level != nil {
 		s.Level.Set(slog.LevelDebug)
 	}
@@ -144,7 +145,7 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 // gone) every app is killed at once: nothing waits for the pod any more,
 // and it must not outlive its starter by a stop timeout.
 func (s *Supervisor) stopApps(runners []*runner, allDone *condition, lifeline <-chan struct{}) {
-	if err := sdNotify(s.NotifySocket, "STOPPING=1"); err != nil {
+	if err := sdNotify("STOPPING=1"); err != nil {
 		s.Log.Debug("notifying stop", "err", err)
 	}
 	select {
@@ -184,7 +185,7 @@ func (s *Supervisor) stopApps(runners []*runner, allDone *condition, lifeline <-
 func (s *Supervisor) notifyReady(ready, allDone *condition) {
 	select {
 	case <-ready.Done():
-		if err := sdNotify(s.NotifySocket, "READY=1"); err != nil {
+		if err := sdNotify("READY=1"); err != nil {
 			s.Log.Warn("notifying readiness", "err", err)
 		}
 	case <-allDone.Done():

@@ -38,10 +38,9 @@ package caps
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/appc/spec/schema/types"
-	"golang.org/x/sys/unix"
+	"github.com/moby/sys/capability"
 
 	"github.com/rkt/rkt/common/isospec"
 )
@@ -178,28 +177,11 @@ func NoNewPrivileges(isolators types.Isolators) bool {
 	return false
 }
 
-var lastCap = sync.OnceValues(func() (int, error) {
-	// Probing the bounding set works without /proc (inside an app's root).
-	valid := func(c int) bool {
-		_, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
-		return err == nil
-	}
-	c := isospec.NumCaps() - 1
-	if valid(c) {
-		for c < 63 && valid(c+1) {
-			c++
-		}
-		return c, nil
-	}
-	for c > 0 && !valid(c) {
-		c--
-	}
-	if !valid(c) {
-		return 0, fmt.Errorf("reading the last capability: PR_CAPBSET_READ refuses capability 0")
-	}
-	return c, nil
-})
-
 // LastCap is the highest capability number the running kernel knows (what
-// /proc/sys/kernel/cap_last_cap says), found with PR_CAPBSET_READ.
-func LastCap() (int, error) { return lastCap() }
+// /proc/sys/kernel/cap_last_cap says). moby/sys/capability finds it with
+// PR_CAPBSET_READ, which works without /proc (inside an app's root), once
+// per process.
+func LastCap() (int, error) {
+	c, err := capability.LastCap()
+	return int(c), err
+}

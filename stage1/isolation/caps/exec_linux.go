@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/moby/sys/capability"
 	"github.com/rkt/rkt/stage1/isolation/seccomp"
 	"golang.org/x/sys/unix"
 )
@@ -156,8 +157,14 @@ func confine(spec ExecSpec, prepare func(path string, argv []string) error) (str
 			return "", fmt.Errorf("entering working directory %q: %w", spec.Dir, err)
 		}
 	}
-	if err := capset(stage, stage, 0); err != nil {
+	if err := capset(stage); err != nil {
 		return "", err
+	}
+	var finalCaps capability.Capabilities
+	if stage != final {
+		if finalCaps, err = capState(final); err != nil {
+			return "", err
+		}
 	}
 	if spec.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -170,7 +177,7 @@ func confine(spec ExecSpec, prepare func(path string, argv []string) error) (str
 		}
 	}
 	if stage != final {
-		if err := capset(final, final, 0); err != nil {
+		if err := applyCaps(finalCaps, final); err != nil {
 			return "", err
 		}
 	}
@@ -196,11 +203,13 @@ func Apply(set Set, uid int) error {
 	if uid != 0 {
 		set = 0
 	}
-	return capset(set, set, 0)
+	return capset(set)
 }
 
 // DropBounding removes every capability not in keep from the calling
-// thread's bounding set (needs CAP_SETPCAP).
+// thread's bounding set (needs CAP_SETPCAP). Not moby/sys/capability's
+// Apply(BOUNDS): that drops nothing, and returns no error, when the
+// thread lacks CAP_SETPCAP, where an app must not start.
 func DropBounding(keep Set) error {
 	last, err := LastCap()
 	if err != nil {
@@ -242,19 +251,40 @@ func setIDs(uid, gid int, groups []int) error {
 	return nil
 }
 
-// capset sets the calling thread's effective, permitted and inheritable
-// sets.
-func capset(eff, perm, inh Set) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	for i := range data {
-		sh := 32 * uint(i)
-		data[i] = unix.CapUserData{Effective: uint32(eff >> sh), Permitted: uint32(perm >> sh), Inheritable: uint32(inh >> sh)}
+// capState is the calling thread's effective and permitted sets as
+// moby/sys/capability applies them, with an empty inheritable set. It is
+// built before a seccomp filter goes in, so that applying it under the
+// filter is one capset(2) and nothing else (no allocation).
+func capState(set Set) (capability.Capabilities, error) {
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("setting capabilities %s: %w", set, err)
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("setting capabilities %s: %w", eff, err)
+	c.Clear(capability.CAPS)
+	for n := range 64 {
+		if set.Has(n) {
+			c.Set(capability.EFFECTIVE|capability.PERMITTED, capability.Cap(n))
+		}
+	}
+	return c, nil
+}
+
+// applyCaps sets the calling thread's capabilities to c.
+func applyCaps(c capability.Capabilities, set Set) error {
+	if err := c.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("setting capabilities %s: %w", set, err)
 	}
 	return nil
+}
+
+// capset sets the calling thread's effective and permitted sets to set,
+// the inheritable set empty.
+func capset(set Set) error {
+	c, err := capState(set)
+	if err != nil {
+		return err
+	}
+	return applyCaps(c, set)
 }
 
 // lookPath finds name: as is when it has a slash, else in env's PATH.

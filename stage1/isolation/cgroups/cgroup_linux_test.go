@@ -225,12 +225,94 @@ func readTrim(t *testing.T, p string) string {
 
 func newPod(t *testing.T, h *Hierarchy) *Cgroup {
 	t.Helper()
-	pod, err := CreatePod(h.Self(), uuid.NewString())
+	pod, err := CreatePod(testParent(t, h), uuid.NewString())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pod.Destroy(context.Background()) })
 	return pod
+}
+
+// testParent is where a test's pod cgroups go: the test's own cgroup on v1
+// and hybrid hosts; on a cgroup v2 host /rkt.slice, which holds no process
+// (the test's own cgroup holds the test, so it could not delegate
+// controllers), as stage1 places pods on a v2 host without systemd.
+func testParent(t *testing.T, h *Hierarchy) *Cgroup {
+	t.Helper()
+	if h.Mode() != Unified {
+		return h.Self()
+	}
+	p, err := h.At("/rkt.slice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestUnifiedDelegation checks controller delegation on a real cgroup v2
+// hierarchy with controllers: Create enables what the limits need in
+// every ancestor's cgroup.subtree_control, and refuses, naming the cgroup,
+// when an ancestor holds a process (the no-internal-process rule), which
+// is why stage1 moves itself into the pod's _stage1 leaf first.
+func TestUnifiedDelegation(t *testing.T) {
+	h := needRoot(t)
+	if h.Mode() != Unified {
+		t.Skipf("the host is %v: its cgroup v2 hierarchy has no controllers to delegate (the pure cgroup v2 host runs this)", h.Mode())
+	}
+	pod := newPod(t, h)
+	svc, err := pod.Child("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	sleeper := exec.Command("sleep", "1000")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	if err := svc.AddProc(sleeper.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	app, err := svc.Child("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Resources{MemoryLimit: 1 << 20, CPUMilli: 100}
+	err = app.Create(res)
+	var ce *ControllerError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrInternalProcesses) || ce.Dir != svc.Dirs()[UnifiedKey] {
+		t.Fatalf("Create below a cgroup holding a process = %v, want ErrInternalProcesses for %s", err, svc.Dirs()[UnifiedKey])
+	}
+	// Out of svc into a leaf of its own: svc can now delegate.
+	leaf, err := svc.Child("leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.Create(Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.AddProc(sleeper.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Create(res); err != nil {
+		t.Fatal(err)
+	}
+	sub := readTrim(t, filepath.Join(svc.Dirs()[UnifiedKey], "cgroup.subtree_control"))
+	for _, c := range []string{"cpu", "memory"} {
+		if !hasWord(sub, c) {
+			t.Errorf("%s/cgroup.subtree_control = %q, lacks %s", svc, sub, c)
+		}
+	}
+	for f, want := range map[string]string{"memory.max": "1048576", "cpu.max": "10000 100000"} {
+		if got := readTrim(t, filepath.Join(app.Dirs()[UnifiedKey], f)); got != want {
+			t.Errorf("%s = %q, want %q", f, got, want)
+		}
+	}
 }
 
 func TestPodAndAppCgroups(t *testing.T) {

@@ -21,8 +21,10 @@
 // of the process that runs the stage1 entrypoint, in each hierarchy, so a
 // pod started from a systemd unit stays under that unit (systemd's
 // delegation model) and a pod started from a shell under the shell's
-// cgroup; Hierarchy.At("/machine.slice") puts it where rkt put pods on a
-// systemd host. Processes never live in a cgroup that has children with
+// cgroup; Hierarchy.At("/rkt.slice") is where the nspawn stage1 puts pods
+// on a cgroup v2 host without systemd. On cgroup v2 the parent must hold
+// no process once Create enables controllers in its subtree_control: the
+// caller moves into the pod's _stage1 leaf first. Processes never live in a cgroup that has children with
 // controllers (the cgroup v2 no-internal-process rule), hence the
 // _stage1 leaf; "_stage1" is not a valid app name.
 //

@@ -2,10 +2,7 @@ package cgroups
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -232,65 +229,6 @@ func TestChildNames(t *testing.T) {
 	for _, good := range []string{"web", Stage1Leaf, "rkt-0a1b", "a.b"} {
 		if _, err := h.Self().Child(good); err != nil {
 			t.Errorf("Child(%q): %v", good, err)
-		}
-	}
-}
-
-// TestUnifiedDelegationFakeRoot checks the cgroup v2 controller delegation
-// on a fake cgroupfs (plain files): the kernel cannot be switched to a
-// unified layout here, and the write sequence is what matters.
-func TestUnifiedDelegationFakeRoot(t *testing.T) {
-	root := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(root, "cgroup.controllers"), "cpuset cpu io memory pids\n")
-	write(filepath.Join(root, "cgroup.subtree_control"), "cpu\n")
-	write(filepath.Join(root, "svc", "cgroup.controllers"), "cpu\n")
-	write(filepath.Join(root, "svc", "cgroup.subtree_control"), "\n")
-	// The cgroup to create, with the control files the kernel would make.
-	app := filepath.Join(root, "svc", "app")
-	write(filepath.Join(app, "memory.max"), "max\n")
-	write(filepath.Join(app, "cpu.max"), "max 100000\n")
-
-	h, err := parseHierarchy([]byte("1 0 0:1 / "+root+" rw - cgroup2 cgroup2 rw\n"), []byte("0::/svc\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := h.Self().Child("app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = c.Create(Resources{MemoryLimit: 1 << 20, CPUMilli: 100})
-	// svc does not have memory available until the root delegates it; the
-	// fake root's cgroup.controllers for svc is static, so delegation must
-	// stop there with ErrControllerMissing after enabling memory at the root.
-	var ce *ControllerError
-	if !errors.As(err, &ce) || !errors.Is(err, ErrControllerMissing) || ce.Controller != "memory" {
-		t.Fatalf("Create = %v, want a memory ControllerError", err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(root, "cgroup.subtree_control")); strings.TrimSpace(string(b)) != "+memory" {
-		t.Fatalf("root subtree_control written %q, want +memory", b)
-	}
-	// Once svc offers memory, Create enables it there and writes the limits.
-	write(filepath.Join(root, "svc", "cgroup.controllers"), "cpu memory\n")
-	write(filepath.Join(root, "cgroup.subtree_control"), "cpu memory\n")
-	if err := c.Create(Resources{MemoryLimit: 1 << 20, CPUMilli: 100}); err != nil {
-		t.Fatal(err)
-	}
-	for f, want := range map[string]string{
-		filepath.Join(root, "svc", "cgroup.subtree_control"): "+cpu",
-		filepath.Join(app, "memory.max"):                     "1048576",
-		filepath.Join(app, "cpu.max"):                        "10000 100000",
-	} {
-		if b, _ := os.ReadFile(f); string(b) != want {
-			t.Errorf("%s = %q, want %q", f, b, want)
 		}
 	}
 }

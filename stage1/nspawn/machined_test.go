@@ -4,13 +4,16 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestPingBusName talks to a real dbus-daemon: the bus driver answers a
-// Ping, a name nobody owns does not, and a missing socket is a "no".
-func TestPingBusName(t *testing.T) {
+// TestMachinedReachable talks to a real dbus-daemon as the system bus: a
+// bus without machined is a "no" that names machined, and a missing bus
+// socket is a "no" that names the bus. (A bus with machined is the systemd
+// host's suite: machinectl lists the pod.)
+func TestMachinedReachable(t *testing.T) {
 	daemon, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		t.Skip("dbus-daemon is not installed")
@@ -34,14 +37,23 @@ func TestPingBusName(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := pingBusName(sock, "org.freedesktop.DBus", "/org/freedesktop/DBus"); err != nil {
-		t.Errorf("pinging the bus driver: %v", err)
+
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
+	ok, err := machinedReachable()
+	if ok {
+		t.Fatal("machined answered on a bus that does not have it")
 	}
-	if err := pingBusName(sock, machinedName, machinedPath); err == nil {
-		t.Errorf("machined answered on a session bus that does not have it")
+	if err == nil || !strings.Contains(err.Error(), "systemd-machined") {
+		t.Errorf("the reason does not name machined: %v", err)
 	}
-	if err := pingBusName(filepath.Join(t.TempDir(), "none"), machinedName, machinedPath); err == nil {
-		t.Errorf("a missing bus socket counted as reachable")
+
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "none"))
+	ok, err = machinedReachable()
+	if ok {
+		t.Fatal("a missing bus socket counted as reachable")
+	}
+	if err == nil || !strings.Contains(err.Error(), "system bus") {
+		t.Errorf("the reason does not name the system bus: %v", err)
 	}
 }
 
