@@ -89,7 +89,7 @@ type Store struct {
 // New uses (creating when missing) dir for trees and lockDir for their locks.
 func New(dir, lockDir string) (*Store, error) {
 	for _, d := range []string{dir, lockDir} {
-		if err := os.MkdirAll(d, 0o2770); err != nil {
+		if err := atomicfile.MkdirAll(d, fs.ModeSetgid|0o770); err != nil {
 			return nil, fmt.Errorf("opening tree store: %w", err)
 		}
 	}
