@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/flock"
 )
 
@@ -37,7 +37,7 @@ func (s *Store) LockDownload(ctx context.Context, source string, onWait func()) 
 	dir := filepath.Join(s.casDir, downloadLocksDir)
 	// Group-writable, as the other lock directories: members of group rkt
 	// fetch too (see tmpfiles.d/rkt.conf).
-	if err := os.MkdirAll(dir, 0o2770); err != nil {
+	if err := atomicfile.MkdirAll(dir, dirPerm); err != nil {
 		return nil, false, fmt.Errorf("locking download of %s: %w", source, err)
 	}
 	path := filepath.Join(dir, hex.EncodeToString(sum[:]))

@@ -303,7 +303,7 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 	}
 	commitStep("blob")
 	var treeSize int64
-	if len(p.Manifest.Dependencies) == 0 {
+	if len(p.Manifest.Dependencies) == 0 && s.ownsTrees {
 		id := tree.ID(p.Key)
 		tl, err := s.trees.Lock(id, flock.Exclusive, true)
 		if err != nil {

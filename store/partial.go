@@ -103,7 +103,7 @@ func (sp *Spool) KeepAsPartial(p Partial) error {
 	path := s.partialPath(p.URL)
 	// Group-writable, as the rest of the store a member of group rkt may
 	// fetch into (tmpfiles.d/rkt.conf): another member may resume it.
-	if err := os.MkdirAll(filepath.Dir(path), 0o2770); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
 		return fmt.Errorf("keeping the partial download of %s: %w", p.URL, err)
 	}
 	// The bytes first, then the record that makes them count.

@@ -44,17 +44,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/appc/spec/schema"
+	"github.com/rkt/rkt/common/atomicfile"
 	"github.com/rkt/rkt/common/flock"
 	"github.com/rkt/rkt/store/cas"
 	"github.com/rkt/rkt/store/index"
 	"github.com/rkt/rkt/store/tree"
 )
+
+// dirPerm is the mode of the store's directories: members of the data
+// dir's group (rkt) fetch and remove images too, whatever their umask.
+const dirPerm = fs.ModeSetgid | 0o770
 
 // Store is an open image store.
 type Store struct {
@@ -65,8 +71,15 @@ type Store struct {
 	idx     *index.Index
 	trees   *tree.Store
 	casLock *flock.Lock
-	now     func() time.Time
-	limits  Limits
+	// ownsTrees: this process may write the rendered trees. Trees keep
+	// the owners of the images' files, which only root can set, and
+	// cas/tree is root's alone (mode 2700); as in rkt 1.30, a member of
+	// group rkt stores and removes images without touching trees: root
+	// renders a tree when a pod needs it, and its image gc removes the
+	// trees of removed images.
+	ownsTrees bool
+	now       func() time.Time
+	limits    Limits
 }
 
 // Open creates the layout under dataDir when missing, takes the shared
@@ -79,9 +92,11 @@ func Open(dataDir string) (_ *Store, retErr error) {
 		tmpDir: filepath.Join(dataDir, "tmp"),
 		now:    time.Now,
 		limits: DefaultLimits,
+		// A variable, not a constant, for the tests.
+		ownsTrees: os.Geteuid() == 0,
 	}
 	for _, d := range []string{s.casDir, s.tmpDir, filepath.Join(s.casDir, "db"), filepath.Join(s.casDir, "imagelocks"), filepath.Join(s.casDir, commitsDir)} {
-		if err := os.MkdirAll(d, 0o2770); err != nil {
+		if err := atomicfile.MkdirAll(d, dirPerm); err != nil {
 			return nil, fmt.Errorf("opening store %s: %w", dataDir, err)
 		}
 	}
@@ -307,9 +322,12 @@ func (s *Store) removeLocked(key string, keepTrees map[string]bool) error {
 // keepTrees; its lock is held. With wait unset, a tree locked by someone
 // else makes it fail with flock.ErrLocked.
 func (s *Store) removeFiles(key string, wait bool, keepTrees map[string]bool) error {
-	ids, err := s.trees.IDs()
-	if err != nil {
-		return fmt.Errorf("removing image %s: %w", key, err)
+	var ids []string
+	if s.ownsTrees && !keepTrees[keepAllTrees] {
+		var err error
+		if ids, err = s.trees.IDs(); err != nil {
+			return fmt.Errorf("removing image %s: %w", key, err)
+		}
 	}
 	for _, id := range ids {
 		if keepTrees[id] || keepTrees[keepAllTrees] {

@@ -25,14 +25,7 @@ func nobodyEnv(t *testing.T) *env {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	e := newEnv(t)
-	base, err := os.MkdirTemp(suiteDir, "nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := worldDir(t, "nobody-")
 	e.base = base
 	e.dataDir = filepath.Join(base, "data")
 	e.localConfig = filepath.Join(base, "local")
@@ -45,6 +38,21 @@ func nobodyEnv(t *testing.T) *env {
 	e.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	e.binary = worldBinary(t)
 	return e
+}
+
+// worldDir makes a directory every user can enter in the suite's
+// world-readable directory, removed after the test.
+func worldDir(t *testing.T, pattern string) string {
+	t.Helper()
+	base, err := os.MkdirTemp(suiteDir, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return base
 }
 
 var worldBinaryOnce = sync.OnceValues(func() (string, error) {

@@ -10,6 +10,7 @@ package flock
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -38,11 +39,7 @@ type Lock struct {
 // inode, so a lock file removed by another holder is never trusted.
 func LockPath(path string, mode Mode, wait, create bool) (*Lock, error) {
 	for {
-		flags := os.O_RDONLY
-		if create {
-			flags |= os.O_CREATE
-		}
-		f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o660)
+		f, err := openLockFile(path, create)
 		if err != nil {
 			return nil, fmt.Errorf("opening lock %s: %w", path, err)
 		}
@@ -144,4 +141,35 @@ func Held(path string) (bool, error) {
 	}
 	l.Close()
 	return false, nil
+}
+
+// openLockFile opens path read-only (flock needs no more), creating it
+// when create is set. A lock file this creates is mode 0660 whatever the
+// umask: in a data dir shared by group rkt, the next member to lock it
+// may be anyone of the group.
+func openLockFile(path string, create bool) (*os.File, error) {
+	if !create {
+		return os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	var f *os.File
+	for {
+		var err error
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o660)
+		if !errors.Is(err, fs.ErrExist) {
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+		f, err = os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err // nil or opened: someone else's file
+		}
+		// Removed between the two opens: create it after all.
+	}
+	if err := f.Chmod(0o660); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

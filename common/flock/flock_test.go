@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestExclusiveExcludes(t *testing.T) {
@@ -54,5 +56,35 @@ func TestMissingWithoutCreate(t *testing.T) {
 	_, err := LockPath(filepath.Join(t.TempDir(), "nope"), Shared, false, false)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want ErrNotExist", err)
+	}
+}
+
+// TestLockFileModeIgnoresUmask: a lock file LockPath creates is 0660
+// whatever the umask (members of the data dir's group lock it too); an
+// existing one keeps its mode.
+func TestLockFileModeIgnoresUmask(t *testing.T) {
+	old := unix.Umask(0o077)
+	defer unix.Umask(old)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "new")
+	l, err := LockPath(p, Exclusive, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("new lock file: %v %v, want mode 0660", fi.Mode(), err)
+	}
+	q := filepath.Join(dir, "old")
+	if err := os.WriteFile(q, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err = LockPath(q, Shared, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if fi, err := os.Stat(q); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("existing lock file: %v %v, want its mode 0600 kept", fi.Mode(), err)
 	}
 }

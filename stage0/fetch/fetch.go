@@ -168,8 +168,13 @@ func (f *Fetcher) Fetch(ctx context.Context, ref string, signature string) (key 
 		}
 		return "", err
 	}
-	if _, err := f.Store.Render(ctx, key); err != nil {
-		return "", fmt.Errorf("fetching %q: rendering %s: %w", ref, key, err)
+	// Only root renders trees (they keep the image's owners); a member
+	// of group rkt fetches into the store and root renders at run time,
+	// as in rkt 1.30.
+	if os.Geteuid() == 0 {
+		if _, err := f.Store.Render(ctx, key); err != nil {
+			return "", fmt.Errorf("fetching %q: rendering %s: %w", ref, key, err)
+		}
 	}
 	return key, nil
 }

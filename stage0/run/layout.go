@@ -32,6 +32,9 @@ func treePath(dataDir, id string) string { return filepath.Join(dataDir, "cas", 
 type layout struct {
 	pod, dataDir string
 	overlay      bool
+	// implicit names the volumes made for uncovered mount points
+	// (dockervolume.go).
+	implicit map[types.ACName]bool
 }
 
 // writeNew creates a file that did not exist, in a pod directory this
@@ -134,11 +137,21 @@ func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 r
 			return fmt.Errorf("copying the rootfs of app %s: %w", name, err)
 		}
 	}
+	fill, err := l.dockerVolumeSources(pm, apps)
+	if err != nil {
+		return err
+	}
 	for _, v := range pm.Volumes {
-		if v.Kind == "empty" {
-			if err := emptyVolume(l.pod, v); err != nil {
-				return err
-			}
+		if v.Kind != "empty" {
+			continue
+		}
+		if src := fill[v.Name]; src != "" {
+			err = dockerVolume(l.pod, v, src)
+		} else {
+			err = emptyVolume(l.pod, v)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if l.overlay {

@@ -538,7 +538,7 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 			rc.AppLayers[ra.Name.String()] = filepath.Join(treePath(cfg.DataDir, apps[i].treeID), "rootfs")
 		}
 	}
-	l := &layout{pod: p.Path, dataDir: cfg.DataDir, overlay: overlay}
+	l := &layout{pod: p.Path, dataDir: cfg.DataDir, overlay: overlay, implicit: implicitVolumes(plan, pm)}
 	if err := l.write(pm, &rc, s1, apps); err != nil {
 		return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
 	}

@@ -35,7 +35,7 @@ const (
 	// KeyHexLen is the number of hex digits after KeyPrefix.
 	KeyHexLen = 64
 
-	dirPerm  = 0o2770
+	dirPerm  = fs.ModeSetgid | 0o770
 	filePerm = 0o660
 )
 
@@ -65,7 +65,7 @@ type CAS struct {
 func Open(casDir string) (*CAS, error) {
 	c := &CAS{dir: casDir}
 	for _, sub := range []string{"blob", "imageManifest"} {
-		if err := os.MkdirAll(filepath.Join(casDir, sub), dirPerm); err != nil {
+		if err := atomicfile.MkdirAll(filepath.Join(casDir, sub), dirPerm); err != nil {
 			return nil, fmt.Errorf("opening blob store: %w", err)
 		}
 	}
@@ -148,6 +148,10 @@ func (c *CAS) CommitBlob(tempPath, key string) error {
 	if err := os.Chmod(tempPath, filePerm); err != nil {
 		return fmt.Errorf("committing blob %s: %w", key, err)
 	}
+	// diskv would make the directory with the umask applied.
+	if err := atomicfile.MkdirAll(filepath.Dir(c.BlobPath(key)), dirPerm); err != nil {
+		return fmt.Errorf("committing blob %s: %w", key, err)
+	}
 	if err := c.blobs.Import(tempPath, key, true); err != nil {
 		return fmt.Errorf("committing blob %s: %w", key, err)
 	}
@@ -201,7 +205,7 @@ func (c *CAS) PutManifest(key string, manifest []byte) error {
 		return fmt.Errorf("writing manifest %q: %w", key, ErrInvalidKey)
 	}
 	p := c.path("imageManifest", key)
-	if err := os.MkdirAll(filepath.Dir(p), dirPerm); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(p), dirPerm); err != nil {
 		return fmt.Errorf("writing manifest %s: %w", key, err)
 	}
 	if err := atomicfile.WriteFile(p, manifest, filePerm); err != nil {

@@ -15,7 +15,9 @@ package index
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -65,6 +67,9 @@ func Open(path string) (*Index, error) {
 		// none of its syncs on every command.
 		return x, nil
 	}
+	if err := createShared(path); err != nil {
+		return nil, fmt.Errorf("opening image index %s: %w", path, err)
+	}
 	err := x.update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketImages, bucketRemotes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -77,6 +82,21 @@ func Open(path string) (*Index, error) {
 		return nil, fmt.Errorf("opening image index %s: %w", path, err)
 	}
 	return x, nil
+}
+
+// createShared creates the database file, empty (bolt initialises an empty
+// file), with mode 0660 whatever the umask: every member of the data dir's
+// group writes to it. An existing file is left alone.
+func createShared(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(0o660)
 }
 
 // ready reports whether the database exists with its buckets.

@@ -89,7 +89,7 @@ type Store struct {
 // New uses (creating when missing) dir for trees and lockDir for their locks.
 func New(dir, lockDir string) (*Store, error) {
 	for _, d := range []string{dir, lockDir} {
-		if err := os.MkdirAll(d, 0o2770); err != nil {
+		if err := atomicfile.MkdirAll(d, fs.ModeSetgid|0o770); err != nil {
 			return nil, fmt.Errorf("opening tree store: %w", err)
 		}
 	}
@@ -309,15 +309,14 @@ func applyWhitelist(rootfs string, whitelist []string) error {
 // Install makes stage (built by Build) the tree id of image topKey,
 // hashing it with Hash. The caller holds the tree's exclusive lock. When a
 // complete tree is already there, stage is removed instead. It returns the
-// tree's size in bytes.
+// tree's size in bytes, as DirSize counts it.
 func (s *Store) Install(stage, id, topKey string) (int64, error) {
 	if !ValidID(id) {
 		return 0, fmt.Errorf("installing tree %q: invalid tree ID", id)
 	}
 	if s.IsRendered(id) {
 		os.RemoveAll(stage)
-		_, size, err := Hash(s.Path(id))
-		return size, err
+		return DirSize(s.Path(id))
 	}
 	sum, size, err := Hash(stage)
 	if err != nil {
@@ -327,9 +326,9 @@ func (s *Store) Install(stage, id, topKey string) (int64, error) {
 }
 
 // InstallHashed is Install for a stage whose Sum is known (from
-// BuildHashed or Finish): nothing is read back. When a complete tree is
-// already there, stage is removed and sum.Size returned (the same chain
-// renders the same tree).
+// BuildHashed or Finish): no file is read back, only the tree's entries
+// stat'ed for its DirSize. When a complete tree is already there, stage is
+// removed and its size returned (the same chain renders the same tree).
 func (s *Store) InstallHashed(stage, id, topKey string, sum Sum) (int64, error) {
 	if !ValidID(id) {
 		return 0, fmt.Errorf("installing tree %q: invalid tree ID", id)
@@ -337,7 +336,7 @@ func (s *Store) InstallHashed(stage, id, topKey string, sum Sum) (int64, error) 
 	final := s.Path(id)
 	if s.IsRendered(id) {
 		os.RemoveAll(stage)
-		return sum.Size, nil
+		return DirSize(final)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(stage, hashFile), []byte(sum.Hash+"\n"), 0o640); err != nil {
 		return 0, fmt.Errorf("installing tree %s: %w", id, err)
@@ -360,7 +359,37 @@ func (s *Store) InstallHashed(stage, id, topKey string, sum Sum) (int64, error) 
 	if err := atomicfile.WriteFile(filepath.Join(final, renderedFile), nil, 0o640); err != nil {
 		return 0, fmt.Errorf("installing tree %s: %w", id, err)
 	}
-	return sum.Size, nil
+	return DirSize(final)
+}
+
+// DirSize is the size of the tree under dir as rkt 1.30 counted a rendered
+// tree for `rkt image list`: the lstat size of every entry, directories
+// (their own size on the filesystem) and symlinks (the length of their
+// target) included, a file with several hard links once.
+func DirSize(dir string) (int64, error) {
+	seen := map[uint64]bool{}
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
+		}
+		total += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measuring tree %s: %w", dir, err)
+	}
+	return total, nil
 }
 
 func syncFS(dir string) error {

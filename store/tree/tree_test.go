@@ -56,3 +56,33 @@ func TestIDs(t *testing.T) {
 		t.Fatal("unsafe ID accepted")
 	}
 }
+
+// TestDirSize: every entry counts with its lstat size, the directory
+// itself, subdirectories and symlinks included, a hard-linked file once.
+func TestDirSize(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a/b/f"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "a/b/f"), filepath.Join(dir, "hard")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/b/f-twelve", filepath.Join(dir, "sym")); err != nil {
+		t.Fatal(err)
+	}
+	var dirs int64
+	for _, d := range []string{".", "a", "a/b"} {
+		fi, err := os.Lstat(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs += fi.Size()
+	}
+	got, err := DirSize(dir)
+	if want := dirs + 1000 + int64(len("a/b/f-twelve")); err != nil || got != want {
+		t.Errorf("DirSize = %d, %v; want %d", got, err, want)
+	}
+}
