@@ -10,6 +10,7 @@ import (
 	"github.com/rkt/rkt/stage0/fetch"
 	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/rkt/rkt/stage0/transport"
+	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
 
@@ -107,15 +108,25 @@ func shortKey(key string) string {
 // newFetcher opens the store and builds the fetcher the global flags ask
 // for; the returned func closes the store.
 func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*fetch.Fetcher, func(), error) {
-	conf, err := g.config()
-	if err != nil {
-		return nil, nil, err
-	}
 	st, err := g.openStore(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	f := &fetch.Fetcher{
+	f, err := g.fetcherFor(st, policy)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return f, func() { st.Close() }, nil
+}
+
+// fetcherFor is a fetcher into st, configured from the global flags.
+func (g *globalFlags) fetcherFor(st *store.Store, policy fetch.PullPolicy) (*fetch.Fetcher, error) {
+	conf, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	return &fetch.Fetcher{
 		Store:              st,
 		Keystore:           g.keystore(),
 		Client:             transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log}),
@@ -124,8 +135,7 @@ func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*
 		TrustKeysFromHTTPS: g.trustKeysFromHTTPS,
 		Progress:           g.stderr,
 		Log:                g.log,
-	}
-	return f, func() { st.Close() }, nil
+	}, nil
 }
 
 // imageFetchCmd is `rkt image fetch`, a hidden alias of `rkt fetch`.
