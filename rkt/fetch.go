@@ -51,11 +51,11 @@ One image ID per image is printed on stdout.`,
 				fmt.Fprintln(g.stderr, "fetch: --store-only is deprecated, use --pull-policy=never")
 				policy = fetch.PullNever
 			}
-			f, closeStore, err := g.newFetcher(cmd, policy)
+			f, st, err := g.newFetcher(cmd, policy)
 			if err != nil {
 				return err
 			}
-			defer closeStore()
+			defer st.Close()
 			unlock, err := g.holdOffImageGC(cmd)
 			if err != nil {
 				return err
@@ -106,27 +106,17 @@ func shortKey(key string) string {
 }
 
 // newFetcher opens the store and builds the fetcher the global flags ask
-// for; the returned func closes the store.
-func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*fetch.Fetcher, func(), error) {
+// for, into that store; the caller closes the store.
+func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*fetch.Fetcher, *store.Store, error) {
+	conf, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
 	st, err := g.openStore(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := g.fetcherFor(st, policy)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return f, func() { st.Close() }, nil
-}
-
-// fetcherFor is a fetcher into st, configured from the global flags.
-func (g *globalFlags) fetcherFor(st *store.Store, policy fetch.PullPolicy) (*fetch.Fetcher, error) {
-	conf, err := g.config()
-	if err != nil {
-		return nil, err
-	}
-	return &fetch.Fetcher{
+	f := &fetch.Fetcher{
 		Store:              st,
 		Keystore:           g.keystore(),
 		Client:             transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log}),
@@ -135,7 +125,8 @@ func (g *globalFlags) fetcherFor(st *store.Store, policy fetch.PullPolicy) (*fet
 		TrustKeysFromHTTPS: g.trustKeysFromHTTPS,
 		Progress:           g.stderr,
 		Log:                g.log,
-	}, nil
+	}
+	return f, st, nil
 }
 
 // imageFetchCmd is `rkt image fetch`, a hidden alias of `rkt fetch`.

@@ -99,13 +99,8 @@ func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet boo
 	if err != nil {
 		return podrun.Config{}, nil, err
 	}
-	st, err := g.openStore(cmd)
+	f, st, err := g.newFetcher(cmd, policy)
 	if err != nil {
-		return podrun.Config{}, nil, err
-	}
-	f, err := g.fetcherFor(st, policy)
-	if err != nil {
-		st.Close()
 		return podrun.Config{}, nil, err
 	}
 	if quiet {
