@@ -10,6 +10,7 @@ import (
 	"github.com/rkt/rkt/stage0/fetch"
 	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/rkt/rkt/stage0/transport"
+	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
 
@@ -50,11 +51,11 @@ One image ID per image is printed on stdout.`,
 				fmt.Fprintln(g.stderr, "fetch: --store-only is deprecated, use --pull-policy=never")
 				policy = fetch.PullNever
 			}
-			f, closeStore, err := g.newFetcher(cmd, policy)
+			f, st, err := g.newFetcher(cmd, policy)
 			if err != nil {
 				return err
 			}
-			defer closeStore()
+			defer st.Close()
 			unlock, err := g.holdOffImageGC(cmd)
 			if err != nil {
 				return err
@@ -105,8 +106,8 @@ func shortKey(key string) string {
 }
 
 // newFetcher opens the store and builds the fetcher the global flags ask
-// for; the returned func closes the store.
-func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*fetch.Fetcher, func(), error) {
+// for, into that store; the caller closes the store.
+func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*fetch.Fetcher, *store.Store, error) {
 	conf, err := g.config()
 	if err != nil {
 		return nil, nil, err
@@ -125,7 +126,7 @@ func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*
 		Progress:           g.stderr,
 		Log:                g.log,
 	}
-	return f, func() { st.Close() }, nil
+	return f, st, nil
 }
 
 // imageFetchCmd is `rkt image fetch`, a hidden alias of `rkt fetch`.

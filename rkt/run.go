@@ -8,7 +8,6 @@ import (
 	"github.com/rkt/rkt/stage0/fetch"
 	"github.com/rkt/rkt/stage0/podspec"
 	podrun "github.com/rkt/rkt/stage0/run"
-	"github.com/rkt/rkt/store"
 	"github.com/spf13/cobra"
 )
 
@@ -100,13 +99,13 @@ func (g *globalFlags) runConfig(cmd *cobra.Command, pullPolicy string, quiet boo
 	if err != nil {
 		return podrun.Config{}, nil, err
 	}
-	f, closeStore, err := g.newFetcher(cmd, policy)
+	f, st, err := g.newFetcher(cmd, policy)
 	if err != nil {
 		return podrun.Config{}, nil, err
 	}
 	if quiet {
 		f.Progress = io.Discard
 	}
-	cfg.Store, cfg.Fetcher = f.Store.(*store.Store), f
-	return cfg, closeStore, nil
+	cfg.Store, cfg.Fetcher = st, f
+	return cfg, func() { st.Close() }, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	v1 "github.com/rkt/rkt/api/v1"
@@ -17,10 +16,6 @@ import (
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/spf13/cobra"
 )
-
-// maxKeySize bounds a public key read from a file or URL, as the keystore
-// bounds its key files.
-const maxKeySize = trust.MaxKeySize
 
 type trustOptions struct {
 	prefix                string
@@ -272,7 +267,7 @@ func addKey(ctx context.Context, g *globalFlags, ks *trust.Keystore, client *htt
 		return errKeyOverHTTP
 	}
 	skipReview := o.skipFingerprintReview
-	data, err := readKey(ctx, client, src)
+	data, err := trust.ReadKeySource(ctx, client, src)
 	if err != nil {
 		return err
 	}
@@ -313,43 +308,8 @@ func addKey(ctx context.Context, g *globalFlags, ks *trust.Keystore, client *htt
 	return nil
 }
 
-// readKey reads a key from a file or an http(s) URL through client, which
-// enforces the http and TLS policy.
-func readKey(ctx context.Context, client *http.Client, src string) ([]byte, error) {
-	if strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://") {
-		data, err := transport.Get(ctx, client, src, maxKeySize)
-		var se *transport.StatusError
-		var re *transport.ReadError
-		switch {
-		case errors.Is(err, transport.ErrTooLarge):
-			return nil, fmt.Errorf("reading key: %w", errKeyTooLarge)
-		case errors.As(err, &re):
-			return nil, fmt.Errorf("reading key: %w", re.Err)
-		case errors.As(err, &se):
-			return nil, fmt.Errorf("downloading key: %s", se.Status)
-		case err != nil:
-			return nil, fmt.Errorf("downloading key: %w", err)
-		}
-		return data, nil
-	}
-	f, err := os.Open(strings.TrimPrefix(src, "file://"))
-	if err != nil {
-		return nil, fmt.Errorf("reading key: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading key: %w", err)
-	}
-	if len(data) > maxKeySize {
-		return nil, fmt.Errorf("reading key: %w", errKeyTooLarge)
-	}
-	return data, nil
-}
-
 var (
 	errKeyOverHTTP = errors.New("refusing to download a key over plain http; rerun with --insecure-allow-http to allow it")
-	errKeyTooLarge = fmt.Errorf("key is larger than %d bytes", maxKeySize)
 	errNoTTY       = errors.New("unable to ask for a fingerprint review without a terminal; check the fingerprint, then rerun with --skip-fingerprint-review")
 )
 

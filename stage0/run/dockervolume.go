@@ -59,7 +59,7 @@ func (l *layout) dockerVolumeSources(pm *schema.PodManifest, apps []resolved) (m
 		if _, ok := im.Annotations.Get(dockerRepositoryAnnotation); !ok {
 			continue
 		}
-		rootfs := filepath.Join(treePath(l.dataDir, apps[i].treeID), "rootfs")
+		rootfs := filepath.Join(l.treePath(apps[i].treeID), "rootfs")
 		for _, mp := range ra.App.MountPoints {
 			if !l.implicit[mp.Name] {
 				continue

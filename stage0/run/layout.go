@@ -21,17 +21,15 @@ import (
 	"github.com/rkt/rkt/stage0/fscopy"
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
+	"github.com/rkt/rkt/store"
 	"github.com/rkt/rkt/store/tree"
 )
 
-// treePath is the directory of a rendered tree in the data dir (the
-// store's layout: cas/tree/<id>, holding rootfs/).
-func treePath(dataDir, id string) string { return filepath.Join(dataDir, "cas", "tree", id) }
-
 // layout writes a pod directory's contents.
 type layout struct {
-	pod, dataDir string
-	overlay      bool
+	pod      string
+	treePath func(id string) string // a rendered tree's directory, holding rootfs/
+	overlay  bool
 	// implicit names the volumes made for uncovered mount points
 	// (dockervolume.go).
 	implicit map[types.ACName]bool
@@ -85,7 +83,7 @@ func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 r
 	// stage1Files is where files under the stage1 rootfs go now: the
 	// overlay's upper dir, or the copied rootfs.
 	s1Root := podlayout.Stage1Rootfs(l.pod)
-	s1Lower := filepath.Join(treePath(l.dataDir, s1.treeID), "rootfs")
+	s1Lower := filepath.Join(l.treePath(s1.treeID), "rootfs")
 	var s1Files string
 	if l.overlay {
 		upper, err := l.overlayDirs(s1.treeID, "", s1Lower)
@@ -125,7 +123,7 @@ func (l *layout) write(pm *schema.PodManifest, rc *podlayout.RuntimeConfig, s1 r
 		if err := writeNew(filepath.Join(appDir, "manifest"), a.raw, 0o644); err != nil {
 			return fmt.Errorf("laying out app %s: %w", name, err)
 		}
-		lower := filepath.Join(treePath(l.dataDir, a.treeID), "rootfs")
+		lower := filepath.Join(l.treePath(a.treeID), "rootfs")
 		if l.overlay {
 			if _, err := l.overlayDirs(a.treeID, name, lower); err != nil {
 				return fmt.Errorf("laying out app %s: %w", name, err)
@@ -338,7 +336,7 @@ func mountOverlay(dataDir, podDir, treeID, app, target string) error {
 	if mounted, err := isMountPoint(target); err != nil || mounted {
 		return err
 	}
-	lower := filepath.Join(treePath(dataDir, treeID), "rootfs")
+	lower := filepath.Join(store.TreeDir(dataDir, treeID), "rootfs")
 	if _, err := os.Stat(lower); err != nil {
 		return fmt.Errorf("image tree %s: %w (was the image removed? `rkt image gc` keeps trees of pods that are not garbage)", treeID, err)
 	}

@@ -59,14 +59,14 @@ import (
 	"github.com/rkt/rkt/stage0/pod"
 	"github.com/rkt/rkt/stage0/podspec"
 	"github.com/rkt/rkt/store"
-	"github.com/rkt/rkt/store/tree"
+	"github.com/rkt/rkt/store/index"
 )
 
 // Config is what every operation needs; the CLI fills it from the global
 // flags and the configuration.
 type Config struct {
 	DataDir, LocalConfig, SystemConfig, UserConfig string
-	Store                                          *store.Store
+	Store                                          ImageStore
 	Fetcher                                        *fetch.Fetcher // its PullPolicy is replaced by the plan's
 	// Stage1 is the build's choice of stage1 images (see chooseStage1).
 	Stage1 Stage1Build
@@ -82,6 +82,23 @@ type Config struct {
 	// MDSSocket is the metadata service's registration socket (empty:
 	// metadata.DefaultSocketPath).
 	MDSSocket string
+}
+
+// ImageStore is what stage0/run uses of the image store (*store.Store):
+// the images' keys, manifests and rendered trees, and the stage1 images it
+// ingests itself.
+type ImageStore interface {
+	ResolveKey(prefix string) (string, error)
+	FindByName(name string, labels map[string]string) (string, error)
+	Image(key string) (index.Image, error)
+	Manifest(key string) (*schema.ImageManifest, []byte, error)
+	Remote(aciURL string) (*index.Remote, error)
+	PutRemote(r index.Remote) error
+	NewIngest() (*store.Ingest, error)
+	Touch(key string) error
+	Render(ctx context.Context, key string) (treeID string, err error)
+	TreePath(id string) string
+	HoldTrees(ids []string) (release func(), err error)
 }
 
 func (cfg *Config) log() *slog.Logger {
@@ -391,80 +408,34 @@ func stage1Entrypoint(m *schema.ImageManifest, annotation string) (string, error
 }
 
 // prepare does everything up to a fully laid out pod in prepare/, locked
-// by this process.
+// by this process, in the steps below, with the prepare lock held
+// throughout so that image gc removes no image it uses.
 func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedPod, retErr error) {
-	log := cfg.log()
 	lock, err := LockPrepare(cfg.DataDir, flock.Shared)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Close()
 
-	policy, err := fetch.ParsePullPolicy(plan.PullPolicy)
-	if err != nil {
-		return nil, fmt.Errorf("preparing pod: %w", err)
-	}
-	var f fetch.Fetcher
-	if cfg.Fetcher != nil {
-		f = *cfg.Fetcher
-	} else {
-		return nil, errors.New("preparing pod: no fetcher configured")
-	}
-	f.PullPolicy = policy
-
-	// Images and the pod manifest.
-	var pm *schema.PodManifest
-	var apps []resolved
-	if plan.PodManifestFile != "" {
-		pm, apps, err = resolveManifest(ctx, cfg, &f, plan.PodManifestFile)
-	} else {
-		pm, apps, err = resolvePlan(ctx, cfg, &f, plan)
-	}
+	f, err := planFetcher(cfg, plan.PullPolicy)
 	if err != nil {
 		return nil, err
 	}
-
-	// Ports forwarded from the host, resolved against the apps' ports.
-	ports, err := podspec.ForwardedPorts(pm)
+	pm, apps, err := resolveImages(ctx, cfg, f, plan)
 	if err != nil {
 		return nil, err
 	}
-
-	for _, v := range pm.Volumes {
-		if err := podspec.ValidateVolume(v); err != nil {
-			return nil, &podspec.UsageError{Msg: err.Error(), Err: err}
-		}
-	}
-
-	// Stage1.
-	s1, err := chooseStage1(ctx, cfg, plan.Stage1)
+	ports, err := checkPodManifest(pm)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := stage1Entrypoint(s1.manifest, entrypoint.AnnotationRun); err != nil {
-		return nil, fmt.Errorf("preparing pod: %w", err)
-	}
-	// What the stage1 would refuse once the pod exists is refused here,
-	// before it does: a pod left behind is garbage the user did not ask
-	// for.
-	if err := checkForStage1(cfg, s1.manifest, len(pm.Apps), plan.Runtime.NetList); err != nil {
+	s1, err := stage1ForPod(ctx, cfg, plan, len(pm.Apps))
+	if err != nil {
 		return nil, err
 	}
+	touched := touchImages(cfg, append([]string{s1.key}, keys(apps)...))
+	defer touched()
 
-	// Last-used times of the images: a write transaction of the store's
-	// index (two fdatasyncs each) that overlaps the layout below.
-	touched := make(chan struct{})
-	go func() {
-		defer close(touched)
-		for _, k := range append([]string{s1.key}, keys(apps)...) {
-			if err := cfg.Store.Touch(k); err != nil {
-				log.Debug("touching image", "key", k, "err", err)
-			}
-		}
-	}()
-	defer func() { <-touched }()
-
-	// The pod directory.
 	p, err := pod.Create(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("preparing pod: %w", err)
@@ -474,29 +445,116 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 			p.Abort()
 		}
 	}()
-	trees, err := tree.New(filepath.Join(cfg.DataDir, "cas", "tree"), filepath.Join(cfg.DataDir, "cas", "treestorelocks"))
+	release, err := cfg.Store.HoldTrees(append([]string{s1.treeID}, treeIDs(apps)...))
 	if err != nil {
 		return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
 	}
-	for _, id := range append([]string{s1.treeID}, treeIDs(apps)...) {
-		l, err := trees.Lock(id, flock.Shared, true)
-		if err != nil {
-			return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
-		}
-		defer l.Close()
-		if !trees.IsRendered(id) {
-			return nil, fmt.Errorf("preparing pod %s: tree %s: %w", p.UUID, id, store.ErrNotFound)
+	defer release()
+
+	rc := runtimeConfig(cfg, plan, pm, p.UUID, ports)
+	overlay := useOverlay(cfg, plan, &rc, pm, apps)
+	l := &layout{pod: p.Path, treePath: cfg.Store.TreePath, overlay: overlay, implicit: implicitVolumes(plan, pm)}
+	if err := l.write(pm, &rc, s1, apps); err != nil {
+		return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
+	}
+	if plan.UUIDFileSave != "" {
+		if err := atomicfile.WriteFile(plan.UUIDFileSave, []byte(p.UUID), 0o644); err != nil {
+			return nil, fmt.Errorf("preparing pod %s: saving the UUID: %w", p.UUID, err)
 		}
 	}
+	images := map[string]*schema.ImageManifest{}
+	for i, ra := range pm.Apps {
+		images[ra.Name.String()] = apps[i].manifest
+	}
+	return &preparedPod{pod: p, manifest: pm, rc: &rc, stage1: s1.manifest, images: images}, nil
+}
 
+// planFetcher is the configured fetcher with the plan's pull policy.
+func planFetcher(cfg *Config, pullPolicy string) (*fetch.Fetcher, error) {
+	policy, err := fetch.ParsePullPolicy(pullPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("preparing pod: %w", err)
+	}
+	if cfg.Fetcher == nil {
+		return nil, errors.New("preparing pod: no fetcher configured")
+	}
+	f := *cfg.Fetcher
+	f.PullPolicy = policy
+	return &f, nil
+}
+
+// resolveImages fetches the images (as the pull policy allows) and builds
+// the pod manifest: from the plan's apps, or from --pod-manifest.
+func resolveImages(ctx context.Context, cfg *Config, f *fetch.Fetcher, plan *podspec.Plan) (*schema.PodManifest, []resolved, error) {
+	if plan.PodManifestFile != "" {
+		return resolveManifest(ctx, cfg, f, plan.PodManifestFile)
+	}
+	return resolvePlan(ctx, cfg, f, plan)
+}
+
+// checkPodManifest checks what the images make known: the ports forwarded
+// from the host, resolved against the apps' ports (returned), and the
+// volumes.
+func checkPodManifest(pm *schema.PodManifest) ([]podlayout.PortForward, error) {
+	ports, err := podspec.ForwardedPorts(pm)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range pm.Volumes {
+		if err := podspec.ValidateVolume(v); err != nil {
+			return nil, &podspec.UsageError{Msg: err.Error(), Err: err}
+		}
+	}
+	return ports, nil
+}
+
+// stage1ForPod chooses the pod's stage1 and refuses, before the pod
+// exists, what that stage1 would refuse once it does: a pod left behind
+// is garbage the user did not ask for.
+func stage1ForPod(ctx context.Context, cfg *Config, plan *podspec.Plan, apps int) (resolved, error) {
+	s1, err := chooseStage1(ctx, cfg, plan.Stage1)
+	if err != nil {
+		return resolved{}, err
+	}
+	if _, err := stage1Entrypoint(s1.manifest, entrypoint.AnnotationRun); err != nil {
+		return resolved{}, fmt.Errorf("preparing pod: %w", err)
+	}
+	if err := checkForStage1(cfg, s1.manifest, apps, plan.Runtime.NetList); err != nil {
+		return resolved{}, err
+	}
+	return s1, nil
+}
+
+// touchImages records the images' last-used times in the background: a
+// write transaction of the store's index (two fdatasyncs each) that
+// overlaps the layout. wait returns once it is done; a failure is only
+// logged, the time being a hint for image gc.
+func touchImages(cfg *Config, keys []string) (wait func()) {
+	log := cfg.log()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, k := range keys {
+			if err := cfg.Store.Touch(k); err != nil {
+				log.Debug("touching image", "key", k, "err", err)
+			}
+		}
+	}()
+	return func() { <-done }
+}
+
+// runtimeConfig is the pod's runtime config: the plan's, completed with
+// the pod's UUID, the resolved ports, the defaults, the insecure options
+// stage1 applies and the host volumes.
+func runtimeConfig(cfg *Config, plan *podspec.Plan, pm *schema.PodManifest, uuid string, ports []podlayout.PortForward) podlayout.RuntimeConfig {
 	rc := plan.Runtime
-	rc.UUID = p.UUID
+	rc.UUID = uuid
 	rc.Ports = ports
 	if rc.IPC == "" {
 		rc.IPC = plan.IPC
 	}
 	if rc.Hostname == "" {
-		rc.Hostname = "rkt-" + p.UUID
+		rc.Hostname = "rkt-" + uuid
 	}
 	if len(rc.NetList) == 0 {
 		rc.NetList = []string{"default"}
@@ -518,40 +576,38 @@ func prepare(ctx context.Context, cfg *Config, plan *podspec.Plan) (_ *preparedP
 			rc.HostVolumes[v.Name.String()] = v.Source
 		}
 	}
+	return rc
+}
 
-	overlay := !plan.NoOverlay
-	if overlay && !overlayUsable(cfg.DataDir) {
+// useOverlay decides whether the pod's root filesystems are overlays on
+// the store's trees (true) or copies of them: copies with --no-overlay,
+// when overlayfs is unusable for the data dir, or with --private-users
+// when the trees cannot be idmapped. With --private-users and overlays,
+// it sets rc.AppLayers: stage1 mounts the apps' overlays inside the pod's
+// user namespace, on their layers idmapped into its range.
+func useOverlay(cfg *Config, plan *podspec.Plan, rc *podlayout.RuntimeConfig, pm *schema.PodManifest, apps []resolved) bool {
+	log := cfg.log()
+	if plan.NoOverlay {
+		return false
+	}
+	if !overlayUsable(cfg.DataDir) {
 		log.Debug("overlayfs is not usable for the data dir: copying the rootfs instead", "dir", cfg.DataDir)
-		overlay = false
+		return false
 	}
-	if overlay && rc.PrivateUsers != "" && len(apps) > 0 {
-		if err := idmap.Supported(filepath.Join(treePath(cfg.DataDir, apps[0].treeID), "rootfs")); err != nil {
+	if rc.PrivateUsers == "" {
+		return true
+	}
+	if len(apps) > 0 {
+		if err := idmap.Supported(filepath.Join(cfg.Store.TreePath(apps[0].treeID), "rootfs")); err != nil {
 			log.Warn(fmt.Sprintf("--private-users: the image store cannot be idmapped here (%v); copying the apps' root filesystems into the pod instead, as --no-overlay does", err))
-			overlay = false
+			return false
 		}
 	}
-	if overlay && rc.PrivateUsers != "" {
-		// The apps' overlays are mounted by stage1 inside the pod's user
-		// namespace, on their layers idmapped into its range.
-		rc.AppLayers = map[string]string{}
-		for i, ra := range pm.Apps {
-			rc.AppLayers[ra.Name.String()] = filepath.Join(treePath(cfg.DataDir, apps[i].treeID), "rootfs")
-		}
-	}
-	l := &layout{pod: p.Path, dataDir: cfg.DataDir, overlay: overlay, implicit: implicitVolumes(plan, pm)}
-	if err := l.write(pm, &rc, s1, apps); err != nil {
-		return nil, fmt.Errorf("preparing pod %s: %w", p.UUID, err)
-	}
-	if plan.UUIDFileSave != "" {
-		if err := atomicfile.WriteFile(plan.UUIDFileSave, []byte(p.UUID), 0o644); err != nil {
-			return nil, fmt.Errorf("preparing pod %s: saving the UUID: %w", p.UUID, err)
-		}
-	}
-	images := map[string]*schema.ImageManifest{}
+	rc.AppLayers = map[string]string{}
 	for i, ra := range pm.Apps {
-		images[ra.Name.String()] = apps[i].manifest
+		rc.AppLayers[ra.Name.String()] = filepath.Join(cfg.Store.TreePath(apps[i].treeID), "rootfs")
 	}
-	return &preparedPod{pod: p, manifest: pm, rc: &rc, stage1: s1.manifest, images: images}, nil
+	return true
 }
 
 func treeIDs(apps []resolved) []string {

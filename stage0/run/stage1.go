@@ -287,7 +287,7 @@ func importTrusted(cfg *Config, path string) (string, error) {
 }
 
 // ingestFile streams an ACI (plain, gzip, xz or zstd) into the store.
-func ingestFile(s *store.Store, f io.Reader) (key string, retErr error) {
+func ingestFile(s ImageStore, f io.Reader) (key string, retErr error) {
 	br := bufio.NewReaderSize(f, 64<<10)
 	r, err := decompress(br)
 	if err != nil {

@@ -51,6 +51,8 @@ var (
 	ErrKeyFileName = errors.New("key file is not named by the fingerprint of its key")
 	// ErrKeyFileTooLarge: a key file larger than MaxKeySize.
 	ErrKeyFileTooLarge = errors.New("key file is too large")
+	// ErrKeyTooLarge: key data given to rkt trust larger than MaxKeySize.
+	ErrKeyTooLarge = fmt.Errorf("key is larger than %d bytes", MaxKeySize)
 	// ErrPrivateKey: key data holding secret key material.
 	ErrPrivateKey = errors.New("key data holds a private key")
 	// ErrNoLocalDir: a change was asked of a keystore without a local dir.
