@@ -81,8 +81,15 @@ bench_tmpfs_setup() {
 			bench_die "mounting a tmpfs on $BENCH_WORK"
 		BENCH_MOUNTED=1
 	fi
-	trap bench_tmpfs_cleanup EXIT
+	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
+}
+
+# bench_cleanup runs on exit: the cgroup of bench_cgroup_enter, then the
+# work dir of bench_tmpfs_setup.
+bench_cleanup() {
+	bench_cgroup_leave
+	bench_tmpfs_cleanup
 }
 
 bench_tmpfs_cleanup() {
@@ -101,6 +108,129 @@ bench_tmpfs_cleanup() {
 		rm -rf "$BENCH_WORK"
 	fi
 	BENCH_WORK=
+}
+
+# bench_pod_setup prepares a pod benchmark in BENCH_WORK: the busybox
+# image (bench_busybox_aci), imported by $RKT when set into the data dir
+# BENCH_DATA (unsigned: the signature check is not what is measured, and
+# every run finds the image in the store), BENCH_OUT for the results, and
+# the bench cgroup every contestant starts in (bench_cgroup_enter).
+bench_pod_setup() {
+	bench_busybox_aci "$BENCH_WORK"
+	BENCH_DATA=$BENCH_WORK/data
+	if [[ -n ${RKT:-} ]]; then
+		"$RKT" --dir="$BENCH_DATA" --insecure-options=image fetch "$BENCH_WORK/busybox.aci" >/dev/null
+	fi
+	BENCH_OUT=$BENCH_WORK/results
+	mkdir -p "$BENCH_OUT"
+	bench_cgroup_enter
+}
+
+# bench_cgroup_enter moves this shell, and so every contestant it starts,
+# into a fresh cgroup below its own in the hierarchies systemd-nspawn
+# writes: the named systemd one and the cgroup v2 one, where mounted (on
+# a hybrid host both). Bare `systemd-nspawn --keep-unit --register=no`
+# makes its payload/ and supervisor/ cgroups in the one it starts in, as
+# rkt's nspawn stage1 makes them in the pod's own, and nothing removes
+# them: here they go with the bench cgroup when the script exits
+# (bench_cleanup), after the shell moved back where it came from. The
+# resource controllers' hierarchies are left alone.
+BENCH_CGROUPS=()
+bench_cgroup_enter() {
+	local mnt rel dir
+	while read -r mnt rel; do
+		[[ -n $mnt && -d $mnt$rel ]] || continue
+		dir=$mnt${rel%/}/rkt-bench.$$
+		mkdir "$dir" || bench_die "creating the bench cgroup $dir"
+		BENCH_CGROUPS+=("$mnt$rel" "$dir")
+		echo $$ >"$dir/cgroup.procs" || bench_die "entering the bench cgroup $dir"
+	done < <(bench_cgroup_homes)
+}
+
+# bench_cgroup_homes prints "MOUNTPOINT PATH" for the named systemd
+# hierarchy and the cgroup v2 one, with this shell's cgroup in each.
+bench_cgroup_homes() {
+	local v2 sd
+	v2=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
+	sd=$(findmnt -n -t cgroup -O name=systemd -o TARGET | head -n 1)
+	if [[ -n $sd ]]; then
+		echo "$sd $(awk -F: '$2 == "name=systemd" { print $3 }' /proc/self/cgroup)"
+	fi
+	if [[ -n $v2 ]]; then
+		echo "$v2 $(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)"
+	fi
+}
+
+bench_cgroup_leave() {
+	local i origin dir
+	for ((i = 0; i + 1 < ${#BENCH_CGROUPS[@]}; i += 2)); do
+		origin=${BENCH_CGROUPS[i]}
+		dir=${BENCH_CGROUPS[i + 1]}
+		echo $$ >"$origin/cgroup.procs" 2>/dev/null || true
+		# Deepest first: nspawn's payload/ and supervisor/, a pod's tree
+		# that gc did not remove, then the bench cgroup itself.
+		find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null ||
+			bench_log "could not remove the bench cgroup $dir (a process still in it?)"
+	done
+	BENCH_CGROUPS=()
+}
+
+# Interleaved contestants: bench_contestant registers NAME with a command
+# PREP run untimed before each of its runs ("" for none) and the timed
+# command CMD; bench_rounds runs WARMUP untimed and RUNS timed rounds, each
+# contestant once per round in the order registered, so that a machine
+# whose load drifts during the run (a shared one) weighs on all of them
+# alike; bench_result NAME prints its median in ms, or n/a. Commands are
+# plain words (no quoting): a command that needs a shell goes in a script.
+# Wall times go to BENCH_OUT/NAME.ms, one per run, and the last run's
+# output to BENCH_OUT/NAME.log; a contestant that fails once is left out.
+BENCH_NAMES=()
+declare -A BENCH_CMDS BENCH_PREPS BENCH_FAILED
+bench_contestant() {
+	local name=$1 prep=$2 cmd=$3
+	if [[ " ${BENCH_SKIP:-} " == *" $name "* ]]; then
+		bench_log "skipping $name"
+		return 0
+	fi
+	BENCH_NAMES+=("$name")
+	BENCH_CMDS[$name]=$cmd
+	BENCH_PREPS[$name]=$prep
+	: >"$BENCH_OUT/$name.ms"
+}
+
+bench_rounds() {
+	local warmup=$1 runs=$2 round n t0 t1
+	bench_log "running ${#BENCH_NAMES[@]} contestants, $warmup warm-up + $runs timed rounds"
+	for ((round = 1; round <= warmup + runs; round++)); do
+		for n in "${BENCH_NAMES[@]}"; do
+			[[ -z ${BENCH_FAILED[$n]:-} ]] || continue
+			if [[ -n ${BENCH_PREPS[$n]} ]]; then
+				# shellcheck disable=SC2086 # plain words
+				${BENCH_PREPS[$n]} >/dev/null 2>&1 || true
+			fi
+			t0=$(bench_now_ns)
+			# shellcheck disable=SC2086 # plain words
+			if ! ${BENCH_CMDS[$n]} >"$BENCH_OUT/$n.log" 2>&1; then
+				bench_log "$n failed; leaving it out:"
+				tail -n 20 "$BENCH_OUT/$n.log" >&2
+				BENCH_FAILED[$n]=1
+				continue
+			fi
+			t1=$(bench_now_ns)
+			if ((round > warmup)); then
+				bench_ms "$t0" "$t1" >>"$BENCH_OUT/$n.ms"
+			fi
+		done
+	done
+}
+
+bench_result() {
+	if [[ -z ${BENCH_FAILED[$1]:-} && -s $BENCH_OUT/$1.ms ]]; then
+		# shellcheck disable=SC2046 # one number per line
+		bench_median $(cat "$BENCH_OUT/$1.ms")
+	else
+		echo n/a
+	fi
 }
 
 # bench_find_rkt sets RKT to the binary to measure: $RKT if set, otherwise a

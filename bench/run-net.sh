@@ -41,7 +41,6 @@ command -v jq >/dev/null || bench_die "jq is needed (apt-get install jq)"
 
 runs=${BENCH_RUNS:-30}
 warmup=${BENCH_WARMUP:-3}
-skip=" ${BENCH_SKIP:-} "
 
 bench_tmpfs_setup 1G
 work=$BENCH_WORK
@@ -59,35 +58,16 @@ if [[ ! -f $rktdir/stage1-nspawn.aci ]]; then
 		bench_die "building stage1-nspawn.aci"
 fi
 
-bench_busybox_aci "$work"
+# Also enters the bench cgroup, removed on exit with what nspawn made in
+# it (bench_cgroup_enter).
+bench_pod_setup
 rootfs=$work/aci/rootfs
 # OCI bundle for runc: the default spec (its own network, IPC, UTS, PID
 # and mount namespaces, a capability set, masked paths, no seccomp).
 bundle=$work/bundle
 bench_oci_bundle "$bundle" "$rootfs"
 
-data=$work/data
-"$RKT" --dir="$data" --insecure-options=image fetch "$work/busybox.aci" >/dev/null
-
-out=$work/results
-mkdir -p "$out"
-
-# Contestants run interleaved: every round runs each of them once, in the
-# same order, so that a machine whose load drifts during the run (a shared
-# one) weighs on all of them alike. Commands are plain words (no quoting).
-names=()
-declare -A cmds preps
-contestant() {
-	local name=$1 prep=$2 cmd=$3
-	if [[ $skip == *" $name "* ]]; then
-		bench_log "skipping $name"
-		return 0
-	fi
-	names+=("$name")
-	cmds[$name]=$cmd
-	preps[$name]=$prep
-	: >"$out/$name.ms"
-}
+data=$BENCH_DATA
 
 gc="$RKT --dir=$data gc --grace-period=0s"
 run="$RKT --dir=$data run --pull-policy=never"
@@ -96,54 +76,25 @@ img=bench.example.com/busybox:1.0
 # cgroupfs (no system bus), file events (no journal), rlimits below the
 # host's hard limits; see bench/README.md.
 podman="podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024"
-nspawn_args="-D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --private-network /bin/true"
+# The flags the nspawn stage1 gives nspawn for the same pod.
+nspawn_args="-D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --kill-signal=SIGTERM --private-network /bin/true"
 
-contestant nspawn "" "systemd-nspawn $nspawn_args"
+bench_contestant nspawn "" "systemd-nspawn $nspawn_args"
 # Without nspawn's own seccomp filter, as the nspawn stage1 runs it (the
 # supervisor installs the project's cached filter for every app instead).
-contestant nspawn-noseccomp "" "env SYSTEMD_SECCOMP=0 systemd-nspawn $nspawn_args"
-contestant runc "" "runc run --bundle $bundle rkt-bench-runc"
-contestant podman-none "" "$podman --network=none --rootfs $rootfs /bin/true"
-contestant podman-default "" "$podman --rootfs $rootfs /bin/true"
-contestant rkt-host "$gc" "$run --net=host $img"
-contestant rkt-none "$gc" "$run --net=none $img"
-contestant rkt-default "$gc" "$run $img"
-contestant rkt-full "$gc" "$run --net=none $img --memory=256Mi --cpu=1 --cpu-shares=512 --oom-score-adj=100"
+bench_contestant nspawn-noseccomp "" "env SYSTEMD_SECCOMP=0 systemd-nspawn $nspawn_args"
+bench_contestant runc "" "runc run --bundle $bundle rkt-bench-runc"
+bench_contestant podman-none "" "$podman --network=none --rootfs $rootfs /bin/true"
+bench_contestant podman-default "" "$podman --rootfs $rootfs /bin/true"
+bench_contestant rkt-host "$gc" "$run --net=host $img"
+bench_contestant rkt-none "$gc" "$run --net=none $img"
+bench_contestant rkt-default "$gc" "$run $img"
+bench_contestant rkt-full "$gc" "$run --net=none $img --memory=256Mi --cpu=1 --cpu-shares=512 --oom-score-adj=100"
 
-declare -A failed
-bench_log "running ${#names[@]} contestants, $warmup warm-up + $runs timed rounds"
-for ((round = 1; round <= warmup + runs; round++)); do
-	for n in "${names[@]}"; do
-		[[ -z ${failed[$n]:-} ]] || continue
-		if [[ -n ${preps[$n]} ]]; then
-			# shellcheck disable=SC2086 # plain words
-			${preps[$n]} >/dev/null 2>&1 || true
-		fi
-		t0=$(bench_now_ns)
-		# shellcheck disable=SC2086 # plain words
-		if ! ${cmds[$n]} >"$out/$n.log" 2>&1; then
-			bench_log "$n failed; leaving it out:"
-			tail -n 20 "$out/$n.log" >&2
-			failed[$n]=1
-			continue
-		fi
-		t1=$(bench_now_ns)
-		if ((round > warmup)); then
-			bench_ms "$t0" "$t1" >>"$out/$n.ms"
-		fi
-	done
-done
+bench_rounds "$warmup" "$runs"
 $gc >/dev/null 2>&1 || true
 
-# get NAME prints the median of NAME in ms, or n/a when it was not measured.
-get() {
-	if [[ -z ${failed[$1]:-} && -s $out/$1.ms ]]; then
-		# shellcheck disable=SC2046 # one number per line
-		bench_median $(cat "$out/$1.ms")
-	else
-		echo n/a
-	fi
-}
+get() { bench_result "$1"; }
 
 # diff_ms A B prints A-B with one decimal, n/a when either is.
 diff_ms() {
@@ -160,7 +111,7 @@ report() {
 	echo
 	local n
 	printf '%-16s %10s\n' contestant "median ms"
-	for n in "${names[@]}"; do
+	for n in "${BENCH_NAMES[@]}"; do
 		printf '%-16s %10s\n' "$n" "$(get "$n")"
 	done
 	local rd rn rh pd pn rf rc

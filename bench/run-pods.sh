@@ -2,15 +2,17 @@
 # run-pods.sh: how long does `rkt run` of a stored busybox image running
 # /bin/true take, with the nspawn and the fly stage1, next to the same
 # rootfs run by systemd-nspawn directly, crun, runc and podman, with
-# `unshare` + `chroot` as the floor? Medians over BENCH_RUNS runs (hyperfine),
-# ratios to the floor and to bare systemd-nspawn, and the peak RSS of
-# `rkt run` (/usr/bin/time -v). Results go to stdout and bench/out/.
+# `unshare` + `chroot` as the floor? Medians over BENCH_RUNS rounds (every
+# contestant once per round, so that load drifting on a shared machine
+# weighs on all alike), ratios to the floor and to bare systemd-nspawn,
+# and the peak RSS of `rkt run` (/usr/bin/time -v). Results go to stdout
+# and bench/out/.
 #
 # As root. Knobs:
 #   RKT             the rkt binary (default: built from this tree); the
 #                   stage1 images are taken from beside it, or built there
-#   BENCH_RUNS      timed runs per contestant (default 30)
-#   BENCH_WARMUP    untimed runs first (default 3)
+#   BENCH_RUNS      timed rounds (default 30)
+#   BENCH_WARMUP    untimed rounds first (default 3)
 #   BENCH_TMPFS     an existing tmpfs dir to work in instead of mounting one
 #   BENCH_SKIP      space-separated contestants to leave out
 #                   (floor nspawn crun runc podman rkt-nspawn rkt-fly)
@@ -27,13 +29,12 @@ repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || bench_die "run me as root: pods, nspawn and the OCI runtimes need it"
-command -v hyperfine >/dev/null || bench_die "hyperfine is needed (apt-get install hyperfine)"
 command -v jq >/dev/null || bench_die "jq is needed (apt-get install jq)"
 [[ -x /bin/busybox ]] || bench_die "a static /bin/busybox is needed (apt-get install busybox-static)"
 
 runs=${BENCH_RUNS:-30}
 warmup=${BENCH_WARMUP:-3}
-skip=" ${BENCH_SKIP:-} "
+BENCH_SKIP=" ${BENCH_SKIP:-} "
 
 bench_tmpfs_setup 1G
 work=$BENCH_WORK
@@ -54,64 +55,49 @@ if bench_find_rkt "$bindir"; then
 	done
 fi
 if [[ -z ${RKT:-} ]]; then
-	skip+=" rkt-nspawn rkt-fly "
+	BENCH_SKIP+=" rkt-nspawn rkt-fly "
 elif ! "$RKT" help 2>/dev/null | grep -qE '^ +run '; then
 	bench_log "$RKT has no run command yet: measuring the peers only"
-	skip+=" rkt-nspawn rkt-fly "
+	BENCH_SKIP+=" rkt-nspawn rkt-fly "
 fi
 
-# The rootfs every contestant runs, and the OCI bundle of crun and runc
-# on it.
-bench_busybox_aci "$work"
+# The rootfs every contestant runs, in the store of rkt too, and the OCI
+# bundle of crun and runc on it. Also enters the bench cgroup, removed on
+# exit with what nspawn made in it (bench_cgroup_enter).
+bench_pod_setup
 rootfs=$work/aci/rootfs
 bundle=$work/bundle
 bench_oci_bundle "$bundle" "$rootfs"
-
-data=$work/data
-if [[ $skip != *" rkt-nspawn "* || $skip != *" rkt-fly "* ]]; then
-	# The image is unsigned (the signature check is not what is measured
-	# here); it is fetched once, and every run finds it in the store.
-	"$RKT" --dir="$data" --insecure-options=image fetch "$work/busybox.aci" >/dev/null
-fi
-
-out=$work/results
-mkdir -p "$out"
-names=()
-
-# measure NAME [hyperfine options...] -- COMMAND
-measure() {
-	local name=$1
-	shift
-	if [[ $skip == *" $name "* ]]; then
-		bench_log "skipping $name"
-		return 0
-	fi
-	bench_log "measuring $name"
-	if ! hyperfine --shell=none --style=none --warmup "$warmup" --runs "$runs" \
-		--export-json "$out/$name.json" -n "$name" "$@" >"$out/$name.log" 2>&1; then
-		bench_log "$name failed; see below"
-		tail -n 20 "$out/$name.log" >&2
-		return 0
-	fi
-	names+=("$name")
-}
+data=$BENCH_DATA
+out=$BENCH_OUT
 
 gc="${RKT:-false} --dir=$data gc --grace-period=0s"
 fly_aci=${RKT:+$(dirname "$RKT")/stage1-fly.aci}
-
-measure floor "unshare --mount --uts --ipc --pid --fork chroot $rootfs /bin/true"
-measure nspawn "systemd-nspawn -D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --kill-signal=SIGTERM /bin/true"
 # crun 1.8 refuses hybrid cgroups whose v2 hierarchy holds any controller:
 # it runs in a mount namespace where /sys/fs/cgroup/unified is unmounted
 # (the wrapper's cost, unshare + sh, is part of its figure).
-measure crun "unshare --mount sh -c 'umount /sys/fs/cgroup/unified && exec crun run --bundle $bundle rkt-bench-crun'"
-measure runc "runc run --bundle $bundle rkt-bench-runc"
+cat >"$work/crun-hybrid" <<EOF_CRUN
+#!/bin/sh
+umount /sys/fs/cgroup/unified && exec crun run --bundle $bundle rkt-bench-crun
+EOF_CRUN
+chmod +x "$work/crun-hybrid"
+
+bench_contestant floor "" "unshare --mount --uts --ipc --pid --fork chroot $rootfs /bin/true"
+# The flags the nspawn stage1 gives nspawn for the same pod.
+bench_contestant nspawn "" "systemd-nspawn -D $rootfs --machine=rkt-bench --quiet --register=no --keep-unit --console=pipe --link-journal=no --kill-signal=SIGTERM /bin/true"
+bench_contestant crun "" "unshare --mount $work/crun-hybrid"
+bench_contestant runc "" "runc run --bundle $bundle rkt-bench-runc"
 # podman: runc (crun fails on hybrid cgroups as above), cgroupfs (no
 # system bus), file events (no journal), rlimits below the host's hard
 # limits (its defaults exceed them and setrlimit fails), host network.
-measure podman "podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --network=host --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024 --rootfs $rootfs /bin/true"
-measure rkt-nspawn --prepare "$gc" "${RKT:-false} --dir=$data run --pull-policy=never --net=host bench.example.com/busybox:1.0"
-measure rkt-fly --prepare "$gc" "${RKT:-false} --dir=$data run --pull-policy=never --stage1-path=$fly_aci bench.example.com/busybox:1.0"
+bench_contestant podman "" "podman --runtime=runc --cgroup-manager=cgroupfs --events-backend=file run --rm --network=host --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024 --rootfs $rootfs /bin/true"
+bench_contestant rkt-nspawn "$gc" "${RKT:-false} --dir=$data run --pull-policy=never --net=host bench.example.com/busybox:1.0"
+bench_contestant rkt-fly "$gc" "${RKT:-false} --dir=$data run --pull-policy=never --stage1-path=$fly_aci bench.example.com/busybox:1.0"
+bench_rounds "$warmup" "$runs"
+names=()
+for n in "${BENCH_NAMES[@]}"; do
+	[[ -z ${BENCH_FAILED[$n]:-} ]] && names+=("$n")
+done
 
 # Peak RSS of rkt run (rkt execs into stage1: the figure is the largest of
 # rkt and what it became; the children of nspawn are not counted).
@@ -134,16 +120,16 @@ if [[ -n ${RKT:-} ]]; then
 fi
 
 median_ms() {
-	jq -r '.results[0].median * 1000' "$out/$1.json"
+	bench_result "$1"
 }
 
 report() {
 	bench_machine
-	echo "runs:      $runs per contestant (+$warmup warm-up), hyperfine $(hyperfine --version | awk '{ print $2 }')"
+	echo "runs:      $runs rounds (+$warmup warm-up), contestants interleaved; medians of wall time"
 	echo
 	local floor=n/a bare=n/a n m rf rb
-	[[ -f $out/floor.json ]] && floor=$(median_ms floor)
-	[[ -f $out/nspawn.json ]] && bare=$(median_ms nspawn)
+	floor=$(median_ms floor)
+	bare=$(median_ms nspawn)
 	printf '%-12s %10s %10s %10s\n' contestant "median ms" "x floor" "x nspawn"
 	for n in "${names[@]}"; do
 		m=$(median_ms "$n")

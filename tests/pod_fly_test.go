@@ -10,7 +10,7 @@ import (
 func TestPodFly(t *testing.T) {
 	t.Parallel()
 	pe := newPodEnv(t)
-	img := pe.shImage("flyer", `echo "fly-ran as $AC_APP_NAME pid1=$(cat /proc/1/comm)"; exit 3`)
+	img := pe.shImage("flyer", `echo "fly-ran as $AC_APP_NAME pid1=$(cat /proc/1/comm) gomaxprocs=${GOMAXPROCS:-none}"; exit 3`)
 	out, stderr, code := rkt(t, pe.env, "run", "--stage1-path="+pe.flyPath, img)
 	if code != 3 {
 		t.Errorf("fly run of an app exiting 3: exit %d, want 3\n%s", code, stderr)
@@ -23,6 +23,11 @@ func TestPodFly(t *testing.T) {
 	// pod supervisor.
 	if strings.Contains(l, "pid1=supervisor") {
 		t.Errorf("fly run: PID 1 is the pod supervisor, want the host's: %q", l)
+	}
+	// stage0 gives the stage1 entry point GOMAXPROCS=1; the app's
+	// environment is the manifest's.
+	if !strings.HasSuffix(l, "gomaxprocs=none") {
+		t.Errorf("fly run: the stage1's GOMAXPROCS reached the app: %q", l)
 	}
 	pe.ok("gc", "--grace-period=0s")
 	pe.assertClean("after gc of a fly pod")

@@ -249,6 +249,12 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		args = append(args, "--console=pipe")
 	}
 	args = append(args, "--kill-signal=SIGTERM", "--link-journal=no")
+	// The supervisor runs Go code on one P: with two, the goroutines of
+	// its start spread their first allocations over two per-P caches and
+	// start an extra thread, about 50 more page faults (bench/README.md).
+	// It waits on signals and children; its apps do not inherit this
+	// variable (their environment is the manifest's).
+	args = append(args, "--setenv=GOMAXPROCS=1")
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		args = append(args, "--notify-ready=yes")
 	}
