@@ -138,6 +138,11 @@ type Fetcher struct {
 	Progress io.Writer
 	// Log receives diagnostics and warnings. Nil: slog.Default().
 	Log *slog.Logger
+	// OCIVerifier checks the signatures of docker:// images. Nil: every
+	// OCI image is refused unless Insecure has Image.
+	OCIVerifier OCIVerifier
+	// DockerAuth holds auth.d's dockerAuth credentials, by registry host.
+	DockerAuth map[string]DockerCredential
 	// DiscoveryPort, when not 0, is the port discovery connects to instead
 	// of the scheme's default.
 	DiscoveryPort uint
@@ -210,6 +215,7 @@ const (
 	refFile
 	refURL
 	refName
+	refDocker
 )
 
 // classify tells what kind of reference ref is, as rkt did: a sha512- hash,
@@ -223,7 +229,9 @@ func classify(ref string) (refKind, string, error) {
 		return refURL, ref, nil
 	case strings.HasPrefix(ref, "file://"):
 		return refFile, strings.TrimPrefix(ref, "file://"), nil
-	case strings.HasPrefix(ref, "docker://"), strings.HasPrefix(ref, "cimd:"), strings.Contains(ref, "://"):
+	case strings.HasPrefix(ref, "docker://"):
+		return refDocker, ref, nil
+	case strings.HasPrefix(ref, "cimd:"), strings.Contains(ref, "://"):
 		return 0, "", fmt.Errorf("fetching %q: %w", ref, ErrUnsupportedRef)
 	}
 	if st, err := os.Stat(ref); err == nil && !st.IsDir() {
@@ -249,6 +257,8 @@ func (f *Fetcher) fetchRef(ctx context.Context, ref, signature string) (string, 
 		return key, nil
 	case refFile:
 		return f.fetchFile(ctx, target, signature)
+	case refDocker:
+		return f.fetchDocker(ctx, target)
 	case refURL:
 		return f.fetchRemote(ctx, remoteSpec{ref: ref, aciURL: target, sigURL: signature})
 	default:
