@@ -26,6 +26,9 @@ RKT_DEBIAN_PACKAGES=(
 	kmod
 	shellcheck
 	dbus-daemon
+	docker-registry
+	skopeo
+	apache2-utils
 )
 
 RKT_MIN_GO_MINOR=26
