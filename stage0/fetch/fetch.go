@@ -216,6 +216,7 @@ const (
 	refURL
 	refName
 	refDocker
+	refLocalOCI
 )
 
 // classify tells what kind of reference ref is, as rkt did: a sha512- hash,
@@ -231,6 +232,8 @@ func classify(ref string) (refKind, string, error) {
 		return refFile, strings.TrimPrefix(ref, "file://"), nil
 	case strings.HasPrefix(ref, "docker://"):
 		return refDocker, ref, nil
+	case strings.HasPrefix(ref, prefixOCIArchive), strings.HasPrefix(ref, prefixOCILayout), strings.HasPrefix(ref, prefixDockerArchive):
+		return refLocalOCI, ref, nil
 	case strings.HasPrefix(ref, "cimd:"), strings.Contains(ref, "://"):
 		return 0, "", fmt.Errorf("fetching %q: %w", ref, ErrUnsupportedRef)
 	}
@@ -259,6 +262,8 @@ func (f *Fetcher) fetchRef(ctx context.Context, ref, signature string) (string, 
 		return f.fetchFile(ctx, target, signature)
 	case refDocker:
 		return f.fetchDocker(ctx, target)
+	case refLocalOCI:
+		return f.fetchLocalOCI(ctx, target)
 	case refURL:
 		return f.fetchRemote(ctx, remoteSpec{ref: ref, aciURL: target, sigURL: signature})
 	default:

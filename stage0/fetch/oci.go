@@ -3,6 +3,8 @@ package fetch
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,9 @@ type OCIVerifyRequest struct {
 	// transport and credentials.
 	Repository    name.Repository
 	RemoteOptions []remote.Option
+	// Layout and LayoutRef, for an image from an OCI layout, OCI archive
+	// or docker archive, are its path and the ref asked for in it.
+	Layout, LayoutRef string
 }
 
 // OCIVerifier checks the signature of an OCI image; an error refuses it.
@@ -66,11 +71,12 @@ const (
 	annEntrypoint     = "appc.io/docker/entrypoint"
 	annCmd            = "appc.io/docker/cmd"
 	annStopSignal     = "appc.io/docker/stopsignal"
-	annLayerDigest    = "appc.io/oci/layer-digest"
+	annLayerDiffID    = "appc.io/oci/diffid"
 )
 
 // layerName is the appc name of the image holding one OCI layer: one per
-// layer digest, shared by every image that has the layer.
+// diff ID (the digest of the uncompressed layer), shared by every image
+// that has the layer, however it was compressed.
 func layerName(d v1.Hash) string { return "oci-layer/" + d.Algorithm + "-" + d.Hex }
 
 // ociTarget is a docker:// reference parsed.
@@ -91,6 +97,10 @@ func parseDockerRef(ref string, ins insecure.Set) (ociTarget, error) {
 	if err != nil {
 		return ociTarget{}, fmt.Errorf("parsing docker reference: %w", err)
 	}
+	return targetOf(r)
+}
+
+func targetOf(r name.Reference) (ociTarget, error) {
 	repo := r.Context()
 	reg := repo.RegistryStr()
 	if reg == name.DefaultRegistry {
@@ -277,8 +287,11 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer) (strin
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: reading layer digest: %w", ref, err)
 	}
-	lname := layerName(d)
-	if key, err := f.Store.FindByName(lname, nil); err == nil {
+	diffID, err := l.DiffID()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: layer %s: reading its diff ID: %w", ref, d, err)
+	}
+	if key, err := f.Store.FindByName(layerName(diffID), nil); err == nil {
 		f.log().Debug("layer already in the store", "layer", d.String(), "key", key)
 		return key, nil
 	}
@@ -318,8 +331,18 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer) (strin
 		return "", fmt.Errorf("fetching %q: decompressing layer %s: %w", ref, d, err)
 	}
 	defer dr.Close()
-	if err := convertLayer(in, dr, d); err != nil {
+	// The layer is stored under its diff ID: the uncompressed bytes must
+	// be those the (verified) config names, or another image sharing the
+	// diff ID would get other files.
+	uh := sha256.New()
+	if err := convertLayer(in, io.TeeReader(dr, uh), diffID); err != nil {
 		return "", fmt.Errorf("fetching %q: converting layer %s: %w", ref, d, withLimitHint(err))
+	}
+	if _, err := io.Copy(uh, dr); err != nil {
+		return "", fmt.Errorf("fetching %q: decompressing layer %s: %w", ref, d, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(uh.Sum(nil)); got != diffID.String() {
+		return "", fmt.Errorf("fetching %q: layer %s: %w: uncompressed digest %s, the config says %s", ref, d, ErrDiffIDMismatch, got, diffID)
 	}
 	pending, err := in.Finish()
 	if err != nil {
@@ -333,6 +356,10 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer) (strin
 	noteAdded(ctx, key, notStored == nil)
 	return key, nil
 }
+
+// ErrDiffIDMismatch: a layer's uncompressed content is not what the image
+// config says.
+var ErrDiffIDMismatch = errors.New("layer content does not match the image config")
 
 // convertLayer writes an ACI holding layer: the rootfs directory, the
 // layer's entries under rootfs/, then a manifest naming the layer. Whiteout
@@ -377,7 +404,7 @@ func convertLayer(w io.Writer, layer io.Reader, d v1.Hash) error {
 		return err
 	}
 	m.Name = *n
-	m.Annotations.Set(annLayerDigest, d.String())
+	m.Annotations.Set(annLayerDiffID, d.String())
 	if len(whiteouts) > 0 {
 		b, err := json.Marshal(whiteouts)
 		if err != nil {
