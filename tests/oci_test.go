@@ -45,16 +45,7 @@ func ociLayer(t *testing.T, files ...storetest.File) v1.Layer {
 // returns skopeo's reference to it.
 func ociLayoutImage(t *testing.T, dir string, cfg v1.Config, layers ...v1.Layer) string {
 	t.Helper()
-	img, err := mutate.AppendLayers(empty.Image, layers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = cfg
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := registrytest.Image(t, cfg, layers...)
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	p, err := layout.Write(dir, empty.Index)

@@ -15,11 +15,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -61,17 +61,7 @@ func layerTar(t *testing.T, entries ...tarEntry) v1.Layer {
 // pushImage writes an image of layers and cfg to the registry at host.
 func pushImage(t *testing.T, ref string, cfg v1.Config, layers ...v1.Layer) v1.Image {
 	t.Helper()
-	img, err := mutate.AppendLayers(empty.Image, layers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = cfg
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := testImage(t, cfg, layers...)
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
@@ -94,9 +84,23 @@ func (c *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.h.ServeHTTP(w, r)
 }
 
+// newRegistryHandler is go-containerregistry's in-process registry,
+// counting the blobs it serves.
+func newRegistryHandler() (*countingHandler, error) {
+	return &countingHandler{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}, nil
+}
+
+type basicAuth struct{ user, password string }
+
+func (b *basicAuth) Authorization() (*authn.AuthConfig, error) {
+	return &authn.AuthConfig{Username: b.user, Password: b.password}, nil
+}
+
+func emptyIndex() v1.ImageIndex { return empty.Index }
+
 func newRegistry(t *testing.T) (string, *countingHandler) {
 	t.Helper()
-	c := &countingHandler{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	c, _ := newRegistryHandler()
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://"), c
@@ -261,5 +265,25 @@ func TestFetchDockerHostileLayerLeavesStoreUnchanged(t *testing.T) {
 				t.Errorf("store holds %d images after a refusal", len(imgs))
 			}
 		})
+	}
+}
+
+func TestDockerHubNaming(t *testing.T) {
+	for _, tc := range []struct{ ref, trust, appc, tag, full string }{
+		{"docker://busybox", "docker.io/library/busybox", "docker.io/library/busybox", "latest", "index.docker.io/library/busybox:latest"},
+		{"docker://team/app:1.2", "docker.io/team/app", "docker.io/team/app", "1.2", "index.docker.io/team/app:1.2"},
+		{"docker://localhost:5000/team/app:1", "localhost:5000/team/app", "localhost_5000/team/app", "1", "localhost:5000/team/app:1"},
+		{"docker://registry.example.com/a/b/c@sha256:" + strings.Repeat("ab", 32), "registry.example.com/a/b/c", "registry.example.com/a/b/c", "", "registry.example.com/a/b/c@sha256:" + strings.Repeat("ab", 32)},
+	} {
+		got, err := parseDockerRef(tc.ref, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.ref, err)
+		}
+		if got.trust != tc.trust || got.appc != tc.appc || got.tag != tc.tag || got.ref.Name() != tc.full {
+			t.Errorf("%s: trust %q appc %q tag %q ref %q, want %q %q %q %q", tc.ref, got.trust, got.appc, got.tag, got.ref.Name(), tc.trust, tc.appc, tc.tag, tc.full)
+		}
+	}
+	if _, err := parseDockerRef("docker://UPPER/case", 0); err == nil {
+		t.Error("an upper-case repository was accepted")
 	}
 }
