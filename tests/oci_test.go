@@ -104,6 +104,15 @@ func TestOCIRegistryFetchAndRun(t *testing.T) {
 		}
 	}
 
+	// One pod of an ACI and the OCI image, whose exec is overridden.
+	aci := pe.shImage("aci-app", "echo from-the-aci")
+	out = pe.runOK("--insecure-options=image", aci, ref, "--exec=/bin/sh", "--", "-c", "echo overridden-$GREETING", "---")
+	for _, want := range []string{"from-the-aci", "overridden-oci"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("mixed pod output lacks %q:\n%s", want, out)
+		}
+	}
+
 	// A second image sharing the base layer downloads only its own layer.
 	other := ociLayer(t, storetest.File{Name: "other", Mode: 0o644, Body: []byte("o")})
 	reg.Push(t, ociLayoutImage(t, filepath.Join(pe.base, "layout-other"), cfg, base, other), "team/other:1")
