@@ -239,17 +239,26 @@ func (f *Fetcher) storeOCI(ctx context.Context, ref string, t ociTarget, img v1.
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: reading layers: %w", ref, err)
 	}
+	var total int64
+	for _, l := range layers {
+		if n, err := l.Size(); err == nil {
+			total += n
+		}
+	}
+	wrap, done := f.sharedProgress("Downloading "+ref, total)
 	keys := make([]string, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(3)
 	for i, l := range layers {
 		g.Go(func() error {
-			k, err := f.storeLayer(gctx, ref, l)
+			k, err := f.storeLayer(gctx, ref, l, wrap)
 			keys[i] = k
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	done()
+	if err != nil {
 		f.removeAdded(ctx)
 		return "", err
 	}
@@ -282,7 +291,7 @@ func (f *Fetcher) removeAdded(ctx context.Context) {
 
 // storeLayer stores one OCI layer as a layer image, unless the store has
 // it already.
-func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer) (string, error) {
+func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer, progress func(io.Reader) io.Reader) (string, error) {
 	d, err := l.Digest()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: reading layer digest: %w", ref, err)
@@ -308,11 +317,8 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer) (strin
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: downloading layer %s: %w", ref, d, err)
 	}
-	size, _ := l.Size()
 	// go-containerregistry checks the digest and size when the body ends.
-	body, done := f.progress(source{ref: ref, label: "Downloading " + d.Hex[:12], body: rc, size: size})
-	_, err = io.Copy(sp, body)
-	done()
+	_, err = io.Copy(sp, progress(rc))
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}
