@@ -72,6 +72,7 @@ type imageStore interface {
 	DropPartial(url string) error
 	Render(ctx context.Context, key string) (treeID string, err error)
 	Remove(key string) error
+	Touch(key string) error
 }
 
 // verifier is what the fetcher and Check use of *trust.Keystore.

@@ -302,6 +302,10 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer, progre
 	}
 	if key, err := f.Store.FindByName(layerName(diffID), nil); err == nil {
 		f.log().Debug("layer already in the store", "layer", d.String(), "key", key)
+		// Used again: image gc's grace period starts anew.
+		if err := f.Store.Touch(key); err != nil {
+			f.log().Debug("touching a shared layer", "key", key, "err", err)
+		}
 		return key, nil
 	}
 	in, err := f.Store.NewIngest()
