@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/rkt/rkt/common/flock"
+	"github.com/rkt/rkt/stage0/config"
 	"github.com/rkt/rkt/stage0/fetch"
 	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/rkt/rkt/stage0/transport"
@@ -125,8 +126,18 @@ func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*
 		TrustKeysFromHTTPS: g.trustKeysFromHTTPS,
 		Progress:           g.stderr,
 		Log:                g.log,
+		DockerAuth:         dockerCredentials(conf.DockerAuth),
 	}
 	return f, st, nil
+}
+
+// dockerCredentials passes auth.d's dockerAuth entries to the fetcher.
+func dockerCredentials(m map[string]config.DockerAuth) map[string]fetch.DockerCredential {
+	out := make(map[string]fetch.DockerCredential, len(m))
+	for reg, a := range m {
+		out[reg] = fetch.DockerCredential{User: a.User, Password: a.Password}
+	}
+	return out
 }
 
 // imageFetchCmd is `rkt image fetch`, a hidden alias of `rkt fetch`.

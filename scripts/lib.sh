@@ -32,6 +32,8 @@ RKT_DEBIAN_PACKAGES=(
 	gcc
 	libc6-dev
 	libseccomp-dev
+	docker-registry
+	apache2-utils
 )
 
 RKT_MIN_GO_MINOR=26

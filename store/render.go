@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -121,6 +122,11 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, e
 	layers := make([]tree.Layer, len(keys))
 	for i, k := range keys {
 		layers[i] = tree.Layer{Key: k, Open: func() (io.ReadCloser, error) { return s.cas.OpenBlob(k) }}
+		if wo, err := s.whiteouts(k); err != nil {
+			return "", fmt.Errorf("rendering image %s: %w", key, err)
+		} else {
+			layers[i].Whiteouts = wo
+		}
 	}
 	// BuildHashed hashes single-image trees while extracting them and
 	// falls back to re-reading layered ones.
@@ -136,6 +142,27 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, e
 	// for GC.
 	s.idx.UpdateImage(key, func(img *index.Image) { img.TreeStoreSize = size })
 	return id, nil
+}
+
+// AnnWhiteouts is the annotation of a layer image converted from an OCI
+// layer that lists, as a JSON array, what the layer deletes below it (see
+// tree.Layer.Whiteouts).
+const AnnWhiteouts = "appc.io/oci/whiteouts"
+
+func (s *Store) whiteouts(key string) ([]string, error) {
+	m, _, err := s.Manifest(key)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := m.Annotations.Get(AnnWhiteouts)
+	if !ok {
+		return nil, nil
+	}
+	var paths []string
+	if err := json.Unmarshal([]byte(v), &paths); err != nil {
+		return nil, fmt.Errorf("reading the whiteouts of %s: %w", key, err)
+	}
+	return paths, nil
 }
 
 // TreePath is the directory of a tree (rootfs/ and manifest inside).

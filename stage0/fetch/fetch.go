@@ -72,6 +72,7 @@ type imageStore interface {
 	DropPartial(url string) error
 	Render(ctx context.Context, key string) (treeID string, err error)
 	Remove(key string) error
+	Touch(key string) error
 }
 
 // verifier is what the fetcher and Check use of *trust.Keystore.
@@ -138,6 +139,11 @@ type Fetcher struct {
 	Progress io.Writer
 	// Log receives diagnostics and warnings. Nil: slog.Default().
 	Log *slog.Logger
+	// OCIVerifier checks the signatures of docker:// images. Nil: every
+	// OCI image is refused unless Insecure has Image.
+	OCIVerifier OCIVerifier
+	// DockerAuth holds auth.d's dockerAuth credentials, by registry host.
+	DockerAuth map[string]DockerCredential
 	// DiscoveryPort, when not 0, is the port discovery connects to instead
 	// of the scheme's default.
 	DiscoveryPort uint
@@ -215,6 +221,8 @@ const (
 	refFile
 	refURL
 	refName
+	refDocker
+	refLocalOCI
 )
 
 // classify tells what kind of reference ref is, as rkt did: a sha512- hash,
@@ -228,7 +236,11 @@ func classify(ref string) (refKind, string, error) {
 		return refURL, ref, nil
 	case strings.HasPrefix(ref, "file://"):
 		return refFile, strings.TrimPrefix(ref, "file://"), nil
-	case strings.HasPrefix(ref, "docker://"), strings.HasPrefix(ref, "cimd:"), strings.Contains(ref, "://"):
+	case strings.HasPrefix(ref, "docker://"):
+		return refDocker, ref, nil
+	case strings.HasPrefix(ref, prefixOCIArchive), strings.HasPrefix(ref, prefixOCILayout), strings.HasPrefix(ref, prefixDockerArchive):
+		return refLocalOCI, ref, nil
+	case strings.HasPrefix(ref, "cimd:"), strings.Contains(ref, "://"):
 		return 0, "", fmt.Errorf("fetching %q: %w", ref, ErrUnsupportedRef)
 	}
 	if st, err := os.Stat(ref); err == nil && !st.IsDir() {
@@ -254,6 +266,10 @@ func (f *Fetcher) fetchRef(ctx context.Context, ref, signature string) (string, 
 		return key, nil
 	case refFile:
 		return f.fetchFile(ctx, target, signature)
+	case refDocker:
+		return f.fetchDocker(ctx, target)
+	case refLocalOCI:
+		return f.fetchLocalOCI(ctx, target)
 	case refURL:
 		return f.fetchRemote(ctx, remoteSpec{ref: ref, aciURL: target, sigURL: signature})
 	default:

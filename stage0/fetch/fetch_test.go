@@ -353,8 +353,8 @@ func TestPullPolicies(t *testing.T) {
 	if _, err := e.fetcher(nil, PullUpdate).Fetch(bg(), "sha512-0000", ""); !errors.Is(err, ErrNotInStore) {
 		t.Fatalf("unknown ID: err = %v, want ErrNotInStore", err)
 	}
-	if _, err := e.fetcher(nil, PullUpdate).Fetch(bg(), "docker://busybox", ""); !errors.Is(err, ErrUnsupportedRef) {
-		t.Fatalf("docker: err = %v", err)
+	if _, err := e.fetcher(nil, PullUpdate).Fetch(bg(), "cimd:busybox", ""); !errors.Is(err, ErrUnsupportedRef) {
+		t.Fatalf("cimd: err = %v", err)
 	}
 	for s, want := range map[string]PullPolicy{"new": PullNew, "update": PullUpdate, "never": PullNever} {
 		if got, err := ParsePullPolicy(s); err != nil || got != want || got.String() != s {

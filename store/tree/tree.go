@@ -144,6 +144,11 @@ func (s *Store) IDs() ([]string, error) {
 type Layer struct {
 	Key  string
 	Open func() (io.ReadCloser, error) // the uncompressed ACI tar
+	// Whiteouts are paths of rootfs (absolute, slash-separated) that this
+	// layer deletes from the layers below it before its entries are
+	// written; one ending in "/" keeps the directory and deletes its
+	// contents (an OCI opaque directory).
+	Whiteouts []string
 }
 
 // Sum is a tree's hash and the total size of its regular files.
@@ -174,6 +179,9 @@ func build(ctx context.Context, stage string, layers []Layer, whitelist []string
 		if err := ctx.Err(); err != nil {
 			return Sum{}, err
 		}
+		if err := applyWhiteouts(filepath.Join(stage, tarsafe.RootfsName), l.Whiteouts); err != nil {
+			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
+		}
 		rc, err := l.Open()
 		if err != nil {
 			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
@@ -195,6 +203,56 @@ func build(ctx context.Context, stage string, layers []Layer, whitelist []string
 		last = nil
 	}
 	return Finish(stage, last, whitelist)
+}
+
+// applyWhiteouts deletes paths from rootfs, through an os.Root so that no
+// symlink of a lower layer leads a deletion outside it. A path that does
+// not exist is no error (OCI layers may white out what is not there).
+func applyWhiteouts(rootfs string, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	root, err := os.OpenRoot(rootfs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("applying whiteouts: %w", err)
+	}
+	defer root.Close()
+	for _, p := range paths {
+		rel := strings.Trim(path.Clean("/"+p), "/")
+		if rel == "" && !strings.HasSuffix(p, "/") {
+			continue
+		}
+		if !strings.HasSuffix(p, "/") {
+			if err := root.RemoveAll(rel); err != nil {
+				return fmt.Errorf("applying whiteout %q: %w", p, err)
+			}
+			continue
+		}
+		if rel == "" {
+			rel = "."
+		}
+		d, err := root.Open(rel)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("applying opaque directory %q: %w", p, err)
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("applying opaque directory %q: %w", p, err)
+		}
+		for _, n := range names {
+			if err := root.RemoveAll(path.Join(rel, n)); err != nil {
+				return fmt.Errorf("applying opaque directory %q: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Finish applies whitelist to stage, a tree written by one tarsafe.Extract
