@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/rkt/rkt/common/flock"
 	"github.com/rkt/rkt/stage0/config"
 	"github.com/rkt/rkt/stage0/fetch"
+	"github.com/rkt/rkt/stage0/insecure"
+	"github.com/rkt/rkt/stage0/ocisig"
 	podrun "github.com/rkt/rkt/stage0/run"
 	"github.com/rkt/rkt/stage0/transport"
 	"github.com/rkt/rkt/store"
@@ -117,9 +120,10 @@ func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	ks := g.keystore()
 	f := &fetch.Fetcher{
 		Store:              st,
-		Keystore:           g.keystore(),
+		Keystore:           ks,
 		Client:             transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log}),
 		Insecure:           g.insecure,
 		PullPolicy:         policy,
@@ -128,7 +132,24 @@ func (g *globalFlags) newFetcher(cmd *cobra.Command, policy fetch.PullPolicy) (*
 		Log:                g.log,
 		DockerAuth:         dockerCredentials(conf.DockerAuth),
 	}
+	f.OCIVerifier = fetch.OCISignatures(ks, ocisig.Options{
+		RegistriesDirs: g.registriesDirs(nil),
+		Client:         f.Client,
+		AllowHTTP:      g.insecure.Has(insecure.HTTP),
+	})
 	return f, st, nil
+}
+
+// registriesDirs are the registries.d directories that name signature
+// lookasides for registry images: those given (check-signature's
+// --registries-d), else containers' own (/etc/containers/registries.d)
+// and rkt's registries.d in the system and local configuration dirs. A
+// namespace set in two files is an error, as containers/image has it.
+func (g *globalFlags) registriesDirs(given []string) []string {
+	if len(given) > 0 {
+		return given
+	}
+	return []string{ocisig.DefaultRegistriesDir, filepath.Join(g.systemConfig, "registries.d"), filepath.Join(g.localConfig, "registries.d")}
 }
 
 // dockerCredentials passes auth.d's dockerAuth entries to the fetcher.

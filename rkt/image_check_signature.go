@@ -47,7 +47,7 @@ layout) must be registry/repo:tag, which gives the trust name.`,
 				client := transport.New(transport.Options{Insecure: g.insecure, Auth: conf.AuthHeaders(), Log: g.log})
 				verdict, err := ocisig.Check(cmd.Context(), g.keystore(), args[0], ocisig.CheckOptions{
 					Options: ocisig.Options{
-						RegistriesDirs: registriesDirs,
+						RegistriesDirs: g.registriesDirs(registriesDirs),
 						Client:         client,
 						AllowHTTP:      g.insecure.Has(insecure.HTTP),
 					},

@@ -82,7 +82,7 @@ func TestOCIRegistryFetchAndRun(t *testing.T) {
 
 	// Without --insecure-options=image the image is refused and nothing is stored.
 	_, stderr := pe.fails(254, "fetch", ref)
-	assertMentions(t, "unsigned OCI image", stderr, "no signature checked", "--insecure-options=image")
+	assertMentions(t, "unsigned OCI image", stderr, "no signature found", "--insecure-options=image", "rkt trust --prefix "+reg.Host+"/team/app")
 	pe.assertStore()
 	if got := reg.BlobGets("team/app"); len(got) != 0 {
 		t.Errorf("blobs downloaded before the signature check: %v", got)

@@ -43,8 +43,13 @@ type OCIVerifyRequest struct {
 	// transport and credentials.
 	Repository    name.Repository
 	RemoteOptions []remote.Option
+	// IndexDigest, when the reference named a multi-platform index, is
+	// the index's digest ("sha256:<hex>"); ManifestDigest is then the
+	// platform manifest's.
+	IndexDigest string
 	// Layout and LayoutRef, for an image from an OCI layout, OCI archive
-	// or docker archive, are its path and the ref asked for in it.
+	// or docker archive, are its path (a layout directory; an archive is
+	// unpacked first) and the ref asked for in it.
 	Layout, LayoutRef string
 }
 
@@ -183,9 +188,17 @@ func (f *Fetcher) fetchDocker(ctx context.Context, ref string) (string, error) {
 	}
 	f.diag("fetching image from %s", t.ref.String())
 	ropts := f.remoteOptions(ctx)
-	img, err := remote.Image(t.ref, ropts...)
+	desc, err := remote.Get(t.ref, ropts...)
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: reading manifest: %w", ref, err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return "", fmt.Errorf("fetching %q: reading manifest: %w", ref, err)
+	}
+	var indexDigest string
+	if desc.MediaType.IsIndex() {
+		indexDigest = desc.Digest.String()
 	}
 	digest, err := img.Digest()
 	if err != nil {
@@ -194,8 +207,7 @@ func (f *Fetcher) fetchDocker(ctx context.Context, ref string) (string, error) {
 	if d, ok := t.ref.(name.Digest); ok && d.DigestStr() != digest.String() {
 		// remote.Image resolves an index to a child; a digest pin must
 		// name the manifest itself or the index holding it.
-		desc, err := remote.Head(t.ref, ropts...)
-		if err != nil || desc.Digest.String() != d.DigestStr() {
+		if desc.Digest.String() != d.DigestStr() {
 			return "", fmt.Errorf("fetching %q: %w: the registry served %s", ref, ErrDigestMismatch, digest)
 		}
 	}
@@ -206,9 +218,9 @@ func (f *Fetcher) fetchDocker(ctx context.Context, ref string) (string, error) {
 		if verify == nil {
 			verify = refuseUnverifiedOCI
 		}
-		req := OCIVerifyRequest{Name: t.trust, Reference: t.ref.String(), ManifestDigest: digest.String(), Repository: t.ref.Context(), RemoteOptions: ropts}
+		req := OCIVerifyRequest{Name: t.trust, Reference: t.ref.String(), ManifestDigest: digest.String(), IndexDigest: indexDigest, Repository: t.ref.Context(), RemoteOptions: ropts}
 		if err := verify(ctx, req); err != nil {
-			return "", fmt.Errorf("fetching %q: verifying signature of %s: %w", ref, digest, err)
+			return "", fmt.Errorf("fetching %q: verifying signature of %s: %w (to trust its signer: rkt trust --prefix %s)", ref, digest, err, t.trust)
 		}
 	}
 	return f.storeOCI(ctx, ref, t, img, digest)

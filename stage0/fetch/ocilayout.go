@@ -51,10 +51,10 @@ func (f *Fetcher) fetchLocalOCI(ctx context.Context, ref string) (string, error)
 		img, err = tarball.ImageFromPath(where, nil)
 	case strings.HasPrefix(ref, prefixOCIArchive):
 		where, imgRef = splitLayoutRef(strings.TrimPrefix(ref, prefixOCIArchive))
-		fromPath = where
 		f.diag("using image from OCI archive %s", where)
 		var dir string
 		dir, err = unpackLayout(where)
+		fromPath = dir
 		if err == nil {
 			cleanup = func() { os.RemoveAll(dir) }
 			img, err = layoutImage(dir, imgRef)

@@ -69,3 +69,18 @@ func normalizeName(s string) (string, error) {
 	}
 	return r.repo, nil
 }
+
+// TrustName gives, for a docker reference ("registry/repository[:tag]
+// [@digest]"), the trust name its signatures are checked for (the
+// repository, Docker Hub spelled out) and the reference in normal form.
+// A name without a registry and repository path gives no trust name.
+func TrustName(ref string) (name, reference string, err error) {
+	if !strings.Contains(ref, "/") {
+		return "", "", fmt.Errorf("the image is named %q, not registry/repository:tag, so no trust name follows from it", ref)
+	}
+	r, err := parseDockerRef(ref)
+	if err != nil {
+		return "", "", err
+	}
+	return r.repo, r.String(), nil
+}
