@@ -22,16 +22,7 @@ func TestCheckSignatureDocker(t *testing.T) {
 	reg.Sign(t, key, "team/app", digest, reg.Host+"/team/app")
 	reg.Push(t, "team/plain:1")
 
-	dir := filepath.Join(e.localConfig, "trustedkeys", "prefix.d", reg.Host, "team")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for p := dir; p != e.localConfig; p = filepath.Dir(p) {
-		os.Chmod(p, 0o755)
-	}
-	if err := os.WriteFile(filepath.Join(dir, key.Fingerprint), key.PEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	trustCosignKey(t, e.localConfig, reg.Host+"/team", key)
 
 	args := []string{"--insecure-options=tls", "image", "check-signature", "--registries-d", filepath.Join(e.base, "no-registries.d")}
 	out := e.ok(append(args, "docker://"+reg.Host+"/team/app:1")...)

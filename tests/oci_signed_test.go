@@ -18,16 +18,7 @@ func TestOCISignedFetch(t *testing.T) {
 	e := newEnv(t)
 	reg := ocisigtest.NewRegistry(t)
 	key := ocisigtest.NewCosignKey(t)
-	trust := func(prefix string) {
-		dir := filepath.Join(e.localConfig, "trustedkeys", "prefix.d", filepath.FromSlash(prefix))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, key.Fingerprint), key.PEM, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	trust(reg.Host + "/team")
+	trustCosignKey(t, e.localConfig, reg.Host+"/team", key)
 
 	signed := reg.Push(t, "team/app:1")
 	reg.Sign(t, key, "team/app", signed, reg.Host+"/team/app")
@@ -61,4 +52,20 @@ func TestOCISignedFetch(t *testing.T) {
 	_, stderr = e.fails(254, "--insecure-options=tls", "fetch", "--pull-policy=update", "docker://"+reg.Host+"/team/app:1")
 	assertMentions(t, "tag moved to an unsigned digest", stderr, moved)
 	e.assertStore(ids...)
+}
+
+// trustCosignKey trusts key for prefix in the config dir conf, readable by
+// every user (check-signature runs as nobody), as rkt trust would.
+func trustCosignKey(t *testing.T, conf, prefix string, key *ocisigtest.CosignKey) {
+	t.Helper()
+	dir := filepath.Join(conf, "trustedkeys", "prefix.d", filepath.FromSlash(prefix))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p := dir; p != conf; p = filepath.Dir(p) {
+		os.Chmod(p, 0o755)
+	}
+	if err := os.WriteFile(filepath.Join(dir, key.Fingerprint), key.PEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
