@@ -174,7 +174,10 @@ install: rkt stage1 completion man
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(MAN_DIR)/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -d $(DESTDIR)$(LIBDIR)/systemd/system
-	install -m 0644 dist/init/systemd/rkt-gc.service dist/init/systemd/rkt-gc.timer $(DESTDIR)$(LIBDIR)/systemd/system/
+	# rkt-gc.service names the rkt binary: the installed one.
+	sed 's|/usr/local/bin/rkt|$(BINDIR)/rkt|g' dist/init/systemd/rkt-gc.service >$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service
+	chmod 0644 $(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service
+	install -m 0644 dist/init/systemd/rkt-gc.timer $(DESTDIR)$(LIBDIR)/systemd/system/
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(addprefix dist/init/systemd/examples/,$(DIST_EXAMPLES)) $(DESTDIR)$(DOCDIR)/examples/
 

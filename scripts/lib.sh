@@ -4,9 +4,10 @@
 # The system packages a Debian 12 machine needs to build rkt, run its test
 # suite and the demo (pod networks need the CNI plugins and iptables; the
 # network tests also use iproute2 and nsenter from util-linux; the seccomp
-# compiler's differential test builds against libseccomp with cgo). Go is
-# not among them: Debian 12 ships Go 1.19 and rkt needs Go >= 1.26 (see
-# find_go).
+# compiler's differential test builds against libseccomp with cgo; the OCI
+# tests push to a docker-registry with skopeo; the test VM of scripts/vm.sh
+# needs debootstrap, qemu and mkfs.ext4 -d). Go is not among them: Debian 12
+# ships Go 1.19 and rkt needs Go >= 1.26 (see find_go).
 RKT_DEBIAN_PACKAGES=(
 	ca-certificates
 	git
@@ -34,6 +35,9 @@ RKT_DEBIAN_PACKAGES=(
 	libseccomp-dev
 	docker-registry
 	apache2-utils
+	debootstrap
+	qemu-system-x86
+	e2fsprogs
 )
 
 RKT_MIN_GO_MINOR=26

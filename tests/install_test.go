@@ -211,6 +211,10 @@ func installDestdir(t *testing.T, tree, dest string) {
 	if got := installedFiles(t, dest); !slices.Equal(got, want) {
 		t.Errorf("make install DESTDIR=... PREFIX=/usr installed:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+	// The installed rkt-gc.service runs the installed rkt.
+	if b, err := os.ReadFile(filepath.Join(dest, "usr/lib/systemd/system/rkt-gc.service")); err != nil || !strings.Contains(string(b), "\nExecStart=/usr/bin/rkt gc ") {
+		t.Errorf("the installed rkt-gc.service does not run /usr/bin/rkt (%v):\n%s", err, b)
+	}
 	// The staged binary has /usr's images directory compiled in: with no
 	// stage1 beside it, it names that directory when it finds none.
 	if _, err := os.Stat("/usr/lib/rkt/stage1-images/stage1-nspawn.aci"); os.IsNotExist(err) {
@@ -232,11 +236,11 @@ func installDestdir(t *testing.T, tree, dest string) {
 	// commands name is under it.
 	for _, l := range strings.Split(runMake(t, tree, "-n", "install", "DESTDIR="+dest, "PREFIX=/usr"), "\n") {
 		f := strings.Fields(l)
-		if len(f) == 0 || (f[0] != "install" && f[0] != "for") {
+		if len(f) == 0 || !slices.Contains([]string{"install", "for", "sed", "chmod"}, f[0]) {
 			continue
 		}
 		for _, tok := range f {
-			tok = strings.Trim(tok, `"';`)
+			tok = strings.TrimPrefix(strings.Trim(tok, `"';`), ">")
 			if strings.HasPrefix(tok, "/") && !strings.HasPrefix(tok, dest+"/") {
 				t.Errorf("make install DESTDIR=%s PREFIX=/usr writes outside DESTDIR: %s\n%s", dest, tok, l)
 			}
