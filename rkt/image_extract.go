@@ -81,8 +81,9 @@ func placeDir(dst string, rootfsOnly, overwrite bool, protected []string, fill f
 		if err := rmguard.Check(dst, protected); err != nil {
 			return err
 		}
-		if err := os.RemoveAll(dst); err != nil {
-			return fmt.Errorf("removing %s: %w", dst, err)
+		// RemoveAll refuses, too, a mount made since the check.
+		if err := rmguard.RemoveAll(dst); err != nil {
+			return err
 		}
 	} else if err := checkAbsent(dst); err != nil {
 		return err

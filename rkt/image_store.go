@@ -40,7 +40,8 @@ func fetchLimits(c *config.Config) store.Limits {
 		l.MaxFiles = int(*v)
 	}
 	if v := c.Fetch.MinFreeSpace; v != nil {
-		l.MinFreeBytes = *v
+		// A configured floor holds as given, whatever the filesystem's size.
+		l.MinFreeBytes, l.MinFreeCapPercent = *v, 0
 	}
 	if v := c.Fetch.MinFreePercent; v != nil {
 		l.MinFreePercent = int(*v)

@@ -48,7 +48,9 @@ type FreeSpaceError struct {
 }
 
 func (e *FreeSpaceError) Error() string {
-	return fmt.Sprintf("%v on the filesystem of %s: %d bytes available, %d must stay free (free some space, or lower minFreeSpace/minFreePercent in fetch.d)",
+	return fmt.Sprintf("%v on the filesystem of %s: %d bytes available, %d must stay free "+
+		"(free some space, or lower the floor in a fetch.d configuration file, e.g. "+
+		`{"rktKind": "fetch", "rktVersion": "v1", "minFreeSpace": "64MiB", "minFreePercent": 1}; 0 removes it: see rkt's image-fetching documentation)`,
 		ErrLowSpace, e.Dir, e.Avail, e.Floor)
 }
 

@@ -19,20 +19,26 @@ import (
 // bounds its entries. The free-space floor is checked on the data dir's
 // filesystem before an ingest starts and every freeCheckEvery bytes
 // written (spooled or uncompressed) after: the ingest stops when less than
-// max(MinFreeBytes, MinFreePercent% of the filesystem) would be left.
+// max(MinFreeBytes, MinFreePercent% of the filesystem) would be left, where
+// MinFreeBytes is first capped at MinFreeCapPercent% of the filesystem
+// (when not 0). The default floor is so capped, so that on a small
+// filesystem (under 10 GiB) it keeps 5% free instead of refusing every
+// fetch; a configured minFreeSpace holds as given.
 type Limits struct {
-	MaxImageSize   int64
-	MaxFiles       int
-	MinFreeBytes   int64
-	MinFreePercent int
+	MaxImageSize      int64
+	MaxFiles          int
+	MinFreeBytes      int64
+	MinFreePercent    int
+	MinFreeCapPercent int
 }
 
 // DefaultLimits apply unless the configuration (fetch.d) says otherwise.
 var DefaultLimits = Limits{
-	MaxImageSize:   16 << 30,
-	MaxFiles:       1 << 20,
-	MinFreeBytes:   512 << 20,
-	MinFreePercent: 2,
+	MaxImageSize:      16 << 30,
+	MaxFiles:          1 << 20,
+	MinFreeBytes:      512 << 20,
+	MinFreePercent:    2,
+	MinFreeCapPercent: 5,
 }
 
 // SetLimits replaces the limits of the ingests started after it.
@@ -61,7 +67,12 @@ func (l Limits) checkFree(dir string, ahead int64) error {
 		return nil
 	}
 	avail := int64(st.Bavail) * st.Bsize
-	floor := max(l.MinFreeBytes, int64(st.Blocks)*st.Bsize/100*int64(l.MinFreePercent))
+	percent := func(p int) int64 { return int64(st.Blocks) * st.Bsize / 100 * int64(p) }
+	floor := l.MinFreeBytes
+	if l.MinFreeCapPercent > 0 {
+		floor = min(floor, percent(l.MinFreeCapPercent))
+	}
+	floor = max(floor, percent(l.MinFreePercent))
 	if avail < floor+ahead {
 		return &FreeSpaceError{Dir: dir, Avail: avail, Floor: floor}
 	}

@@ -183,8 +183,9 @@ func mountTmpfs(t *testing.T, dir, size string) {
 
 // TestFetchFreeSpaceFloor: on a 64 MiB data dir, an image that would leave
 // less than the configured floor free is refused with an error saying so,
-// and leaves nothing behind; a small one fits. The default floor (512 MiB)
-// is more than the whole filesystem.
+// and leaves nothing behind; a small one fits. A configured floor of
+// 512 MiB is more than the whole filesystem; the default one, capped at 5%
+// of the filesystem, is not.
 func TestFetchFreeSpaceFloor(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -194,8 +195,9 @@ func TestFetchFreeSpaceFloor(t *testing.T) {
 
 	small := e.newImage("small")
 	ps := e.writeSigned("small.aci", small.aci, k.Sign(t, small.aci))
+	e.writeFetchConfig(`"minFreeSpace":"512MiB"`)
 	_, stderr := e.fails(254, "fetch", ps)
-	assertMentions(t, "the refusal under the default floor", stderr, "not enough free space", "minFreeSpace")
+	assertMentions(t, "the refusal under a 512 MiB floor", stderr, "not enough free space", "minFreeSpace")
 
 	e.writeFetchConfig(`"minFreeSpace":"16MiB","minFreePercent":0`)
 	noise := make([]byte, 56<<20)
@@ -214,6 +216,14 @@ func TestFetchFreeSpaceFloor(t *testing.T) {
 	}
 	if got := e.fetchID(ps); !strings.HasPrefix(small.id, got) {
 		t.Errorf("fetch of the small image printed %s, want %s", got, small.short())
+	}
+	// With the default floor (no minFreeSpace set), a 64 MiB filesystem
+	// takes images too.
+	e.writeFetchConfig(`"maxFiles":1048576`)
+	other := e.newImage("other")
+	po := e.writeSigned("other.aci", other.aci, k.Sign(t, other.aci))
+	if got := e.fetchID(po); !strings.HasPrefix(other.id, got) {
+		t.Errorf("fetch under the default floor printed %s, want %s", got, other.short())
 	}
 }
 

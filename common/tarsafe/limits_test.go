@@ -176,3 +176,42 @@ func TestPrehashDigestsMatchExtract(t *testing.T) {
 		t.Fatal("digests of another archive were accepted")
 	}
 }
+
+// A sparse entry whose map does not match its data is refused by Check as
+// by Extract and Prehash: Check must not pass an image that extraction
+// would refuse. The archives are real PAX (GNU 0.1) sparse entries.
+func TestSparseMapMismatchRefusedAlike(t *testing.T) {
+	const logical = 1 << 20
+	cases := []struct {
+		name      string
+		sparseMap []int64
+		data      int
+	}{
+		{"offset-beyond-size", []int64{logical + 4096, 4096}, 4096},
+		{"region-beyond-size", []int64{logical - 4096, 8192}, 8192},
+		{"overlapping", []int64{0, 8192, 4096, 4096}, 12288},
+		{"unsorted", []int64{8192, 4096, 0, 4096}, 8192},
+		{"less-data-than-regions", []int64{0, 8192}, 4096},
+		{"more-data-than-regions", []int64{0, 4096}, 8192},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			aci := storetest.SparseMapACI(t, "example.com/sparse", nil, logical, c.sparseMap, c.data)
+			_, cerr := Check(bytes.NewReader(aci), Limits{})
+			_, xerr := Extract(bytes.NewReader(aci), t.TempDir(), Options{})
+			_, perr := Prehash(bytes.NewReader(aci), Limits{})
+			if cerr == nil || xerr == nil || perr == nil {
+				t.Fatalf("Check: %v; Extract: %v; Prehash: %v; want all three to refuse", cerr, xerr, perr)
+			}
+		})
+	}
+	// The same builder with a matching map is accepted by all three, so
+	// the refusals above are about the map.
+	good := storetest.SparseMapACI(t, "example.com/sparse", nil, logical, []int64{0, 4096, logical - 4096, 4096}, 8192)
+	if _, err := Check(bytes.NewReader(good), Limits{}); err != nil {
+		t.Fatalf("Check refused a matching sparse map: %v", err)
+	}
+	if _, err := Extract(bytes.NewReader(good), t.TempDir(), Options{}); err != nil {
+		t.Fatalf("Extract refused a matching sparse map: %v", err)
+	}
+}

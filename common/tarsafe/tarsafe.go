@@ -19,7 +19,11 @@
 //   - with Limits, the entries are at most MaxEntries and the sum of the
 //     regular files' sizes at most MaxSize, counted from the headers before
 //     anything of the entry is written; a sparse file counts its full
-//     logical size, holes included (a *LimitError).
+//     logical size, holes included (a *LimitError);
+//   - a sparse entry's map must be sorted, not overlap, lie within the
+//     logical size and cover exactly the data stored: Check reads sparse
+//     entries as Extract does to find out, so it refuses what Extract
+//     refuses.
 //
 // Regular files are written sparse: every 4 KiB block of zeros (the holes
 // of a sparse entry, which the tar reader expands, and zero runs of plain
@@ -192,7 +196,10 @@ type prehasher struct {
 
 func (p *prehasher) file(h *tar.Header, body io.Reader) error {
 	p.sum.Reset()
-	n, err := io.CopyBuffer(p.sum, body, p.buf)
+	n, err := readBody(body, p.buf, func(b []byte, _ int64) error {
+		p.sum.Write(b)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("reading tar entry %q: %w", h.Name, err)
 	}
@@ -244,6 +251,7 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 
 func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error) {
 	tr := tar.NewReader(r)
+	var checkBuf []byte // Check's buffer for reading sparse entries
 	c := &checker{symlinks: map[string]string{}, regs: map[string]bool{}}
 	res := &Result{}
 	for {
@@ -292,6 +300,17 @@ func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error)
 				if err := pre.file(h, tr); err != nil {
 					return nil, err
 				}
+			} else if x == nil && isSparse(h) {
+				// Only reading a sparse entry finds a map that does not
+				// match its data (archive/tar checks the map's own order
+				// and bounds in Next): read it as Extract does, so that
+				// Check refuses what Extract refuses.
+				if checkBuf == nil {
+					checkBuf = make([]byte, copyBufferSize)
+				}
+				if _, err := readBody(tr, checkBuf, nil); err != nil {
+					return nil, fmt.Errorf("reading tar entry %q: %w", h.Name, err)
+				}
 			}
 		}
 		if x != nil {
@@ -300,6 +319,20 @@ func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error)
 			}
 		}
 	}
+}
+
+// isSparse: a GNU sparse entry, old ('S') or PAX (its "GNU.sparse."
+// records, which archive/tar keeps in PAXRecords).
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // isReg: a regular file. archive/tar keeps the type of an old GNU sparse
@@ -669,34 +702,50 @@ func (x *extractor) regular(h *tar.Header, rel string, body io.Reader) error {
 // and feeds sum (when not nil) the same bytes. Blocks of zeros become
 // holes (see holeBlock). It never allocates.
 func copyFile(f *os.File, body io.Reader, buf []byte, sum hash.Hash) error {
-	var off, end int64 // bytes read; end of the last write
-	for {
-		n, err := io.ReadFull(body, buf)
-		if n > 0 {
-			if sum != nil {
-				sum.Write(buf[:n])
-			}
-			w, werr := writeSparse(f, buf[:n], off)
-			if werr != nil {
-				return werr
-			}
-			if w > 0 {
-				end = w
-			}
-			off += int64(n)
+	var end int64 // end of the last write
+	off, err := readBody(body, buf, func(b []byte, off int64) error {
+		if sum != nil {
+			sum.Write(b)
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
+		w, err := writeSparse(f, b, off)
+		if w > 0 {
+			end = w
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if end < off {
 		// The file ends in a hole: give it its length.
 		return f.Truncate(off)
 	}
 	return nil
+}
+
+// readBody reads an entry's body to its end through buf, filling it before
+// each call of fn (when not nil) with the bytes and their offset, and
+// returns the number of bytes read. It is the one way Check, Prehash and
+// Extract read a body, so archive/tar's errors about a sparse map that does
+// not match its data (less or more data than the map's regions) reach all
+// three alike.
+func readBody(body io.Reader, buf []byte, fn func(b []byte, off int64) error) (int64, error) {
+	var off int64
+	for {
+		n, err := io.ReadFull(body, buf)
+		if n > 0 && fn != nil {
+			if ferr := fn(buf[:n], off); ferr != nil {
+				return off, ferr
+			}
+		}
+		off += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return off, nil
+		}
+		if err != nil {
+			return off, err
+		}
+	}
 }
 
 // holeBlock is the unit of hole detection: a block this long (at an offset

@@ -222,6 +222,43 @@ func TestCheckBoundsDecompression(t *testing.T) {
 	t.Logf("refused in %v", time.Since(start))
 }
 
+// TestCheckVerifiesBeforeDecompressing: check-signature verifies the
+// signature over the bytes as given before decompressing them, so a gzip
+// bomb whose signature does not verify is refused for its signature, never
+// reaching the size limit its decompression would hit.
+func TestCheckVerifiesBeforeDecompressing(t *testing.T) {
+	key := trusttest.NewKey(t, "Bomber <b@example.com>")
+	stranger := trusttest.NewKey(t, "Stranger <x@example.org>")
+	bomb := storetest.Bomb(t, "example.com/bomb", 1<<30, "gzip")
+	for _, tc := range []struct {
+		name string
+		sig  []byte
+		want func(error) bool
+	}{
+		{"unknown signer", stranger.Sign(t, bomb), func(err error) bool {
+			var u *trust.UnknownSignerError
+			return errors.As(err, &u)
+		}},
+		{"bad signature by a trusted key", key.Sign(t, []byte("other bytes")), func(err error) bool {
+			return errors.Is(err, trust.ErrBadSignature)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.trust("example.com/bomb", key)
+			path := e.writeFile("bomb.aci", bomb)
+			e.writeFile("bomb.aci.asc", tc.sig)
+			_, err := Check(context.Background(), CheckOptions{Keystore: e.ks, Limits: store.Limits{MaxImageSize: 16 << 20}}, path, "")
+			if errors.Is(err, tarsafe.ErrLimit) {
+				t.Fatalf("the bomb was decompressed up to the size limit before its signature was checked: %v", err)
+			}
+			if !tc.want(err) {
+				t.Fatalf("err = %v, want a signature refusal", err)
+			}
+		})
+	}
+}
+
 // TestTrustedZeroBombStaysSparse: a zstd of 512 MiB of zeros, signed by a
 // trusted key and within the limits, is stored, but its blob and tree
 // take the space of their data, not of their zeros.

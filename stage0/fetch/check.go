@@ -1,10 +1,9 @@
 package fetch
 
 import (
+	"bufio"
 	"context"
-	"crypto"
 	"crypto/sha512"
-	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -69,13 +68,18 @@ type CheckOptions struct {
 }
 
 // Check verifies an image file or https URL and its detached signature
-// (signature, or <ref>.asc) the way Fetch does, without a store: the bytes
-// pass once through the signature hash, the decompressor, the tar checks of
-// common/tarsafe and the image-ID hash, and nothing is written. It returns
-// the verdict, and an error when the image is not verified; the verdict is
-// returned then too, with Error set and what was learnt before the refusal.
-// Decompression is bounded by the limits, so a bomb costs at most their
-// worth of CPU and no memory or disk.
+// (signature, or <ref>.asc) the way Fetch does, without a store, verify
+// first: the bytes as given pass through the signature hash, the
+// manifest's name is read from the start of the image and the signature is
+// verified for it; only a verified image is then decompressed and passed
+// through the tar checks of common/tarsafe and the image-ID hash. Nothing
+// is written but, for a URL, a temp file of the download as it came
+// (compressed), removed on return. It returns the verdict, and an error
+// when the image is not verified; the verdict is returned then too, with
+// Error set and what was learnt before the refusal (the image ID only for
+// a plain tar, whose ID needs no decompression). Decompression is bounded
+// by the limits, so a bomb signed by a trusted key costs at most their
+// worth of CPU and no memory or disk; one that does not verify costs none.
 func Check(ctx context.Context, opts CheckOptions, ref string, signature string) (*v1.SignatureVerdict, error) {
 	verdict := &v1.SignatureVerdict{Labels: map[string]string{}}
 	err := check(ctx, opts, ref, signature, verdict)
@@ -131,23 +135,72 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 	if err != nil {
 		return err
 	}
-
-	src := source{ref: ref, label: "Checking ACI", body: body, size: size}
-	in, done := progressReader(opts.Progress, src)
-	sigHash := sig.NewHash()
-	idHash := sha512.New()
-	handOver := false
-	choose := func(fm format) hash.Hash {
-		if fm == formatTar && sig.Hash() == crypto.SHA512 && isFreshSHA512(sigHash) {
-			handOver = true
-			return nil
-		}
-		return sigHash
-	}
 	lim := opts.Limits
 	if lim == (store.Limits{}) {
 		lim = store.DefaultLimits
 	}
+
+	// Verify first: the bytes as given are hashed for the signature (and,
+	// for a plain tar, for the image ID), the manifest's name is read from
+	// the start of the image, and the signature is verified; only then is
+	// the image decompressed and its tar checked. A download is kept,
+	// compressed as it came, in a temp file for the second pass; a file is
+	// read again.
+	img, ok := body.(*os.File)
+	var keep io.Writer
+	if isURL || !ok {
+		tmp, err := os.CreateTemp("", "rkt-check-*")
+		if err != nil {
+			return fmt.Errorf("keeping the download: %w", err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		img, keep = tmp, tmp
+	}
+	src := source{ref: ref, label: "Checking ACI", body: body, size: size}
+	in, done := progressReader(opts.Progress, src)
+	br := bufio.NewReaderSize(&cappedReader{r: in, left: lim.MaxImageSize, max: lim.MaxImageSize}, 64<<10)
+	head, err := br.Peek(6)
+	if err != nil && !errors.Is(err, io.EOF) {
+		done()
+		return fmt.Errorf("reading: %w", err)
+	}
+	fm := detect(head)
+	sigHash := sig.NewHash()
+	hashes := []io.Writer{sigHash}
+	var rawID hash.Hash
+	if fm == formatTar {
+		rawID = sha512.New()
+		hashes = append(hashes, rawID)
+	}
+	if keep != nil {
+		hashes = append(hashes, keep)
+	}
+	_, err = io.Copy(io.MultiWriter(hashes...), br)
+	done()
+	if err != nil {
+		return fmt.Errorf("reading: %w", err)
+	}
+	if rawID != nil {
+		verdict.ImageID = imageID(rawID)
+	}
+	if _, err := img.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading again: %w", err)
+	}
+	name, err := manifestName(img, fm)
+	if err != nil {
+		return fmt.Errorf("verifying signature: %w", err)
+	}
+	verdict.Name = name
+	if err := verifyInto(verdict, opts.Keystore, name, sig, sigHash); err != nil {
+		return err
+	}
+
+	// Verified: now decompress, bounded by the limits, and check the tar.
+	if _, err := img.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("reading again: %w", err)
+	}
+	idHash := sha512.New()
 	var result *tarsafe.Result
 	consume := func(r io.Reader) error {
 		tr := io.TeeReader(&cappedReader{r: r, left: lim.MaxImageSize, max: lim.MaxImageSize}, idHash)
@@ -161,12 +214,10 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 		result = res
 		return nil
 	}
-	_, err = pump(ctx, in, choose, consume)
-	done()
-	if err != nil {
+	if _, err := pump(ctx, img, func(format) hash.Hash { return nil }, consume); err != nil {
 		return err
 	}
-	verdict.ImageID = "sha512-" + hex.EncodeToString(idHash.Sum(nil))[:64]
+	verdict.ImageID = imageID(idHash)
 	if result.Manifest == nil {
 		return errors.New("checking the tar: no manifest")
 	}
@@ -174,20 +225,24 @@ func check(ctx context.Context, opts CheckOptions, ref, signature string, verdic
 	if err := acimanifest.UnmarshalImage(result.Manifest, &m); err != nil {
 		return fmt.Errorf("reading the manifest: %w", err)
 	}
-	verdict.Name = m.Name.String()
+	if m.Name.String() != name {
+		return fmt.Errorf("checking the tar: the manifest names %q, but the signature was checked for %q", m.Name.String(), name)
+	}
 	for _, l := range m.Labels {
 		verdict.Labels[l.Name.String()] = l.Value
 	}
-	if handOver {
-		state, err := idHash.(encoding.BinaryMarshaler).MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("verifying signature: copying the image hash: %w", err)
-		}
-		if err := sigHash.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
-			return fmt.Errorf("verifying signature: copying the image hash: %w", err)
-		}
-	}
-	v, err := opts.Keystore.Verify(verdict.Name, sig, sigHash, time.Now())
+	return nil
+}
+
+// imageID is the image ID of an ACI from the sha512 of its tar.
+func imageID(h hash.Hash) string {
+	return "sha512-" + hex.EncodeToString(h.Sum(nil))[:64]
+}
+
+// verifyInto verifies sig over signed for name with ks, and records the
+// signer (or, on a refusal, what is known of it) in verdict.
+func verifyInto(verdict *v1.SignatureVerdict, ks verifier, name string, sig *trust.Signature, signed hash.Hash) error {
+	v, err := ks.Verify(name, sig, signed, time.Now())
 	if err != nil {
 		var unknown *trust.UnknownSignerError
 		var bad *trust.SignatureError

@@ -129,6 +129,9 @@ func TestCheckRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.trust("example.com/hello", good)
+			// The hostile tar is signed and trusted: its tar is what is
+			// refused, after verification.
+			e.trust("example.com/hostile", good)
 			path := e.writeFile("img.aci", tc.data)
 			if tc.sig != nil {
 				e.writeFile("img.aci.asc", tc.sig)

@@ -24,8 +24,10 @@
 //   - A plain tar signed with SHA-512 is hashed once: the signature's
 //     sha512 state over the spooled bytes is copied (BinaryMarshaler) to
 //     the store as the image ID's, and the spool becomes the blob.
-//   - Check (no store) streams once, bounded by the limits; it writes
-//     nothing.
+//   - Check (no store) is verify first too: it hashes the bytes as given
+//     and verifies the signature before decompressing; a URL's bytes are
+//     kept compressed in a temp file for the second pass, a file is read
+//     twice. Decompression is bounded by the limits.
 //   - Pull policies: Never never touches the network; New uses an image
 //     already in the store; Update goes to the network but honours the HTTP
 //     cache row of each ACI URL (fresh max-age: no request; ETag: a 304

@@ -473,6 +473,51 @@ func TestTrustKeysFromHTTPS(t *testing.T) {
 	}
 }
 
+// TestTrustKeysFromHTTPSNotOverATrustedKey: when a key trusted for the
+// name made a signature that is refused (expired, or by an expired key),
+// --trust-keys-from-https does not go looking for other keys to accept
+// the image by an unknown co-signer: the image is refused and no key is
+// fetched.
+func TestTrustKeysFromHTTPSNotOverATrustedKey(t *testing.T) {
+	aci := image(t, "127.0.0.1/example/hello", defaultLabels(), "tofu")
+	for _, tc := range []struct {
+		name    string
+		trusted *trusttest.Key
+		sign    []trusttest.SigOption
+		want    error
+	}{
+		{"signature expired", trusttest.NewKey(t, "Old Signer"), []trusttest.SigOption{trusttest.SigExpired()}, trust.ErrSignatureExpired},
+		{"key expired", trusttest.NewKey(t, "Old Signer", trusttest.WithExpiry(-time.Minute)), nil, trust.ErrKeyExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			discovered := trusttest.NewKey(t, "Discovered Signer")
+			sig := append(tc.trusted.Sign(t, aci, tc.sign...), discovered.Sign(t, aci)...)
+			srv := newServer(t)
+			srv.discoverable("127.0.0.1/example", "127.0.0.1/example/hello", "latest", aci, sig)
+			srv.putMeta("/example", srv.meta["/example"]+
+				`<meta name="ac-discovery-pubkeys" content="127.0.0.1/example `+srv.URL+`/pubkeys.gpg">`)
+			srv.put("/pubkeys.gpg", resource{body: discovered.ArmoredPublic(t)})
+
+			e := newEnv(t)
+			e.trust("127.0.0.1/example", tc.trusted)
+			f := e.fetcher(srv.client(0, nil), PullUpdate)
+			f.DiscoveryPort = srv.port()
+			f.TrustKeysFromHTTPS = true
+			_, err := f.Fetch(bg(), "127.0.0.1/example/hello", "")
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			e.assertEmpty()
+			if srv.hit("/pubkeys.gpg") != 0 {
+				t.Fatal("keys were discovered although a trusted key's signature was refused")
+			}
+			if _, err := os.Stat(filepath.Join(e.local, "trustedkeys", "prefix.d", "127.0.0.1", "example", "hello", discovered.Fingerprint)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the co-signer's key was trusted: %v", err)
+			}
+		})
+	}
+}
+
 func TestDependenciesFetchedAndRendered(t *testing.T) {
 	key := trusttest.NewKey(t, "Example Signer")
 	srv := newServer(t)

@@ -476,6 +476,10 @@ func isFreshSHA512(h hash.Hash) bool {
 // verify checks sig over h for name. With TrustKeysFromHTTPS and an appc
 // name, an unknown signer leads to key discovery for name over https; the
 // keys found are trusted for name, with a warning, and the check runs again.
+// Only an unknown signer leads there: when a key already trusted for name
+// made a signature that was refused (bad, expired, revoked, weak), the image
+// is refused as it is, whatever other signers the file names; discovering
+// more keys must not outvote a trusted key.
 func (f *Fetcher) verify(ctx context.Context, name string, sig *trust.Signature, h hash.Hash, discoverKeys bool) (*trust.Verdict, error) {
 	var snapshot []byte
 	if f.TrustKeysFromHTTPS && discoverKeys {
@@ -485,7 +489,8 @@ func (f *Fetcher) verify(ctx context.Context, name string, sig *trust.Signature,
 	}
 	verdict, err := f.Keystore.Verify(name, sig, h, time.Now())
 	var unknown *trust.UnknownSignerError
-	if err == nil || !errors.As(err, &unknown) || snapshot == nil {
+	var byTrusted *trust.SignatureError
+	if err == nil || !errors.As(err, &unknown) || errors.As(err, &byTrusted) || snapshot == nil {
 		return verdict, err
 	}
 	if terr := f.trustDiscoveredKeys(ctx, name); terr != nil {

@@ -3,7 +3,9 @@
 // is, or contains, a mount point (removing it would delete the files of
 // whatever is mounted there), a system directory, or a directory rkt keeps
 // its own state in. Every check is done, on the path with its symlinks
-// resolved, before anything is removed.
+// resolved, before anything is removed; RemoveAll then removes without
+// ever entering another mount, so a mount made after the check is refused
+// too.
 package rmguard
 
 import (

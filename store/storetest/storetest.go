@@ -18,6 +18,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,11 +267,24 @@ func SparseACI(t testing.TB, name string, labels map[string]string, logical int6
 	if logical < data {
 		t.Fatalf("SparseACI: logical size %d is less than %d", logical, data)
 	}
+	return SparseMapACI(t, name, labels, logical, []int64{logical - data, data}, data)
+}
+
+// SparseMapACI is SparseACI with the PAX 0.1 sparse map given as
+// offset,length pairs and data bytes of stored data, neither checked: it
+// makes entries whose map does not match their data, or lies beyond the
+// logical size, as a hostile archive would.
+func SparseMapACI(t testing.TB, name string, labels map[string]string, logical int64, sparseMap []int64, data int) []byte {
+	t.Helper()
+	fields := make([]string, len(sparseMap))
+	for i, v := range sparseMap {
+		fields[i] = strconv.FormatInt(v, 10)
+	}
 	pax := paxRecord("GNU.sparse.major", "0") + paxRecord("GNU.sparse.minor", "1") +
 		paxRecord("GNU.sparse.name", "rootfs/sparse") +
 		paxRecord("GNU.sparse.size", strconv.FormatInt(logical, 10)) +
-		paxRecord("GNU.sparse.numblocks", "1") +
-		paxRecord("GNU.sparse.map", strconv.FormatInt(logical-data, 10)+","+strconv.Itoa(data))
+		paxRecord("GNU.sparse.numblocks", strconv.Itoa(len(sparseMap)/2)) +
+		paxRecord("GNU.sparse.map", strings.Join(fields, ","))
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -291,7 +305,7 @@ func SparseACI(t testing.TB, name string, labels map[string]string, logical int6
 	put(&tar.Header{Typeflag: tar.TypeDir, Name: "rootfs", Mode: 0o755}, nil)
 	xhdr := buf.Len()
 	put(&tar.Header{Typeflag: tar.TypeReg, Name: "rootfs/PaxHeaders/sparse", Mode: 0o644, Size: int64(len(pax))}, []byte(pax))
-	put(&tar.Header{Typeflag: tar.TypeReg, Name: "rootfs/GNUSparseFile/sparse", Mode: 0o644, Size: data}, bytes.Repeat([]byte{'x'}, data))
+	put(&tar.Header{Typeflag: tar.TypeReg, Name: "rootfs/GNUSparseFile/sparse", Mode: 0o644, Size: int64(data)}, bytes.Repeat([]byte{'x'}, data))
 	if err := tw.Close(); err != nil {
 		t.Fatalf("closing tar: %v", err)
 	}
