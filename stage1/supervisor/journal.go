@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/coreos/go-systemd/v22/journal"
+)
+
+// journalSocket is journald's native socket. stage1 binds the host's into
+// the stage1 rootfs (read-only, never into an app's rootfs) when the host
+// has one, so the supervisor finds it at the same path.
+const journalSocket = "/run/systemd/journal/socket"
+
+// hasJournal reports whether journald's socket is under root. Only a stat:
+// without a journal the supervisor opens no socket and sends nothing.
+func hasJournal(root string) bool {
+	fi, err := os.Stat(filepath.Join(root, journalSocket))
+	return err == nil && fi.Mode().Type() == os.ModeSocket
+}
+
+// journalSink sends one app process's lines to the journal, with the fields
+// a user filters on: SYSLOG_IDENTIFIER (as rkt 1.30's app units set it),
+// RKT_APP and RKT_POD_UUID.
+type journalSink struct {
+	priority journal.Priority
+	vars     map[string]string
+	failed   bool
+}
+
+func newJournalSink(pod, app string, pid int, priority journal.Priority) *journalSink {
+	return &journalSink{priority: priority, vars: map[string]string{
+		"SYSLOG_IDENTIFIER": app,
+		"SYSLOG_PID":        strconv.Itoa(pid),
+		"RKT_APP":           app,
+		"RKT_POD_UUID":      pod,
+	}}
+}
+
+// line sends one line (or piece of a long line) without its newline. After
+// the first failure it sends nothing more: the console still has the line.
+func (j *journalSink) line(b []byte) error {
+	if j.failed {
+		return nil
+	}
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if err := journal.Send(string(b), j.priority, j.vars); err != nil {
+		j.failed = true
+		return err
+	}
+	return nil
+}
