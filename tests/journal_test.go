@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -113,6 +114,46 @@ func TestJournalOutput(t *testing.T) {
 		t.Errorf("the app's rootfs holds %s; only stage1 should", hostJournalSocket)
 	}
 
+	checkJournalEntries(t, got, uuid, nonce)
+
+	// Under a unit whose StandardOutput= is the journal (JOURNAL_STREAM
+	// names rkt's stdout), the console copy of stdout would be a second
+	// journal entry without the fields: only the journal gets the line.
+	// stderr is not that stream and keeps its copy.
+	outFile, err := os.Create(pe.base + "/stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(outFile.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	uuidFile := pe.base + "/uuid-stream"
+	cmd := pe.env.command(context.Background(), pe.withStage1("run", []string{"--uuid-file-save=" + uuidFile, img})...)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino))
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = outFile, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rkt run with JOURNAL_STREAM: %v\n%s", err, errb.String())
+	}
+	b, err := os.ReadFile(uuidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkJournalEntries(t, got, strings.TrimSpace(string(b)), nonce)
+	if out, _ := os.ReadFile(outFile.Name()); strings.Contains(string(out), "out-"+nonce) {
+		t.Errorf("stdout, the journal stream, also got the app's line; journalctl -u would show it twice:\n%s", out)
+	}
+	if !strings.Contains(errb.String(), "err-"+nonce) {
+		t.Errorf("stderr, not the journal stream, lost the app's line:\n%s", errb.String())
+	}
+}
+
+// checkJournalEntries waits for the pod's two lines among the datagrams
+// and checks their fields.
+func checkJournalEntries(t *testing.T, got <-chan map[string]string, uuid, nonce string) {
+	t.Helper()
 	want := map[string]string{"out-" + nonce: "6", "err-" + nonce: "3"}
 	seen := map[string]map[string]string{}
 	timeout := time.After(30 * time.Second)

@@ -279,6 +279,12 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		// (journal+console, as rkt 1.30's app units did): it finds the
 		// socket at the same path in the stage1 rootfs. Apps never see it.
 		args = append(args, "--bind-ro="+journalSocket)
+		if v := os.Getenv("JOURNAL_STREAM"); v != "" {
+			// nspawn passes its stdout and stderr on as they are
+			// (--console=pipe): when they are a unit's journal stream
+			// the supervisor sends each line once, with its fields.
+			args = append(args, "--setenv=JOURNAL_STREAM="+v)
+		}
 	}
 
 	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP",

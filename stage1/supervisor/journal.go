@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,4 +53,18 @@ func (j *journalSink) line(b []byte) error {
 		return err
 	}
 	return nil
+}
+
+// consoleIsJournal reports which of the supervisor's stdout and stderr are
+// the journal already: systemd names a unit's journal stream in
+// JOURNAL_STREAM, which stage1 hands on to the supervisor.
+func consoleIsJournal(log *slog.Logger) (stdout, stderr bool) {
+	var err error
+	if stdout, err = journal.StdoutIsJournalStream(); err != nil {
+		log.Warn("checking whether stdout is the journal", "err", err)
+	}
+	if stderr, err = journal.StderrIsJournalStream(); err != nil {
+		log.Warn("checking whether stderr is the journal", "err", err)
+	}
+	return stdout, stderr
 }

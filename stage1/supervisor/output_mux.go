@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -28,8 +29,13 @@ type outputMux struct {
 	stdout, stderr *lockedWriter
 	prefixed       bool   // several apps: console lines start with "app[pid]: "
 	journalPod     string // the pod's UUID when lines go to the journal too
-	log            *slog.Logger
-	wg             sync.WaitGroup
+	// quietOut and quietErr: that console stream is itself the journal
+	// (JOURNAL_STREAM, a unit's StandardOutput=journal), which already
+	// has every line with its fields; copying it there too would show it
+	// twice in journalctl -u.
+	quietOut, quietErr bool
+	log                *slog.Logger
+	wg                 sync.WaitGroup
 }
 
 func (o *appOutput) closeChildEnds() {
@@ -58,9 +64,10 @@ func (o *appOutput) started(pid int) {
 	}
 	for _, p := range []struct {
 		src      *os.File
-		dst      *lockedWriter
+		dst      io.Writer
 		priority journal.Priority
-	}{{o.readOut, o.mux.stdout, journal.PriInfo}, {o.readErr, o.mux.stderr, journal.PriErr}} {
+	}{{o.readOut, consoleOf(o.mux.stdout, o.mux.quietOut), journal.PriInfo},
+		{o.readErr, consoleOf(o.mux.stderr, o.mux.quietErr), journal.PriErr}} {
 		var line func([]byte)
 		if o.mux.journalPod != "" {
 			j := newJournalSink(o.mux.journalPod, o.app, pid, p.priority)
@@ -97,4 +104,11 @@ func (s *Supervisor) outputs(app string) *appOutput {
 		return &appOutput{stdout: s.Stdout, stderr: s.Stderr, app: app}
 	}
 	return o
+}
+
+func consoleOf(w *lockedWriter, quiet bool) io.Writer {
+	if quiet {
+		return io.Discard
+	}
+	return w
 }

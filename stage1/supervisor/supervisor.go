@@ -105,6 +105,9 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 			prefixed: len(specs) > 1, log: s.Log}
 		if journalOn {
 			s.mux.journalPod = rc.UUID
+			if s.Root == "/" {
+				s.mux.quietOut, s.mux.quietErr = consoleIsJournal(s.Log)
+			}
 		}
 	}
 	runners := make([]*runner, 0, len(specs))
