@@ -274,6 +274,18 @@ func planPod(pod string, ra entrypoint.RunArgs) (*nspawnPlan, error) {
 		return nil, err
 	}
 	args = append(args, binds...)
+	if fi, err := os.Stat(journalSocket); err == nil && fi.Mode().Type() == os.ModeSocket {
+		// The supervisor sends the apps' output to the host's journald
+		// (journal+console, as rkt 1.30's app units did): it finds the
+		// socket at the same path in the stage1 rootfs. Apps never see it.
+		args = append(args, "--bind-ro="+journalSocket)
+		if v := os.Getenv("JOURNAL_STREAM"); v != "" {
+			// nspawn passes its stdout and stderr on as they are
+			// (--console=pipe): when they are a unit's journal stream
+			// the supervisor sends each line once, with its fields.
+			args = append(args, "--setenv=JOURNAL_STREAM="+v)
+		}
+	}
 
 	env := filterEnv(os.Environ(), "SYSTEMD_LOG_LEVEL", "SYSTEMD_NSPAWN_CONTAINER_SERVICE", "SYSTEMD_SECCOMP",
 		"SYSTEMD_NSPAWN_USE_CGNS", "SYSTEMD_NSPAWN_API_VFS_WRITABLE")
@@ -447,6 +459,9 @@ func copyHostNameFiles(rootfs string, rc *podlayout.RuntimeConfig) error {
 	}
 	return nil
 }
+
+// journalSocket is journald's native socket on the host.
+const journalSocket = "/run/systemd/journal/socket"
 
 // escapeBind escapes the separators of nspawn's --bind=SRC:DST syntax.
 func escapeBind(p string) string {

@@ -28,8 +28,9 @@ const maxLine = 64 << 10
 // prefix (rkt's "app[pid]: "). Each line is one Write. A last line without
 // a newline gets one. It returns when src reaches EOF or fails; a failing
 // dst does not stop the draining of src, so that the app never blocks on a
-// full pipe.
-func copyPrefixed(dst io.Writer, src io.Reader, prefix string) error {
+// full pipe. A non-nil line is also given every piece, without the prefix;
+// its failures are line's own business.
+func copyPrefixed(dst io.Writer, src io.Reader, prefix string, line func([]byte)) error {
 	br := bufio.NewReaderSize(src, maxLine)
 	buf := make([]byte, 0, maxLine+len(prefix)+1)
 	atLineStart := true
@@ -49,6 +50,9 @@ func copyPrefixed(dst io.Writer, src io.Reader, prefix string) error {
 			}
 			if werr == nil {
 				_, werr = dst.Write(buf)
+			}
+			if line != nil {
+				line(chunk)
 			}
 		}
 		switch {

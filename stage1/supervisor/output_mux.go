@@ -2,14 +2,20 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"sync"
+
+	"github.com/coreos/go-systemd/v22/journal"
 )
 
 // appOutput is the stdout and stderr given to one process of an app.
-// With one app they are the supervisor's own descriptors, passed straight
-// through; with several, each process gets pipes whose lines are copied to
-// the supervisor's stdout and stderr with rkt's "app[pid]: " prefix.
+// With one app and no journal they are the supervisor's own descriptors,
+// passed straight through. Otherwise each process gets pipes whose lines
+// are copied to the supervisor's stdout and stderr, with rkt's
+// "app[pid]: " prefix when the pod has several apps, and, when journald's
+// socket is there, sent to the journal too (rkt 1.30's journal+console).
 type appOutput struct {
 	stdout, stderr *os.File // the child's ends
 	app            string
@@ -18,10 +24,18 @@ type appOutput struct {
 	mux            *outputMux
 }
 
-// outputMux owns the copying goroutines of a pod of several apps.
+// outputMux owns the copying goroutines of a pod whose output is piped.
 type outputMux struct {
 	stdout, stderr *lockedWriter
-	wg             sync.WaitGroup
+	prefixed       bool   // several apps: console lines start with "app[pid]: "
+	journalPod     string // the pod's UUID when lines go to the journal too
+	// quietOut and quietErr: that console stream is itself the journal
+	// (JOURNAL_STREAM, a unit's StandardOutput=journal), which already
+	// has every line with its fields; copying it there too would show it
+	// twice in journalctl -u.
+	quietOut, quietErr bool
+	log                *slog.Logger
+	wg                 sync.WaitGroup
 }
 
 func (o *appOutput) closeChildEnds() {
@@ -44,16 +58,30 @@ func (o *appOutput) started(pid int) {
 	if o.readOut == nil {
 		return
 	}
-	prefix := fmt.Sprintf("%s[%d]: ", o.app, pid)
+	prefix := ""
+	if o.mux.prefixed {
+		prefix = fmt.Sprintf("%s[%d]: ", o.app, pid)
+	}
 	for _, p := range []struct {
-		src *os.File
-		dst *lockedWriter
-	}{{o.readOut, o.mux.stdout}, {o.readErr, o.mux.stderr}} {
+		src      *os.File
+		dst      io.Writer
+		priority journal.Priority
+	}{{o.readOut, consoleOf(o.mux.stdout, o.mux.quietOut), journal.PriInfo},
+		{o.readErr, consoleOf(o.mux.stderr, o.mux.quietErr), journal.PriErr}} {
+		var line func([]byte)
+		if o.mux.journalPod != "" {
+			j := newJournalSink(o.mux.journalPod, o.app, pid, p.priority)
+			line = func(b []byte) {
+				if err := j.line(b); err != nil {
+					o.mux.log.Warn("sending output to the journal; the console keeps it", "app", o.app, "err", err)
+				}
+			}
+		}
 		o.mux.wg.Add(1)
 		go func() {
 			defer o.mux.wg.Done()
 			defer p.src.Close()
-			copyPrefixed(p.dst, p.src, prefix)
+			copyPrefixed(p.dst, p.src, prefix, line)
 		}()
 	}
 }
@@ -76,4 +104,11 @@ func (s *Supervisor) outputs(app string) *appOutput {
 		return &appOutput{stdout: s.Stdout, stderr: s.Stderr, app: app}
 	}
 	return o
+}
+
+func consoleOf(w *lockedWriter, quiet bool) io.Writer {
+	if quiet {
+		return io.Discard
+	}
+	return w
 }

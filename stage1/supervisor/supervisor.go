@@ -28,7 +28,7 @@ type Supervisor struct {
 	interactive bool
 	sink        *sink
 	reaper      *reaper
-	mux         *outputMux // nil with a single app
+	mux         *outputMux // nil with a single app and no journal
 	filters     filterCache
 	homesMu     sync.Mutex
 	homes       map[string]homeCgroup // by v2 hierarchy key, see spawn.go
@@ -97,8 +97,18 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 		}
 	}()
 
-	if len(specs) > 1 {
-		s.mux = &outputMux{stdout: &lockedWriter{w: s.Stdout}, stderr: &lockedWriter{w: s.Stderr}}
+	// An interactive app keeps the terminal to itself; its output is not
+	// journalled (rkt 1.30's interactive app used the console only).
+	journalOn := !s.interactive && hasJournal(s.Root)
+	if len(specs) > 1 || journalOn {
+		s.mux = &outputMux{stdout: &lockedWriter{w: s.Stdout}, stderr: &lockedWriter{w: s.Stderr},
+			prefixed: len(specs) > 1, log: s.Log}
+		if journalOn {
+			s.mux.journalPod = rc.UUID
+			if s.Root == "/" {
+				s.mux.quietOut, s.mux.quietErr = consoleIsJournal(s.Log)
+			}
+		}
 	}
 	runners := make([]*runner, 0, len(specs))
 	dones := make([]*condition, 0, len(specs))

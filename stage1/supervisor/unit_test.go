@@ -108,7 +108,7 @@ func TestCopyPrefixed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
-		if err := copyPrefixed(&b, strings.NewReader(tt.in), "a[7]: "); err != nil {
+		if err := copyPrefixed(&b, strings.NewReader(tt.in), "a[7]: ", nil); err != nil {
 			t.Fatal(err)
 		}
 		if b.String() != tt.want {
@@ -128,7 +128,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 func TestCopyPrefixedDrainsOnWriteError(t *testing.T) {
 	r := strings.NewReader(strings.Repeat("line\n", 1000))
 	fw := &failingWriter{}
-	if err := copyPrefixed(fw, r, "p: "); !errors.Is(err, io.ErrClosedPipe) {
+	if err := copyPrefixed(fw, r, "p: ", nil); !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("got %v", err)
 	}
 	if r.Len() != 0 || fw.n != 1 {
@@ -152,7 +152,7 @@ func TestCopyPrefixedConcurrent(t *testing.T) {
 				}
 				pw.Close()
 			}()
-			copyPrefixed(lw, pr, fmt.Sprintf("app%d[%d]: ", i, i))
+			copyPrefixed(lw, pr, fmt.Sprintf("app%d[%d]: ", i, i), nil)
 		}()
 	}
 	wg.Wait()
