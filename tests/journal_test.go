@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -180,39 +179,5 @@ func checkJournalEntries(t *testing.T, got <-chan map[string]string, uuid, nonce
 		if f["SYSLOG_PID"] == "" {
 			t.Errorf("journal entry %q has no SYSLOG_PID: %v", msg, f)
 		}
-	}
-}
-
-// TestJournalFields reads the journal of a systemd host: `journalctl -o
-// json` holds the app's line with rkt's fields, attributed to the unit that
-// ran `rkt run`.
-func TestJournalFields(t *testing.T) {
-	if b, err := os.ReadFile("/proc/1/comm"); err != nil || strings.TrimSpace(string(b)) != "systemd" {
-		t.Skip("needs systemd as PID 1; run via scripts/vm.sh")
-	}
-	if _, err := exec.LookPath("systemd-run"); err != nil {
-		t.Skipf("needs systemd-run: %v", err)
-	}
-	pe := newPodEnv(t)
-	nonce := fmt.Sprint(time.Now().UnixNano())
-	img := pe.shImage("talker", "echo out-"+nonce)
-	pe.ok("fetch", img)
-	unit := "rkt-test-journal-" + nonce + ".service"
-	cmd := pe.env.command(context.Background(), pe.withStage1("run", []string{img})...)
-	args := []string{"--unit=" + unit, "--wait", "--collect", "--working-directory=" + cmd.Dir}
-	for _, e := range cmd.Env {
-		args = append(args, "--setenv="+e)
-	}
-	args = append(args, cmd.Args...)
-	args[len(args)-len(cmd.Args)] = cmd.Path
-	if out, err := exec.Command("systemd-run", args...).CombinedOutput(); err != nil {
-		t.Fatalf("systemd-run %v: %v\n%s", args, err, out)
-	}
-	out, err := exec.Command("journalctl", "-u", unit, "-o", "json", "RKT_APP=talker").Output()
-	if err != nil {
-		t.Fatalf("journalctl -u %s: %v", unit, err)
-	}
-	if !strings.Contains(string(out), `"MESSAGE":"out-`+nonce+`"`) || !strings.Contains(string(out), `"SYSLOG_IDENTIFIER":"talker"`) {
-		t.Errorf("journalctl -u %s -o json RKT_APP=talker lacks the app's line with its fields:\n%s", unit, out)
 	}
 }

@@ -2,9 +2,11 @@ package systemd
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,6 +33,26 @@ func TestRunUnitJournal(t *testing.T) {
 	}
 	if j := journal(unit); !strings.Contains(j, msg) {
 		t.Errorf("journalctl -u %s does not hold the app's output %q:\n%s", unit, msg, j)
+	}
+	// The supervisor's own entries carry rkt's fields: the app's name as
+	// its syslog identifier, the app and the pod.
+	out, err := exec.Command("journalctl", "-u", unit, "-o", "json", "RKT_APP=hello").Output()
+	if err != nil {
+		t.Fatalf("journalctl -u %s -o json RKT_APP=hello: %v", unit, err)
+	}
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil || e["MESSAGE"] != msg {
+			continue
+		}
+		found = true
+		if e["SYSLOG_IDENTIFIER"] != "hello" || e["RKT_POD_UUID"] == nil || e["RKT_POD_UUID"] == "" {
+			t.Errorf("the app's journal entry lacks rkt's fields: %v", e)
+		}
+	}
+	if !found {
+		t.Errorf("journalctl -u %s -o json RKT_APP=hello has no entry %q:\n%s", unit, msg, out)
 	}
 }
 
