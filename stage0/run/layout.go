@@ -232,8 +232,7 @@ func emptyVolume(podDir string, v types.Volume) error {
 // dataDir: the kernel has overlayfs and the data dir's filesystem can hold
 // upper dirs.
 func overlayUsable(dataDir string) bool {
-	data, err := os.ReadFile("/proc/filesystems")
-	if err != nil || !bytes.Contains(data, []byte("\toverlay\n")) {
+	if !overlayAvailable("/proc/filesystems", "/lib/modules") {
 		return false
 	}
 	var st unix.Statfs_t
@@ -245,6 +244,24 @@ func overlayUsable(dataDir string) bool {
 		return false
 	}
 	return true
+}
+
+// overlayAvailable says whether the kernel has overlayfs: registered
+// already (filesystems, /proc/filesystems), or built as a module of the
+// running kernel (listed in modulesDir/<release>/modules.dep), which the
+// kernel loads on the first overlay mount. A fresh Debian host has not
+// loaded it yet; without the second check every pod there would get
+// copies of its images.
+func overlayAvailable(filesystems, modulesDir string) bool {
+	if data, err := os.ReadFile(filesystems); err == nil && bytes.Contains(data, []byte("\toverlay\n")) {
+		return true
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	dep, err := os.ReadFile(filepath.Join(modulesDir, unix.ByteSliceToString(u.Release[:]), "modules.dep"))
+	return err == nil && bytes.Contains(dep, []byte("/overlay.ko"))
 }
 
 // syncPod makes what was written in the pod directory durable with one
