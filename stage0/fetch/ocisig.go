@@ -31,12 +31,9 @@ func OCISignatures(ks *trust.Keystore, opts ocisig.Options) OCIVerifier {
 			RemoteOptions:  req.RemoteOptions,
 		}
 		if req.Layout != "" {
-			if req.LayoutRef == "" {
-				return fmt.Errorf("%w: an image from %s is checked for the docker reference it is named by; name it: oci:PATH:REGISTRY/REPOSITORY:TAG", ErrOCIUnsigned, req.Layout)
-			}
 			name, ref, err := ocisig.TrustName(req.LayoutRef)
 			if err != nil {
-				return fmt.Errorf("%w: %w", ErrOCIUnsigned, err)
+				return fmt.Errorf("%w: %w: name the image (oci:PATH:REGISTRY/REPOSITORY:TAG or oci-archive:PATH:REGISTRY/REPOSITORY:TAG; a docker-archive carries no signature), or pass --insecure-options=image", ErrOCIUnsigned, err)
 			}
 			r.Name, r.Reference, r.LayoutPath = name, ref, req.Layout
 		}

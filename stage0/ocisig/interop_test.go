@@ -86,8 +86,9 @@ func TestContainersPolicyAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[len(data)-3] ^= 0x40
-	os.WriteFile(bad, data, 0o644)
+	if err := os.WriteFile(bad, corruptParsable(t, data), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// Unsigned.
 	s.reg.push(t, "team/plain:1")

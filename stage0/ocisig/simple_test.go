@@ -1,6 +1,7 @@
 package ocisig
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -152,8 +153,12 @@ func TestSimpleSigningRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data[len(data)-3] ^= 0x40 // inside the signature value
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		// skopeo's message is compressed, so a flipped bit may break the
+		// compressed stream instead of the signature. Flip one near the
+		// end (inside the signature packet) that still leaves a message
+		// that parses: that is a bad signature, and nothing else.
+		bad := corruptParsable(t, data)
+		if err := os.WriteFile(p, bad, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err = Verify(verifyCtx(), ks, r, s.opts())
@@ -191,4 +196,20 @@ func copySignature(t *testing.T, l *lookaside, repoPath, from, to string) {
 	if err := os.WriteFile(dst, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// corruptParsable flips one bit in the last bytes of a signed message,
+// choosing the first position from the end whose result still parses as a
+// signed message.
+func corruptParsable(t *testing.T, data []byte) []byte {
+	t.Helper()
+	for i := len(data) - 3; i > len(data)-200 && i > 0; i-- {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x40
+		if _, _, err := trust.ParseSignedMessage(bad); err == nil {
+			return bad
+		}
+	}
+	t.Fatal("no bit of the message's last 200 bytes can be flipped leaving it parsable")
+	return nil
 }
