@@ -1,5 +1,7 @@
 // Command notifier is a test app: once /go exists it sends READY=1 to
-// $NOTIFY_SOCKET, then waits to be stopped.
+// $NOTIFY_SOCKET, then waits to be stopped. It prints "notified" first:
+// the test stops the pod as soon as READY=1 arrives, and the line must be
+// in the output pipe by then.
 package main
 
 import (
@@ -23,10 +25,10 @@ func main() {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(3)
 	}
+	os.Stdout.WriteString("notified\n")
 	if _, err := conn.Write([]byte("STATUS=warming up\nREADY=1\n")); err != nil {
 		os.Exit(4)
 	}
-	os.Stdout.WriteString("notified\n")
 	// Wait for the stop. A bare select{} would not do: with no other
 	// goroutine the runtime calls it a deadlock and exits 2.
 	stop := make(chan os.Signal, 1)
