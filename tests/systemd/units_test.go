@@ -97,21 +97,50 @@ func TestPodUnitStop(t *testing.T) {
 		t.Errorf("machinectl list while the pod runs does not show %s:\n%s", machine, m)
 	}
 	run(t, "systemctl", "stop", unit)
+	checkCleanStop(t, "systemctl stop", unit, uuid)
+}
+
+// TestMachinePoweroff: while a rkt-pod@.service runs, machined lists the
+// pod and `machinectl status` shows it with its unit; `machinectl poweroff`
+// stops it as cleanly as systemctl stop does (machined asks the pod's PID 1
+// with SIGRTMIN+4, which the supervisor takes as a shutdown request).
+func TestMachinePoweroff(t *testing.T) {
+	needHost(t)
+	img := signedImage(t, "sleeper", []string{"sleep"}, nil)
+	unit, uuidFile := podUnit(t, img)
+	run(t, "systemctl", "start", unit)
+	uuid := readUUID(t, uuidFile, unit)
+	machine := "rkt-" + uuid
+	if m := machines(); !strings.Contains(m, machine) {
+		t.Errorf("machinectl list while the pod runs does not show %s:\n%s", machine, m)
+	}
+	if st := run(t, "machinectl", "status", "--no-pager", machine); !strings.Contains(st, machine) || !strings.Contains(st, unit) {
+		t.Errorf("machinectl status %s does not name the machine and its unit %s:\n%s", machine, unit, st)
+	}
+	run(t, "machinectl", "poweroff", machine)
+	checkCleanStop(t, "machinectl poweroff", unit, uuid)
+}
+
+// checkCleanStop waits for the pod unit to stop after how, and checks that
+// the stop was clean: the app got SIGTERM and exited 0, the unit ended with
+// success, rkt status shows the exit, and machined forgot the pod.
+func checkCleanStop(t *testing.T, how, unit, uuid string) {
+	t.Helper()
 	p := waitStopped(t, unit)
 	if p["ActiveState"] != "inactive" || p["Result"] != "success" {
-		t.Errorf("%s after systemctl stop: %v, want inactive with Result=success\njournal:\n%s", unit, p, journal(unit))
+		t.Errorf("%s after %s: %v, want inactive with Result=success\njournal:\n%s", unit, how, p, journal(unit))
 	}
 	if j := journal(unit); !strings.Contains(j, "app: terminated") {
-		t.Errorf("the app did not get SIGTERM (no \"app: terminated\" in the journal):\n%s", j)
+		t.Errorf("after %s the app did not get SIGTERM (no \"app: terminated\" in the journal):\n%s", how, j)
 	}
 	// The unit's ExecStopPost= marked the pod for gc: "exited garbage".
 	st := status(t, uuid)
 	if (st["state"] != "exited" && st["state"] != "exited garbage") || st["exited"] != "true" || st["app-sleeper"] != "0" {
-		t.Errorf("rkt status %s after systemctl stop: %v, want state=exited (or exited garbage) exited=true app-sleeper=0", uuid, st)
+		t.Errorf("rkt status %s after %s: %v, want state=exited (or exited garbage) exited=true app-sleeper=0", uuid, how, st)
 	}
-	if m := machines(); strings.Contains(m, machine) {
-		t.Errorf("machinectl list still shows %s after the pod exited:\n%s", machine, m)
-	}
+	machine := "rkt-" + uuid
+	waitFor(t, "machined to forget "+machine, func() bool { return !strings.Contains(machines(), machine) },
+		func() string { return "machinectl list:\n" + machines() })
 }
 
 // TestSocketActivation: a .socket unit listens, the first connection starts
