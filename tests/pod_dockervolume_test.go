@@ -2,6 +2,7 @@ package tests
 
 import (
 	"archive/tar"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -65,5 +66,24 @@ echo "mounted=$(grep -c ' /var/data ' /proc/self/mounts)"
 	}
 	if strings.Contains(out, "from-image") {
 		t.Errorf("a declared empty volume was filled from the image:\n%s", out)
+	}
+
+	// A --pod-manifest that covers the mount point with nothing: as in
+	// rkt 1.30, the app gets an implicit volume, filled for the docker image.
+	for _, c := range []struct {
+		img  string
+		want []string
+	}{
+		{docker, []string{"seed=from-image", "sub=deep-file", "dir=750 1000 1100", "mounted=1"}},
+		{plain, []string{"seed=none", "dir=755 0 0", "mounted=1"}},
+	} {
+		id := pe.fetchID("--full", c.img)
+		pm := fmt.Sprintf(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"app","image":{"id":%q}}]}`, id)
+		out = pe.runOK("--net=none", "--pod-manifest="+pe.write("pod.json", []byte(pm)))
+		for _, want := range c.want {
+			if !hasLine(out, want) {
+				t.Errorf("--pod-manifest of %s, no volume for the mount point: want %q in the app's output:\n%s", c.img, want, out)
+			}
+		}
 	}
 }

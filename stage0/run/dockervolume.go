@@ -27,12 +27,15 @@ import (
 // dockerRepositoryAnnotation marks an image converted from Docker.
 const dockerRepositoryAnnotation = "appc.io/docker/repository"
 
-// implicitVolumes returns the names of pm's volumes that the plan did not
-// declare: those made for mount points nothing covered (podspec.Manifest).
-// A --pod-manifest declares all of its volumes itself.
+// implicitVolumes returns the names of pm's implicit empty volumes. For a
+// pod built from the command line they are the volumes podspec.Manifest
+// made for mount points nothing covered. A --pod-manifest gets them here,
+// as rkt 1.30's stage1 made them: one per app and uncovered mount point,
+// named <app>-<mount point>, added to the pod's volumes and the app's
+// mounts.
 func implicitVolumes(plan *podspec.Plan, pm *schema.PodManifest) map[types.ACName]bool {
 	if plan.PodManifestFile != "" {
-		return nil
+		return addManifestImplicitVolumes(pm)
 	}
 	declared := map[types.ACName]bool{}
 	for _, v := range plan.Volumes {
@@ -45,6 +48,48 @@ func implicitVolumes(plan *podspec.Plan, pm *schema.PodManifest) map[types.ACNam
 		}
 	}
 	return implicit
+}
+
+// addManifestImplicitVolumes gives each mount point of pm's apps that no
+// mount of its app and no pod volume of its name covers an empty volume of
+// its own (mode 0755, owned by root, read-only as the mount point says).
+func addManifestImplicitVolumes(pm *schema.PodManifest) map[types.ACName]bool {
+	volumes := map[types.ACName]bool{}
+	for _, v := range pm.Volumes {
+		volumes[v.Name] = true
+	}
+	implicit := map[types.ACName]bool{}
+	for i := range pm.Apps {
+		ra := &pm.Apps[i]
+		for _, mp := range ra.App.MountPoints {
+			if volumes[mp.Name] || covers(ra.Mounts, mp) {
+				continue
+			}
+			name := manifestImplicitName(ra.Name, mp.Name)
+			mode, zero, ro := "0755", 0, mp.ReadOnly
+			pm.Volumes = append(pm.Volumes, types.Volume{Name: name, Kind: "empty", ReadOnly: &ro, Mode: &mode, UID: &zero, GID: &zero})
+			ra.Mounts = append(ra.Mounts, schema.Mount{Volume: name, Path: mp.Path})
+			volumes[name] = true
+			implicit[name] = true
+		}
+	}
+	return implicit
+}
+
+// manifestImplicitName names the implicit volume of an app's mount point
+// in a --pod-manifest pod: both are ACNames, so their join is one too.
+func manifestImplicitName(app, mountPoint types.ACName) types.ACName {
+	return types.ACName(app.String() + "-" + mountPoint.String())
+}
+
+// covers tells whether one of mounts is at mp's path or of mp's volume.
+func covers(mounts []schema.Mount, mp types.MountPoint) bool {
+	for _, m := range mounts {
+		if filepath.Clean("/"+m.Path) == filepath.Clean("/"+mp.Path) || m.Volume == mp.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // dockerVolumeSources maps each implicit empty volume to fill to the
@@ -61,18 +106,21 @@ func (l *layout) dockerVolumeSources(pm *schema.PodManifest, apps []resolved) (m
 		}
 		rootfs := filepath.Join(l.treePath(apps[i].treeID), "rootfs")
 		for _, mp := range ra.App.MountPoints {
-			if !l.implicit[mp.Name] {
-				continue
+			vol := mp.Name
+			if !l.implicit[vol] {
+				if vol = manifestImplicitName(ra.Name, mp.Name); !l.implicit[vol] {
+					continue
+				}
 			}
-			if _, taken := out[mp.Name]; taken {
+			if _, taken := out[vol]; taken {
 				continue // the first app's content, as the volume is made once
 			}
 			src, err := dirInRootfs(rootfs, mp.Path)
 			if err != nil {
-				return nil, fmt.Errorf("volume %q of app %s: %w", mp.Name, ra.Name, err)
+				return nil, fmt.Errorf("volume %q of app %s: %w", vol, ra.Name, err)
 			}
 			if src != "" {
-				out[mp.Name] = src
+				out[vol] = src
 			}
 		}
 	}
