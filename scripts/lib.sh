@@ -5,7 +5,8 @@
 # suite and the demo (pod networks need the CNI plugins and iptables; the
 # network tests also use iproute2 and nsenter from util-linux; the seccomp
 # compiler's differential test builds against libseccomp with cgo; the OCI
-# tests push to a docker-registry with skopeo; the test VM of scripts/vm.sh
+# tests push to a docker-registry with skopeo, and compare verdicts with
+# skopeo's and podman's; the test VM of scripts/vm.sh
 # needs debootstrap, qemu and mkfs.ext4 -d). Go is not among them: Debian 12
 # ships Go 1.19 and rkt needs Go >= 1.26 (see find_go).
 RKT_DEBIAN_PACKAGES=(
@@ -30,6 +31,7 @@ RKT_DEBIAN_PACKAGES=(
 	shellcheck
 	dbus-daemon
 	skopeo
+	podman
 	gcc
 	libc6-dev
 	libseccomp-dev

@@ -2,9 +2,11 @@ package ocisig
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -47,9 +49,55 @@ func containersAccept(t *testing.T, r *testRegistry, l *lookaside, policy, ref s
 	return err == nil, string(out)
 }
 
+// podmanAccept reports whether podman itself, under policy, pulls ref out
+// of the registry (into a throw-away store). podman reads registries.d
+// only from /etc/containers/registries.d when run as root, so the
+// lookaside of this registry's host:port goes there for the test, in a file
+// of its own, removed after. It returns skip, not "", when podman cannot
+// run here.
+func podmanAccept(t *testing.T, r *testRegistry, l *lookaside, policy, ref string) (ok bool, out, skip string) {
+	t.Helper()
+	if _, err := exec.LookPath("podman"); err != nil {
+		return false, "", "podman is not installed (install_packages in scripts/lib.sh lists it)"
+	}
+	if os.Geteuid() != 0 {
+		return false, "", "podman reads /etc/containers/registries.d only as root"
+	}
+	conf := filepath.Join("/etc/containers/registries.d", "rkt-test-"+strings.NewReplacer(":", "-", ".", "-").Replace(r.host)+".yaml")
+	if _, err := os.Stat(conf); err != nil {
+		if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		yaml := fmt.Sprintf("docker:\n  %s:\n    lookaside: file://%s\n", r.host, l.dir)
+		if err := os.WriteFile(conf, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(conf) })
+	}
+	// podman refuses a runroot path longer than 50 characters.
+	store, err := os.MkdirTemp("", "podman")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(store) })
+	cmd := exec.Command("podman", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run"),
+		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none",
+		"pull", "--quiet", "--signature-policy", policy, "--tls-verify=false", "docker://"+r.host+"/"+ref)
+	b, err := cmd.CombinedOutput()
+	return err == nil, string(b), ""
+}
+
+// policyVerdict tells whether a tool's refusal came from the signature
+// policy (containers/image says "Source image rejected"), not from
+// something else going wrong; an acceptance always is one.
+func policyVerdict(accepted bool, out string) bool {
+	return accepted || strings.Contains(out, "Source image rejected")
+}
+
 // TestContainersPolicyAgrees runs the hostile cases through rkt's Verify
-// and through containers/image's policy (skopeo copy --policy, signedBy):
-// both must accept and refuse the same images.
+// and through containers/image's policy, as skopeo copy --policy and as
+// podman pull --signature-policy (signedBy) apply it: all three must
+// accept and refuse the same images.
 func TestContainersPolicyAgrees(t *testing.T) {
 	s := newSimpleSetup(t, "never")
 	s.key.trust(t, s.ks, s.reg.host+"/team")
@@ -115,9 +163,16 @@ func TestContainersPolicyAgrees(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Verify(verifyCtx(), tc.ks, s.reg.request(t, tc.ref), s.opts())
 			theirs, out := containersAccept(t, s.reg, s.la, tc.policy, tc.ref)
-			if ours := err == nil; ours != tc.want || theirs != tc.want {
-				t.Errorf("%s: rkt accepts=%v (%v), containers/image accepts=%v (%s), want %v",
+			if ours := err == nil; ours != tc.want || theirs != tc.want || !policyVerdict(theirs, out) {
+				t.Errorf("%s: rkt accepts=%v (%v), skopeo accepts=%v (%s), want %v",
 					tc.ref, ours, err, theirs, out, tc.want)
+			}
+			podman, out, skip := podmanAccept(t, s.reg, s.la, tc.policy, tc.ref)
+			if skip != "" {
+				t.Skip("skipping podman's verdict: " + skip)
+			}
+			if podman != tc.want || !policyVerdict(podman, out) {
+				t.Errorf("%s: podman pull accepts=%v (%s), want %v (as rkt)", tc.ref, podman, out, tc.want)
 			}
 		})
 	}
