@@ -671,3 +671,47 @@ func TestInterruptedRemoveKeepingTreesKeepsTrees(t *testing.T) {
 		t.Errorf("the intent: %v, want it gone", err)
 	}
 }
+
+// Touch records a use, but leaves a last-used time younger than
+// TouchInterval alone: pods started one after the other do not each write
+// the index.
+func TestTouchSkipsARecentTime(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	clock := time.Unix(1700000000, 0)
+	s.now = func() time.Time { return clock }
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	lastUsed := func() time.Time {
+		t.Helper()
+		img, err := s.Image(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img.LastUsed
+	}
+	imported := lastUsed()
+	clock = clock.Add(TouchInterval - time.Second)
+	if err := s.Touch(key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUsed(); !got.Equal(imported) {
+		t.Errorf("a use %v after the last moved it: %v -> %v", TouchInterval-time.Second, imported, got)
+	}
+	clock = clock.Add(time.Second)
+	if err := s.Touch(key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUsed(); !got.Equal(clock) {
+		t.Errorf("a use %v after the last: lastused %v, want %v", TouchInterval, got, clock)
+	}
+	// A last-used time in the future (a clock set back) is replaced.
+	clock = clock.Add(-time.Hour)
+	if err := s.Touch(key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUsed(); !got.Equal(clock) {
+		t.Errorf("after the clock went back: lastused %v, want %v", got, clock)
+	}
+	if err := s.Touch("sha512-" + strings.Repeat("0", 128)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("touching a missing image: %v", err)
+	}
+}
