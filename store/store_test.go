@@ -470,6 +470,12 @@ func TestRenderWithDependencyAndWhitelist(t *testing.T) {
 	if img, _ := s.Image(top); img.TreeStoreSize == 0 {
 		t.Errorf("tree size not recorded")
 	}
+	// RenderManifest: the same tree, and the top image's manifest (not its
+	// dependency's) as Manifest gives it.
+	id2, im, raw, err := s.RenderManifest(context.Background(), top)
+	if err != nil || id2 != id || im == nil || im.Name.String() != "example.com/top" || !bytes.Equal(raw, manifest) {
+		t.Errorf("RenderManifest = %s, %v, %q, %v; want %s and the top manifest", id2, im, raw, err, id)
+	}
 	// By image ID too, and a missing dependency is reported as such.
 	byID := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/byid",` +
 		`"dependencies":[{"imageName":"example.com/base","imageID":"` + baseHash.String() + `"}]}`)
