@@ -21,22 +21,23 @@ const maxDependencyDepth = 64
 // chain resolves key's dependencies, depth first: each dependency's own
 // dependencies come before it, dependencies in manifest order, the image
 // itself last; an image appearing twice is kept at its first place. The
-// top image's manifest is returned too.
-func (s *Store) chain(key string) ([]string, *schema.ImageManifest, error) {
+// top image's manifest is returned too, parsed and as stored.
+func (s *Store) chain(key string) ([]string, *schema.ImageManifest, []byte, error) {
 	var order []string
 	seen := map[string]bool{}
 	var top *schema.ImageManifest
+	var topRaw []byte
 	var walk func(key string, depth int) error
 	walk = func(key string, depth int) error {
 		if depth > maxDependencyDepth {
 			return fmt.Errorf("dependencies of %s nest deeper than %d (a cycle?)", key, maxDependencyDepth)
 		}
-		im, _, err := s.Manifest(key)
+		im, raw, err := s.Manifest(key)
 		if err != nil {
 			return err
 		}
 		if depth == 0 {
-			top = im
+			top, topRaw = im, raw
 		}
 		for _, d := range im.Dependencies {
 			dk, err := s.resolveDependency(d.ImageName.String(), d.ImageID, d.Labels.ToMap())
@@ -54,9 +55,9 @@ func (s *Store) chain(key string) ([]string, *schema.ImageManifest, error) {
 		return nil
 	}
 	if err := walk(key, 0); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return order, top, nil
+	return order, top, topRaw, nil
 }
 
 func (s *Store) resolveDependency(name string, id *types.Hash, labels map[types.ACIdentifier]string) (string, error) {
@@ -81,49 +82,57 @@ func (s *Store) resolveDependency(name string, id *types.Hash, labels map[types.
 // Render builds the tree of key with its dependencies and pathWhitelist
 // applied, unless it is already complete, and returns its ID.
 func (s *Store) Render(ctx context.Context, key string) (string, error) {
+	id, _, _, err := s.render(ctx, key, false)
+	return id, err
+}
+
+// RenderManifest is Render, and returns key's manifest as Manifest does:
+// rendering reads it anyway, and a pod start needs both.
+func (s *Store) RenderManifest(ctx context.Context, key string) (treeID string, _ *schema.ImageManifest, raw []byte, _ error) {
 	return s.render(ctx, key, false)
 }
 
 // RepairTree rebuilds key's tree from the blobs, whatever its state.
 func (s *Store) RepairTree(ctx context.Context, key string) (string, error) {
-	return s.render(ctx, key, true)
+	id, _, _, err := s.render(ctx, key, true)
+	return id, err
 }
 
-func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, error) {
-	keys, top, err := s.chain(key)
+func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, *schema.ImageManifest, []byte, error) {
+	keys, top, topRaw, err := s.chain(key)
 	if err != nil {
-		return "", fmt.Errorf("rendering image %s: %w", key, err)
+		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 	}
 	id := tree.ID(keys...)
 	if !rebuild && s.trees.IsRendered(id) {
-		return id, nil
+		return id, top, topRaw, nil
 	}
 	l, err := s.trees.Lock(id, flock.Exclusive, true)
 	if err != nil {
-		return "", fmt.Errorf("rendering image %s: %w", key, err)
+		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 	}
 	defer l.Close()
 	if rebuild {
 		if err := s.trees.Remove(id); err != nil {
-			return "", fmt.Errorf("rendering image %s: %w", key, err)
+			return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 		}
 	} else if s.trees.IsRendered(id) {
-		return id, nil
+		return id, top, topRaw, nil
 	}
 	area, err := newTempArea(s.tmpDir)
 	if err != nil {
-		return "", fmt.Errorf("rendering image %s: %w", key, err)
+		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 	}
 	defer area.remove()
 	stage := filepath.Join(area.dir, "tree")
 	if err := os.Mkdir(stage, 0o755); err != nil {
-		return "", fmt.Errorf("rendering image %s: %w", key, err)
+		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 	}
 	layers := make([]tree.Layer, len(keys))
 	for i, k := range keys {
 		layers[i] = tree.Layer{Key: k, Open: func() (io.ReadCloser, error) { return s.cas.OpenBlob(k) }}
 		if wo, err := s.whiteouts(k); err != nil {
-			return "", fmt.Errorf("rendering image %s: %w", key, err)
+			return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 		} else {
 			layers[i].Whiteouts = wo
 		}
@@ -132,16 +141,16 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, e
 	// falls back to re-reading layered ones.
 	sum, err := tree.BuildHashed(ctx, stage, layers, top.PathWhitelist)
 	if err != nil {
-		return "", fmt.Errorf("rendering image %s: %w", key, err)
+		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 	}
 	size, err := s.trees.InstallHashed(stage, id, key, sum)
 	if err != nil {
-		return "", fmt.Errorf("rendering image %s: %w", key, err)
+		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
 	}
 	// The row may be gone (removed meanwhile); the tree is then an orphan
 	// for GC.
 	s.idx.UpdateImage(key, func(img *index.Image) { img.TreeStoreSize = size })
-	return id, nil
+	return id, top, topRaw, nil
 }
 
 // AnnWhiteouts is the annotation of a layer image converted from an OCI

@@ -268,9 +268,23 @@ func (s *Store) Remote(aciURL string) (*index.Remote, error) { return s.idx.Remo
 // PutRemote writes an HTTP cache row.
 func (s *Store) PutRemote(r index.Remote) error { return s.idx.PutRemote(r) }
 
-// Touch sets key's lastused time to now.
+// TouchInterval is how stale a last-used time may get: Touch leaves a time
+// less than this old alone. Every `rkt run` touches its images, and a
+// write of the index is a write transaction with its syncs; pods started
+// one after the other from the same images then pay for a read only.
+const TouchInterval = time.Minute
+
+// Touch sets key's lastused time to now, unless it is less than
+// TouchInterval old.
 func (s *Store) Touch(key string) error {
-	err := s.idx.UpdateImage(key, func(img *index.Image) { img.LastUsed = s.now() })
+	now := s.now()
+	img, err := s.idx.Image(key)
+	if err == nil {
+		if age := now.Sub(img.LastUsed); age >= 0 && age < TouchInterval {
+			return nil
+		}
+		err = s.idx.UpdateImage(key, func(img *index.Image) { img.LastUsed = now })
+	}
 	if errors.Is(err, index.ErrNotFound) {
 		return fmt.Errorf("touching image %s: %w", key, ErrNotFound)
 	}

@@ -470,6 +470,12 @@ func TestRenderWithDependencyAndWhitelist(t *testing.T) {
 	if img, _ := s.Image(top); img.TreeStoreSize == 0 {
 		t.Errorf("tree size not recorded")
 	}
+	// RenderManifest: the same tree, and the top image's manifest (not its
+	// dependency's) as Manifest gives it.
+	id2, im, raw, err := s.RenderManifest(context.Background(), top)
+	if err != nil || id2 != id || im == nil || im.Name.String() != "example.com/top" || !bytes.Equal(raw, manifest) {
+		t.Errorf("RenderManifest = %s, %v, %q, %v; want %s and the top manifest", id2, im, raw, err, id)
+	}
 	// By image ID too, and a missing dependency is reported as such.
 	byID := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/byid",` +
 		`"dependencies":[{"imageName":"example.com/base","imageID":"` + baseHash.String() + `"}]}`)
@@ -669,5 +675,49 @@ func TestInterruptedRemoveKeepingTreesKeepsTrees(t *testing.T) {
 	}
 	if _, err := os.Stat(s.intentPath(key)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the intent: %v, want it gone", err)
+	}
+}
+
+// Touch records a use, but leaves a last-used time younger than
+// TouchInterval alone: pods started one after the other do not each write
+// the index.
+func TestTouchSkipsARecentTime(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	clock := time.Unix(1700000000, 0)
+	s.now = func() time.Time { return clock }
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	lastUsed := func() time.Time {
+		t.Helper()
+		img, err := s.Image(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img.LastUsed
+	}
+	imported := lastUsed()
+	clock = clock.Add(TouchInterval - time.Second)
+	if err := s.Touch(key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUsed(); !got.Equal(imported) {
+		t.Errorf("a use %v after the last moved it: %v -> %v", TouchInterval-time.Second, imported, got)
+	}
+	clock = clock.Add(time.Second)
+	if err := s.Touch(key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUsed(); !got.Equal(clock) {
+		t.Errorf("a use %v after the last: lastused %v, want %v", TouchInterval, got, clock)
+	}
+	// A last-used time in the future (a clock set back) is replaced.
+	clock = clock.Add(-time.Hour)
+	if err := s.Touch(key); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUsed(); !got.Equal(clock) {
+		t.Errorf("after the clock went back: lastused %v, want %v", got, clock)
+	}
+	if err := s.Touch("sha512-" + strings.Repeat("0", 128)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("touching a missing image: %v", err)
 	}
 }

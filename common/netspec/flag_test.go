@@ -3,6 +3,8 @@ package netspec
 import (
 	"errors"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -62,5 +64,23 @@ func TestNetRequestString(t *testing.T) {
 	back, err := ParseNetFlag([]string{r.String()})
 	if err != nil || !reflect.DeepEqual(back, []NetRequest{r}) {
 		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}
+
+// The name check is CNI's regexp for network names, written as a loop;
+// both must agree on every name, the edge bytes included.
+func TestValidNetNameIsCNIRule(t *testing.T) {
+	cni := regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
+	names := []string{"", "a", "A9", "9a", "my-net", "my_net.v2", "-x", "_x", ".x", "a/b", "a b", "a:b", "ü", "a\x00", "a-", "a.", "x--y"}
+	for c := 0; c < 256; c++ {
+		names = append(names, string([]byte{byte(c)}), "a"+string([]byte{byte(c)}))
+	}
+	for _, n := range names {
+		if got, want := ValidNetName(n) == nil, cni.MatchString(n); got != want {
+			t.Errorf("ValidNetName(%q) accepts = %v, CNI's rule says %v", n, got, want)
+		}
+	}
+	if err := ValidNetName(strings.Repeat("a", 129)); err == nil {
+		t.Error("a 129-byte name was accepted")
 	}
 }

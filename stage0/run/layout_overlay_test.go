@@ -49,3 +49,15 @@ func TestOverlayAvailable(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeOverlay(t *testing.T) {
+	for in, want := range map[string]string{
+		"/plain":   "/plain",
+		"/a:b,c":   `/a\:b\,c`,
+		`/back\sl`: `/back\\sl`,
+	} {
+		if got := escapeOverlay(in); got != want {
+			t.Errorf("escapeOverlay(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -97,6 +97,7 @@ type ImageStore interface {
 	NewIngest() (*store.Ingest, error)
 	Touch(key string) error
 	Render(ctx context.Context, key string) (treeID string, err error)
+	RenderManifest(ctx context.Context, key string) (treeID string, _ *schema.ImageManifest, raw []byte, _ error)
 	TreePath(id string) string
 	HoldTrees(ids []string) (release func(), err error)
 }
@@ -661,11 +662,7 @@ func resolvePlan(ctx context.Context, cfg *Config, f *fetch.Fetcher, plan *podsp
 // resolveKey renders an image in the store (a no-op when it is) and reads
 // its manifest.
 func resolveKey(ctx context.Context, cfg *Config, key string) (resolved, error) {
-	treeID, err := cfg.Store.Render(ctx, key)
-	if err != nil {
-		return resolved{}, err
-	}
-	im, raw, err := cfg.Store.Manifest(key)
+	treeID, im, raw, err := cfg.Store.RenderManifest(ctx, key)
 	if err != nil {
 		return resolved{}, err
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/rkt/rkt/stage0/podspec"
 	"github.com/rkt/rkt/stage0/trust"
 	"github.com/rkt/rkt/store"
+	"github.com/rkt/rkt/store/index"
 	"github.com/rkt/rkt/store/storetest"
 )
 
@@ -302,6 +303,15 @@ func exists(t *testing.T, path string) {
 
 func TestPrepareLaysOutAnOverlayPod(t *testing.T) {
 	e := newEnv(t)
+	// Last used an hour ago: older than store.TouchInterval, so the pod's
+	// use is recorded.
+	idx, err := index.Open(filepath.Join(e.dataDir, "cas", "db", "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.UpdateImage(e.busybox, func(img *index.Image) { img.LastUsed = img.LastUsed.Add(-time.Hour) }); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := e.store.Image(e.busybox)
 	uuidFile := filepath.Join(e.dir, "uuid")
 	plan := e.plan(t, "prepare", "--volume=data,kind=empty,mode=0750,uid=11,gid=12", "--uuid-file-save="+uuidFile,

@@ -77,11 +77,7 @@ func (c *filterCache) load(p seccomp.Profile) (compiledFilter, error) {
 	if f, ok := c.progs[key]; ok {
 		return f, nil
 	}
-	prog, err := seccomp.Compile(p)
-	if err != nil {
-		return compiledFilter{}, err
-	}
-	allowed, err := seccomp.Allowed(p)
+	prog, allowed, err := seccomp.CompileAllowed(p)
 	if err != nil {
 		return compiledFilter{}, err
 	}

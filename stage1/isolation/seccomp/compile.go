@@ -31,17 +31,47 @@ const maxJump = 255
 // ranges of numbers with the same action, so a syscall costs about
 // log2(ranges) + 4 instructions whatever the set's size.
 func Compile(p Profile) ([]unix.SockFilter, error) {
-	a, err := lookupArch(p.Arch)
+	a, acts, err := profileActions(p)
 	if err != nil {
 		return nil, err
 	}
+	return program(a, acts)
+}
+
+// CompileAllowed is Compile and Allowed at the cost of one: the actions
+// of every syscall number are worked out once (a supervisor needs both
+// for each profile, at every pod start).
+func CompileAllowed(p Profile) ([]unix.SockFilter, []string, error) {
+	a, acts, err := profileActions(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog, err := program(a, acts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return prog, allowedNames(a, acts), nil
+}
+
+// profileActions validates p and works out the action of each syscall
+// number of its architecture.
+func profileActions(p Profile) (*arch, []uint32, error) {
+	a, err := lookupArch(p.Arch)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := p.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	acts, err := actions(p, a)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	return a, acts, nil
+}
+
+// program is the BPF program that gives each syscall number its action.
+func program(a *arch, acts []uint32) ([]unix.SockFilter, error) {
 	enosys := retErrnoOf(int(unix.ENOSYS))
 	prog := []unix.SockFilter{
 		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, offArch),
@@ -74,9 +104,9 @@ func actions(p Profile, a *arch) ([]uint32, error) {
 		}
 		all = user == nil
 	}
-	var allowed map[string]bool
+	var denied map[string]bool
 	if p.Mode == ModeDefault {
-		allowed = defaultNames(p.Caps)
+		denied = defaultDenied(p.Caps)
 	}
 	life := setOf(lifecycle...)
 	userAct := uint32(retKillProcess)
@@ -100,7 +130,7 @@ func actions(p Profile, a *arch) ([]uint32, error) {
 		case !base[name]:
 			acts[nr] = baseDeny
 		case p.Mode == ModeDefault:
-			if allowed[name] {
+			if !denied[name] {
 				acts[nr] = retAllow
 			} else {
 				acts[nr] = baseDeny
@@ -183,17 +213,14 @@ func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
 // Allowed returns the names of the syscalls the profile allows on its
 // architecture, sorted: what a user sees of a profile (and what tests check).
 func Allowed(p Profile) ([]string, error) {
-	a, err := lookupArch(p.Arch)
+	a, acts, err := profileActions(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	acts, err := actions(p, a)
-	if err != nil {
-		return nil, err
-	}
+	return allowedNames(a, acts), nil
+}
+
+func allowedNames(a *arch, acts []uint32) []string {
 	var out []string
 	for nr, act := range acts {
 		if act == retAllow {
@@ -201,7 +228,7 @@ func Allowed(p Profile) ([]string, error) {
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
 }
 
 // BaselineDenied lists, sorted, the syscalls a retain set names that the

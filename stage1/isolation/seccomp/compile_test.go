@@ -352,3 +352,50 @@ func TestBaselineDenied(t *testing.T) {
 		t.Errorf("arm64: %v", got)
 	}
 }
+
+// CompileAllowed gives what Compile and Allowed give one by one, and the
+// default profile allows exactly the baseline less rkt's blacklist.
+func TestCompileAllowed(t *testing.T) {
+	for _, p := range []Profile{
+		{Mode: ModeDefault, Arch: "amd64"},
+		{Mode: ModeDefault, Arch: "arm64", Caps: 1 << capSysTime},
+		{Mode: ModeRetain, Arch: "amd64", Syscalls: []string{"read", "write", "keyctl"}},
+		{Mode: ModeRemove, Arch: "amd64", Syscalls: []string{"chmod"}, Errno: "EACCES"},
+	} {
+		prog, allowed, err := CompileAllowed(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantProg, err := Compile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantAllowed, err := Allowed(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(prog, wantProg) || !slices.Equal(allowed, wantAllowed) {
+			t.Errorf("%s %v: CompileAllowed differs from Compile and Allowed", p.Mode, p.Syscalls)
+		}
+	}
+	allowed, err := Allowed(Profile{Mode: ModeDefault, Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onAMD64 := map[string]bool{}
+	for _, n := range arches()["amd64"].byNumber {
+		onAMD64[n] = true
+	}
+	var want []string
+	for _, n := range defaultAllowNames() {
+		if onAMD64[n] {
+			want = append(want, n)
+		}
+	}
+	if !slices.Equal(allowed, want) {
+		t.Errorf("the default profile allows %d syscalls, the baseline less the blacklist %d", len(allowed), len(want))
+	}
+	if _, _, err := CompileAllowed(Profile{Mode: ModeRetain, Arch: "amd64", Syscalls: []string{"nosuchcall"}}); err == nil {
+		t.Error("a profile naming an unknown syscall compiled")
+	}
+}

@@ -258,6 +258,16 @@ func baselineNames(caps uint64) map[string]bool {
 // CAP_SYS_TIME may set the clock).
 func defaultNames(caps uint64) map[string]bool {
 	m := baselineNames(caps)
+	for n := range defaultDenied(caps) {
+		delete(m, n)
+	}
+	return m
+}
+
+// defaultDenied is what the default profile takes from the baseline of an
+// app keeping caps: rkt's default blacklist less the syscalls gated on a
+// capability the app keeps.
+func defaultDenied(caps uint64) map[string]bool {
 	gated := make(map[string]bool)
 	for _, c := range baselineByCap() {
 		if caps&(1<<c.cap) != 0 {
@@ -266,12 +276,13 @@ func defaultNames(caps uint64) map[string]bool {
 			}
 		}
 	}
+	denied := make(map[string]bool, len(rktDefaultBlacklist))
 	for _, n := range rktDefaultBlacklist {
 		if !gated[n] {
-			delete(m, n)
+			denied[n] = true
 		}
 	}
-	return m
+	return denied
 }
 
 // defaultAllowNames is the default profile's allow-list for an app with no
