@@ -38,7 +38,7 @@ the exit code of the first app that failed.`,
 // reads the flags before the first image, the command line's own reader
 // the images and the flags after each. run gets the checked plan.
 func (g *globalFlags) newPlanCmd(cmd *cobra.Command, run func(*cobra.Command, *podspec.Plan) error) *cobra.Command {
-	plan := &podspec.Plan{Command: strings.Fields(cmd.Use)[0]}
+	plan := &podspec.Plan{Command: cmd.Name()}
 	cl, err := podspec.NewCommandLine(plan)
 	if err != nil {
 		panic(err) // cmd.Use names run or prepare
@@ -46,7 +46,7 @@ func (g *globalFlags) newPlanCmd(cmd *cobra.Command, run func(*cobra.Command, *p
 	cl.Register(cmd.Flags())
 	cmd.Flags().SetInterspersed(false)
 	cmd.Args = cobra.ArbitraryArgs
-	cmd.Long += "\n\n" + imageFlagsHelp
+	cmd.Long += "\n\n" + imageFlagsHelp()
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		// Help asked for before the error (--help --frob, or -help,
 		// read as -h -e -l -p) is shown, as rkt's reader did.
@@ -72,14 +72,29 @@ func (g *globalFlags) newPlanCmd(cmd *cobra.Command, run func(*cobra.Command, *p
 	return cmd
 }
 
-// imageFlagsHelp says which of the flags listed belong to an image.
-const imageFlagsHelp = `Image flags, given after an image, apply to it: --exec, --name, --user,
---group, --supplementary-gids, --working-dir, --readonly-rootfs,
---environment, --mount, --signature, --annotation, --user-annotation,
---user-label and the isolators --memory, --cpu, --cpu-shares,
---oom-score-adj, --caps-retain, --caps-remove and --seccomp. A --mount given
-before the first image applies to every app. Pod flags may be given before
-or after any image.`
+// imageFlagsHelp says which of the flags listed belong to an image, in
+// lines of at most 80 columns.
+func imageFlagsHelp() string {
+	words := strings.Fields("Image flags, given after an image, apply to it: " +
+		strings.Join(podspec.ImageFlags(), ", ") + ". A --mount given before the first image " +
+		"applies to every app. Pod flags may be given before or after any image.")
+	var b strings.Builder
+	line := 0
+	for _, w := range words {
+		switch {
+		case line == 0:
+		case line+1+len(w) > 80:
+			b.WriteByte('\n')
+			line = 0
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
+}
 
 // planUsage marks the errors stage0 finds in a command line (while reading
 // it, or only once the images are known: two apps of one name, a --port no

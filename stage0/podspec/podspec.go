@@ -256,6 +256,20 @@ func (c *CommandLine) Register(fs *pflag.FlagSet) {
 	runargs.Register(fs, c.p.plan.Command, flags, c.p)
 }
 
+// ImageFlags names the flags given after an image, which apply to it
+// (runargs.App and AppOrPod), deprecated aliases left out, in the order
+// help lists them.
+func ImageFlags() []string {
+	flagDefsOnce.Do(initFlagDefs)
+	var names []string
+	for _, d := range flagDefs {
+		if (d.scope == runargs.App || d.scope == runargs.AppOrPod) && !d.hidden {
+			names = append(names, "--"+d.name)
+		}
+	}
+	return names
+}
+
 // ParseImages reads the images that follow the leading flags (see
 // runargs.ParseImages) and checks the whole command line.
 func (c *CommandLine) ParseImages(fs *pflag.FlagSet, args []string, dashFirst bool) error {
