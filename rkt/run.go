@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/rkt/rkt/stage0/fetch"
 	"github.com/rkt/rkt/stage0/podspec"
 	podrun "github.com/rkt/rkt/stage0/run"
+	"github.com/rkt/rkt/stage0/runargs"
 	"github.com/spf13/cobra"
 )
 
@@ -15,31 +17,90 @@ const runUsage = `run [--volume=name,kind=host,source=/path] [--net=host|none] [
 	IMAGE [--exec=CMD] [--name=NAME] [image flags...] [-- image-args... ---]...`
 
 func newRunCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	return g.newPlanCmd(&cobra.Command{
 		Use:   runUsage,
 		Short: "Run image(s) in a pod in rkt",
 		Long: `IMAGE is an image name, ID, file or URL as for fetch. Image flags apply to the
 image before them; "-- ARGS ---" gives an image's arguments. rkt exits with
 the exit code of the first app that failed.`,
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, err := g.parsePlan(cmd, "run", args)
-			if plan == nil {
-				return err
-			}
-			cfg, done, err := g.runConfig(cmd, plan.PullPolicy, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return planUsage(podrun.Run(cmd.Context(), cfg, plan))
-		},
-	}
+	}, func(cmd *cobra.Command, plan *podspec.Plan) error {
+		cfg, done, err := g.runConfig(cmd, plan.PullPolicy, false)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return planUsage(podrun.Run(cmd.Context(), cfg, plan))
+	})
 }
 
-// planUsage marks the errors stage0 finds in a command line only once the
-// images are known (two apps of one name, a --port no app declares) as
-// usage errors (exit status 254, with the pointer to --help).
+// newPlanCmd completes cmd, named run or prepare, with the flags of its
+// command line (stage0/runargs' grammar, stage0/podspec's values): cobra
+// reads the flags before the first image, the command line's own reader
+// the images and the flags after each. run gets the checked plan.
+func (g *globalFlags) newPlanCmd(cmd *cobra.Command, run func(*cobra.Command, *podspec.Plan) error) *cobra.Command {
+	plan := &podspec.Plan{Command: cmd.Name()}
+	cl, err := podspec.NewCommandLine(plan)
+	if err != nil {
+		panic(err) // cmd.Use names run or prepare
+	}
+	cl.Register(cmd.Flags())
+	cmd.Flags().SetInterspersed(false)
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.Long += "\n\n" + imageFlagsHelp()
+	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// Help asked for before the error (--help --frob, or -help,
+		// read as -h -e -l -p) is shown, as rkt's reader did.
+		if f := cmd.Flags().Lookup("help"); f != nil && f.Changed && f.Value.String() == "true" {
+			return cmd.Help()
+		}
+		return planUsage(runargs.FlagError(err))
+	})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		err := cl.ParseImages(cmd.Flags(), args, cmd.ArgsLenAtDash() == 0)
+		if errors.Is(err, podspec.ErrHelp) {
+			return cmd.Help()
+		}
+		if err != nil {
+			return planUsage(err)
+		}
+		plan.Runtime.Debug = g.debug
+		if err := g.checkPlan(cmd, plan); err != nil {
+			return err
+		}
+		return run(cmd, plan)
+	}
+	return cmd
+}
+
+// imageFlagsHelp says which of the flags listed belong to an image, in
+// lines of at most 80 columns.
+func imageFlagsHelp() string {
+	words := strings.Fields("Image flags, given after an image, apply to it: " +
+		strings.Join(podspec.ImageFlags(), ", ") + ". A --mount given before the first image " +
+		"applies to every app. Pod flags may be given before or after any image.")
+	var b strings.Builder
+	line := 0
+	for _, w := range words {
+		switch {
+		case line == 0:
+		case line+1+len(w) > 80:
+			b.WriteByte('\n')
+			line = 0
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(w)
+		line += len(w)
+	}
+	return b.String()
+}
+
+// planUsage marks the errors stage0 finds in a command line (while reading
+// it, or only once the images are known: two apps of one name, a --port no
+// app declares) as usage errors (exit status 254, with the pointer to
+// --help). Others, such as a --set-env-file that cannot be read, stay as
+// they are.
 func planUsage(err error) error {
 	if errors.Is(err, podspec.ErrUsage) {
 		var u *usageError
@@ -50,39 +111,17 @@ func planUsage(err error) error {
 	return err
 }
 
-// parsePlan reads a run or prepare argument vector, applies the global
-// flags found in it and checks for root. A nil plan with a nil error means
-// help was printed.
-func (g *globalFlags) parsePlan(cmd *cobra.Command, command string, args []string) (*podspec.Plan, error) {
-	plan := &podspec.Plan{Command: command}
-	err := podspec.Parse(args, plan)
-	switch {
-	case errors.Is(err, podspec.ErrHelp):
-		return nil, cmd.Help()
-	case errors.Is(err, podspec.ErrUsage):
-		return nil, &usageError{err}
-	case err != nil:
-		return nil, err
-	}
-	// The persistent flags were not merged, flag parsing being off: merge
-	// them so that Set marks them changed where dataDir looks.
-	cmd.InheritedFlags()
-	for name, v := range plan.Globals {
-		if err := cmd.Flags().Set(name, v); err != nil {
-			return nil, usagef("invalid argument %q for --%s: %v", v, name, err)
-		}
-	}
+// checkPlan finishes a run or prepare command line: the logger with the
+// global flags given after an image, the plan's warnings, the root check.
+func (g *globalFlags) checkPlan(cmd *cobra.Command, plan *podspec.Plan) error {
 	g.log = newCLILogger(g.stderr, logPrefix(cmd), g.debug)
 	for _, w := range plan.Warnings {
-		fmt.Fprintf(g.stderr, "%s: %s\n", command, w)
+		fmt.Fprintf(g.stderr, "%s: %s\n", plan.Command, w)
 	}
 	if len(plan.Apps) == 0 && plan.PodManifestFile == "" {
-		return nil, usagef("at least one image is required")
+		return usagef("at least one image is required")
 	}
-	if err := ensureSuperuser(); err != nil {
-		return nil, err
-	}
-	return plan, nil
+	return ensureSuperuser()
 }
 
 // runConfig builds stage0/run's configuration: the store, a fetcher with

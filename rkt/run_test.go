@@ -35,3 +35,74 @@ func TestRunIsolationAndNetworkFlagsUsage(t *testing.T) {
 		})
 	}
 }
+
+// run and prepare parse their flags with cobra: the pod flags and the
+// per-image flags are listed by --help (and so in the man pages and
+// completions made from the command tree), each command without the other's.
+func TestRunPrepareHelpListsTheirFlags(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		cmd          string
+		want, unwant []string
+	}{
+		{"run", []string{"--volume", "--net", "--dns", "--hostname", "--stage1-path", "--exec", "--mount", "--memory", "Image flags, given after an image"}, []string{"--quiet", "--store-only", "--cap-retain"}},
+		{"prepare", []string{"--volume", "--quiet", "--pod-manifest", "--exec", "--user-label"}, []string{"--net", "--dns", "--interactive"}},
+	} {
+		r := e.rkt(t, "", tc.cmd, "--help")
+		if r.code != 0 {
+			t.Fatalf("%s --help: exit %d %q", tc.cmd, r.code, r.stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("%s --help does not list %s:\n%s", tc.cmd, w, r.stdout)
+			}
+		}
+		for _, u := range tc.unwant {
+			if strings.Contains(r.stdout, "  "+u+" ") {
+				t.Errorf("%s --help lists %s:\n%s", tc.cmd, u, r.stdout)
+			}
+		}
+		// -help, and help asked for before a bad flag, show the help as
+		// rkt's reader of the whole vector did.
+		for _, args := range [][]string{{tc.cmd, "-help"}, {tc.cmd, "--help", "--frob"}} {
+			if r := e.rkt(t, "", args...); r.code != 0 || !strings.Contains(r.stdout, "--volume") {
+				t.Errorf("%q: exit %d %q", args, r.code, r.stderr)
+			}
+		}
+		// Help after an image too, as rkt 1.30 gave it.
+		if r := e.rkt(t, "", tc.cmd, "example.com/app", "--exec=/bin/sh", "-h"); r.code != 0 || !strings.Contains(r.stdout, "--volume") {
+			t.Errorf("%s IMAGE -h: exit %d %q", tc.cmd, r.code, r.stderr)
+		}
+	}
+}
+
+// Pod and global flags may follow an image; per-image and run-only flags
+// keep rkt 1.30's messages whichever parser meets them.
+func TestRunPrepareFlagPlacement(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string // stderr prefix
+	}{
+		{[]string{"run", "--exec=/bin/sh", "example.com/app"}, "run: --exec must follow an image\n"},
+		{[]string{"prepare", "--net=host", "example.com/app"}, "prepare: unknown flag: --net (prepare does not take it; give it to run-prepared)\n"},
+		{[]string{"prepare", "example.com/app", "--interactive"}, "prepare: unknown flag: --interactive (prepare does not take it; give it to run-prepared)\n"},
+		{[]string{"run", "--quiet", "example.com/app"}, "run: unknown flag: --quiet\n"},
+		{[]string{"run", "--", "example.com/app"}, "run: arguments (--) must follow an image\n"},
+		{[]string{"run", "example.com/app", "---"}, "run: --- must end the arguments of an image, started by --\n"},
+		{[]string{"run", "---", "example.com/app"}, "run: --- must end the arguments of an image, started by --\n"},
+		{[]string{"run", "example.com/app", "--readonly-rootfs=maybe"}, "run: invalid argument \"maybe\" for --readonly-rootfs: want true or false\n"},
+		{[]string{"run", "--readonly-rootfs=maybe"}, "run: --readonly-rootfs must follow an image\n"},
+		{[]string{"run", "example.com/app", "--frob"}, "run: unknown flag: --frob\n"},
+		{[]string{"run", "--frob", "example.com/app"}, "run: unknown flag: --frob\n"},
+		{[]string{"run", "example.com/app", "--exec"}, "run: flag needs an argument: --exec\n"},
+		{[]string{"run", "example.com/app", "--insecure-options=bogus"}, "run: invalid argument \"bogus\" for --insecure-options"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := e.rkt(t, "", tc.args...)
+			if r.code != 254 || !strings.HasPrefix(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
+				t.Errorf("exit %d stderr %q, want 254 and %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}

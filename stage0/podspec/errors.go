@@ -3,35 +3,27 @@ package podspec
 import (
 	"errors"
 	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rkt/rkt/stage0/runargs"
 )
 
-// ErrUsage is matched (errors.Is) by every error that Parse and Manifest
-// return for a bad command line: the CLI exits with status 2 on it.
-var ErrUsage = errors.New("invalid usage")
+// ErrUsage is matched (errors.Is) by every error that reading a command
+// line and Manifest return for a bad command line: the CLI exits with
+// status 254 on it. It is the grammar's (stage0/runargs).
+var ErrUsage = runargs.ErrUsage
 
-// ErrHelp is returned by Parse when the argument vector asks for help
-// (-h, --help): the CLI prints the command's usage and exits 0.
-var ErrHelp = errors.New("help requested")
+// ErrHelp is returned when the argument vector asks for help (-h, --help):
+// the CLI prints the command's usage and exits 0.
+var ErrHelp = pflag.ErrHelp
 
 // UsageError is a bad command line, said in rkt's words ("--exec must
 // follow an image"). It matches ErrUsage, and Err when set (a parser's
 // error, such as the network package's ErrUsage, that the message quotes).
-type UsageError struct {
-	Msg string
-	Err error
-}
+type UsageError = runargs.UsageError
 
-func (e *UsageError) Error() string { return e.Msg }
-
-// Is makes errors.Is(err, ErrUsage) true.
-func (e *UsageError) Is(target error) bool { return target == ErrUsage }
-
-// Unwrap returns the parser's error the message quotes, if any.
-func (e *UsageError) Unwrap() error { return e.Err }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Msg: fmt.Sprintf(format, args...)}
-}
+var usagef = runargs.Usagef
 
 // usageWrap is usagef keeping err in the chain: the message is
 // "<prefix>: <err>".

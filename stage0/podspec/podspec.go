@@ -1,33 +1,15 @@
-// Package podspec reads the argument vector of `rkt run` and `rkt prepare`
-// (rkt v1.30's grammar) into a Plan, and turns a Plan and its resolved
-// images into the pod manifest.
+// Package podspec describes a pod from the command line of `rkt run` and
+// `rkt prepare` and turns that description (a Plan) and its resolved images
+// into the pod manifest.
 //
-// Grammar (everything after the subcommand's name, in one vector: the CLI
-// hands the whole of it over, unparsed):
-//
-//		[global|pod flags] IMAGE [per-image flags] [-- ARGS... [---]] [pod flags] IMAGE ...
-//
-//	  - Per-image flags (--exec, --name, --user, --group, --supplementary-gids,
-//	    --working-dir, --readonly-rootfs, --environment, --mount, --signature,
-//	    --annotation, --user-annotation, --user-label, and the isolator
-//	    flags --memory, --cpu, --cpu-shares, --oom-score-adj, --caps-retain,
-//	    --caps-remove, --seccomp) apply to the image before them; given
-//	    before any image they are a usage error.
-//	  - "--" after an image starts that image's arguments, appended to its
-//	    exec; "---" ends them (or the end of the vector does).
-//	  - Pod flags (--volume, --set-env, --net, ...) may come anywhere outside
-//	    an argument list. Run-only ones (--net, --dns*, --hostname,
-//	    --hosts-entry, --interactive, --mds-register, --ipc) are refused by
-//	    prepare, and --quiet by run.
-//	  - Global flags (--dir, --debug, --insecure-options, ...) are accepted
-//	    anywhere too, and returned in Plan.Globals for the CLI to apply,
-//	    since the CLI does not parse the vector itself.
-//	  - Flags take "--flag=value" or "--flag value"; booleans take "--flag"
-//	    or "--flag=true|false"; --net alone means --net=default (rkt's).
+// The grammar of the command line (where each flag may be given, images,
+// "-- ARGS ---") is stage0/runargs'; this package supplies its flags: the
+// names, usage and setters that check each value and record it in the
+// Plan (see initFlagDefs), and the checks of the whole (finish).
 //
 // Invariants: every name that later becomes a path (app names, volume
 // names, network names) is validated here, before it is used; a bad command
-// line is always an error matching ErrUsage; Parse does no I/O except
+// line is always an error matching ErrUsage; reading does no I/O except
 // reading the file given to --set-env-file. Values that stage1 interprets
 // (--net, the isolator flags, --port) are checked with the grammars stage1
 // shares (common/netspec, common/isospec), used here for parsing only, so
@@ -50,8 +32,11 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/spf13/pflag"
+
 	"github.com/rkt/rkt/common/netspec"
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage0/runargs"
 )
 
 // App is one image of the pod with the overrides given after it.
@@ -90,7 +75,7 @@ func (c Stage1Choice) Set() bool { return c != Stage1Choice{} }
 // Plan is a parsed run or prepare command line.
 type Plan struct {
 	// Command is "run" (the default when empty) or "prepare"; set it before
-	// Parse, which accepts the flags of that command.
+	// reading a command line, which accepts the flags of that command.
 	Command string
 
 	Apps    []App
@@ -119,237 +104,204 @@ type Plan struct {
 	PullPolicy      string // "new" (default), "update", "never"
 	Stage1          Stage1Choice
 	Quiet           bool // prepare --quiet
-	// Globals holds the global flags found in the vector, by name without
-	// dashes ("dir", "debug", ...); booleans as "true" or "false".
-	Globals map[string]string
 	// Warnings are notices for the user (deprecated flags), for stderr.
 	Warnings []string
 }
 
-// Flag scopes.
-type scope int
-
-const (
-	scopeApp      scope = iota // per image, after the image
-	scopePod                   // run and prepare
-	scopeRun                   // run only
-	scopePrepare               // prepare only
-	scopeGlobal                // the CLI's persistent flags
-	scopeAppOrPod              // per image after an image, for every app before the first
-)
-
+// flagDef is one flag of run or prepare: its name, where it may be given
+// (runargs' grammar), and its setter.
 type flagDef struct {
-	scope    scope
-	isBool   bool
-	noOptDef string // value of the bare form, for flags with an optional value
-	set      func(p *parser, v string) error
-}
-
-// GlobalFlags are the CLI's persistent flags that Parse accepts and
-// returns in Plan.Globals. The boolean ones are marked true.
-var GlobalFlags = map[string]bool{
-	"dir": false, "local-config": false, "system-config": false, "user-config": false,
-	"insecure-options": false, "trust-keys-from-https": true, "debug": true,
-	"cpuprofile": false, "memprofile": false,
+	name, usage string
+	scope       runargs.Scope
+	isBool      bool
+	noOptDef    string // value of the bare form, for flags with an optional value
+	hidden      bool   // deprecated aliases
+	set         func(p *parser, v string) error
 }
 
 // flagDefs is built on first use (flagDefsOnce), not at program start:
-// most rkt commands never parse a run or prepare vector.
+// most rkt commands never read a run or prepare command line.
 var (
-	flagDefs     map[string]flagDef
+	flagDefs     []flagDef
 	flagDefsOnce sync.Once
 )
 
 func initFlagDefs() {
-	flagDefs = map[string]flagDef{
+	const (
+		app      = runargs.App
+		appOrPod = runargs.AppOrPod
+		pod      = runargs.Pod
+		run      = runargs.RunOnly
+		prepare  = runargs.PrepareOnly
+	)
+	flagDefs = []flagDef{
 		// Per image.
-		"exec":               {scope: scopeApp, set: (*parser).setExec},
-		"name":               {scope: scopeApp, set: (*parser).setName},
-		"user":               {scope: scopeApp, set: (*parser).setUser},
-		"group":              {scope: scopeApp, set: (*parser).setGroup},
-		"supplementary-gids": {scope: scopeApp, set: (*parser).setSupplementaryGIDs},
-		"working-dir":        {scope: scopeApp, set: (*parser).setWorkingDir},
-		"readonly-rootfs":    {scope: scopeApp, isBool: true, set: (*parser).setReadOnlyRootfs},
-		"environment":        {scope: scopeApp, set: (*parser).setEnvironment},
-		"mount":              {scope: scopeAppOrPod, set: (*parser).setMount},
-		"signature":          {scope: scopeApp, set: (*parser).setSignature},
-		"annotation":         {scope: scopeApp, set: (*parser).setAnnotation},
-		"user-annotation":    {scope: scopeApp, set: (*parser).setUserAnnotation},
-		"user-label":         {scope: scopeApp, set: (*parser).setUserLabel},
-		"memory":             {scope: scopeApp, set: appString("memory", func(a *App) *string { return &a.Memory })},
-		"cpu":                {scope: scopeApp, set: appString("cpu", func(a *App) *string { return &a.CPU })},
-		"cpu-shares":         {scope: scopeApp, set: appInt("cpu-shares", "a number from 2 to 262144", func(a *App) **int { return &a.CPUShares })},
-		"oom-score-adj":      {scope: scopeApp, set: appInt("oom-score-adj", "a number from -1000 to 1000", func(a *App) **int { return &a.OOMScoreAdj })},
-		"caps-retain":        {scope: scopeApp, set: appString("caps-retain", func(a *App) *string { return &a.CapsRetain })},
-		"caps-remove":        {scope: scopeApp, set: appString("caps-remove", func(a *App) *string { return &a.CapsRemove })},
-		"seccomp":            {scope: scopeApp, set: appString("seccomp", func(a *App) *string { return &a.Seccomp })},
+		{name: "exec", scope: app, set: (*parser).setExec, usage: "override the exec command of the preceding image"},
+		{name: "name", scope: app, set: (*parser).setName, usage: "name of the preceding image's app (default: from the image's name)"},
+		{name: "user", scope: app, set: (*parser).setUser, usage: "user (name or uid) to run the preceding image's app as"},
+		{name: "group", scope: app, set: (*parser).setGroup, usage: "group (name or gid) to run the preceding image's app as"},
+		{name: "supplementary-gids", scope: app, set: (*parser).setSupplementaryGIDs, usage: "supplementary group IDs of the preceding image's app (example: 1024,2048)"},
+		{name: "working-dir", scope: app, set: (*parser).setWorkingDir, usage: "override the working directory of the preceding image"},
+		{name: "readonly-rootfs", scope: app, isBool: true, set: (*parser).setReadOnlyRootfs, usage: "mount the preceding image's app's rootfs read-only"},
+		{name: "environment", scope: app, set: (*parser).setEnvironment, usage: "set an environment variable of the preceding image's app: NAME=VALUE"},
+		{name: "mount", scope: appOrPod, set: (*parser).setMount, usage: "mount a volume into the preceding image's app (before any image: into every app): volume=NAME,target=PATH"},
+		{name: "signature", scope: app, set: (*parser).setSignature, usage: "local signature file of the preceding image"},
+		{name: "annotation", scope: app, set: (*parser).setAnnotation, usage: "set an annotation of the preceding image's app: NAME=VALUE"},
+		{name: "user-annotation", scope: app, set: (*parser).setUserAnnotation, usage: "set a user annotation of the preceding image's app: KEY=VALUE"},
+		{name: "user-label", scope: app, set: (*parser).setUserLabel, usage: "set a user label of the preceding image's app: KEY=VALUE"},
+		{name: "memory", scope: app, set: appString("memory", func(a *App) *string { return &a.Memory }), usage: "memory limit of the preceding image's app (example: 512M, 1G)"},
+		{name: "cpu", scope: app, set: appString("cpu", func(a *App) *string { return &a.CPU }), usage: "CPU limit of the preceding image's app (example: 500m)"},
+		{name: "cpu-shares", scope: app, set: appInt("cpu-shares", "a number from 2 to 262144", func(a *App) **int { return &a.CPUShares }), usage: "CPU time share weight of the preceding image's app (2 to 262144)"},
+		{name: "oom-score-adj", scope: app, set: appInt("oom-score-adj", "a number from -1000 to 1000", func(a *App) **int { return &a.OOMScoreAdj }), usage: "OOM score adjustment of the preceding image's app (-1000 to 1000)"},
+		{name: "caps-retain", scope: app, set: appString("caps-retain", func(a *App) *string { return &a.CapsRetain }), usage: "capabilities the preceding image's app keeps (example: CAP_NET_BIND_SERVICE,CAP_CHOWN)"},
+		{name: "caps-remove", scope: app, set: appString("caps-remove", func(a *App) *string { return &a.CapsRemove }), usage: "capabilities removed from the preceding image's app (example: CAP_MKNOD)"},
+		{name: "seccomp", scope: app, set: appString("seccomp", func(a *App) *string { return &a.Seccomp }), usage: "seccomp filter of the preceding image's app: mode=retain|remove[,errno=E],SYSCALL,..."},
 
 		// Pod, run and prepare.
-		"volume":          {scope: scopePod, set: (*parser).setVolume},
-		"port":            {scope: scopePod, set: (*parser).setPort},
-		"set-env":         {scope: scopePod, set: (*parser).setSetEnv},
-		"set-env-file":    {scope: scopePod, set: (*parser).setSetEnvFile},
-		"inherit-env":     {scope: scopePod, isBool: true, set: func(p *parser, v string) error { p.plan.InheritEnv = v == "true"; return nil }},
-		"pull-policy":     {scope: scopePod, set: (*parser).setPullPolicy},
-		"pod-manifest":    {scope: scopePod, set: func(p *parser, v string) error { p.plan.PodManifestFile = v; return nonEmpty("pod-manifest", v) }},
-		"no-overlay":      {scope: scopePod, isBool: true, set: func(p *parser, v string) error { p.plan.NoOverlay = v == "true"; return nil }},
-		"uuid-file-save":  {scope: scopePod, set: func(p *parser, v string) error { p.plan.UUIDFileSave = v; return nonEmpty("uuid-file-save", v) }},
-		"stage1-path":     {scope: scopePod, set: func(p *parser, v string) error { p.plan.Stage1.Path = v; return nonEmpty("stage1-path", v) }},
-		"stage1-url":      {scope: scopePod, set: func(p *parser, v string) error { p.plan.Stage1.URL = v; return nonEmpty("stage1-url", v) }},
-		"stage1-name":     {scope: scopePod, set: func(p *parser, v string) error { p.plan.Stage1.Name = v; return nonEmpty("stage1-name", v) }},
-		"stage1-hash":     {scope: scopePod, set: (*parser).setStage1Hash},
-		"stage1-from-dir": {scope: scopePod, set: (*parser).setStage1FromDir},
-		"store-only":      {scope: scopePod, isBool: true, set: (*parser).setStoreOnly},
-		"no-store":        {scope: scopePod, isBool: true, set: (*parser).setNoStore},
-		"private-users":   {scope: scopePod, isBool: true, set: (*parser).setPrivateUsers},
-		"net":             {scope: scopeRun, noOptDef: "default", set: (*parser).setNet},
-		"dns":             {scope: scopeRun, set: (*parser).setDNS},
-		"dns-search":      {scope: scopeRun, set: (*parser).setDNSSearch},
-		"dns-opt":         {scope: scopeRun, set: (*parser).setDNSOpt},
-		"dns-domain":      {scope: scopeRun, set: (*parser).setDNSDomain},
-		"hosts-entry":     {scope: scopeRun, set: (*parser).setHostsEntry},
-		"hostname":        {scope: scopeRun, set: (*parser).setHostname},
-		"interactive":     {scope: scopeRun, isBool: true, set: func(p *parser, v string) error { p.plan.Runtime.Interactive = v == "true"; return nil }},
-		"mds-register":    {scope: scopeRun, isBool: true, set: func(p *parser, v string) error { p.plan.MDSRegister = v == "true"; return nil }},
-		"ipc":             {scope: scopeRun, set: (*parser).setIPC},
-		"quiet":           {scope: scopePrepare, isBool: true, set: func(p *parser, v string) error { p.plan.Quiet = v == "true"; return nil }},
+		{name: "volume", scope: pod, set: (*parser).setVolume, usage: "volume to make available in the pod: NAME,kind=host,source=PATH[,readOnly=BOOL][,recursive=BOOL] or NAME,kind=empty[,mode=MODE][,uid=UID][,gid=GID]"},
+		{name: "port", scope: pod, set: (*parser).setPort, usage: "port to expose on the host (needs a contained network): NAME:[HOSTIP:]HOSTPORT"},
+		{name: "set-env", scope: pod, set: (*parser).setSetEnv, usage: "environment variable for every app: NAME=VALUE (overridden by --environment)"},
+		{name: "set-env-file", scope: pod, set: (*parser).setSetEnvFile, usage: "file of NAME=VALUE lines for every app's environment (overridden by --set-env)"},
+		{name: "inherit-env", scope: pod, isBool: true, set: func(p *parser, v string) error { p.plan.InheritEnv = v == "true"; return nil }, usage: "inherit the environment variables of rkt that no image or flag sets"},
+		{name: "pull-policy", scope: pod, set: (*parser).setPullPolicy, usage: "when to fetch an image: new (when not in the store), update or never (default new)"},
+		{name: "pod-manifest", scope: pod, set: func(p *parser, v string) error { p.plan.PodManifestFile = v; return nonEmpty("pod-manifest", v) }, usage: "path to a pod manifest to run instead of images (only --net, --no-overlay, --interactive and --stage1-* go with it)"},
+		{name: "no-overlay", scope: pod, isBool: true, set: func(p *parser, v string) error { p.plan.NoOverlay = v == "true"; return nil }, usage: "copy the images' trees instead of mounting them with overlayfs"},
+		{name: "uuid-file-save", scope: pod, set: func(p *parser, v string) error { p.plan.UUIDFileSave = v; return nonEmpty("uuid-file-save", v) }, usage: "write the pod's UUID to this file"},
+		{name: "stage1-path", scope: pod, set: func(p *parser, v string) error { p.plan.Stage1.Path = v; return nonEmpty("stage1-path", v) }, usage: "stage1 image to use: a file path"},
+		{name: "stage1-url", scope: pod, set: func(p *parser, v string) error { p.plan.Stage1.URL = v; return nonEmpty("stage1-url", v) }, usage: "stage1 image to use: a URL"},
+		{name: "stage1-name", scope: pod, set: func(p *parser, v string) error { p.plan.Stage1.Name = v; return nonEmpty("stage1-name", v) }, usage: "stage1 image to use: an image name"},
+		{name: "stage1-hash", scope: pod, set: (*parser).setStage1Hash, usage: "stage1 image to use: an image ID in the store"},
+		{name: "stage1-from-dir", scope: pod, set: (*parser).setStage1FromDir, usage: "stage1 image to use: a file name in the stage1 images directory"},
+		{name: "store-only", scope: pod, isBool: true, hidden: true, set: (*parser).setStoreOnly, usage: "deprecated: use --pull-policy=never"},
+		{name: "no-store", scope: pod, isBool: true, hidden: true, set: (*parser).setNoStore, usage: "deprecated: use --pull-policy=update"},
+		{name: "private-users", scope: pod, isBool: true, set: (*parser).setPrivateUsers, usage: "run the pod in a user namespace"},
+		{name: "net", scope: run, noOptDef: "default", set: (*parser).setNet, usage: "the pod's networks: default, default-restricted, host, none, all, or net.d networks NAME[:K=V;...], comma-separated; bare --net is default"},
+		{name: "dns", scope: run, set: (*parser).setDNS, usage: "name servers to write in /etc/resolv.conf (IPs, or host to use the host's, or none)"},
+		{name: "dns-search", scope: run, set: (*parser).setDNSSearch, usage: "DNS search domains to write in /etc/resolv.conf"},
+		{name: "dns-opt", scope: run, set: (*parser).setDNSOpt, usage: "DNS options to write in /etc/resolv.conf"},
+		{name: "dns-domain", scope: run, set: (*parser).setDNSDomain, usage: "DNS domain to write in /etc/resolv.conf"},
+		{name: "hosts-entry", scope: run, set: (*parser).setHostsEntry, usage: "entry of the pod's /etc/hosts: IP=HOSTNAME, or host to use the host's"},
+		{name: "hostname", scope: run, set: (*parser).setHostname, usage: `the pod's host name (default "rkt-$PODUUID")`},
+		{name: "interactive", scope: run, isBool: true, set: func(p *parser, v string) error { p.plan.Runtime.Interactive = v == "true"; return nil }, usage: "run the pod interactively (one image only)"},
+		{name: "mds-register", scope: run, isBool: true, set: func(p *parser, v string) error { p.plan.MDSRegister = v == "true"; return nil }, usage: "register the pod with the metadata service"},
+		{name: "ipc", scope: run, set: (*parser).setIPC, usage: "IPC namespace: auto, private or parent"},
+		{name: "quiet", scope: prepare, isBool: true, set: func(p *parser, v string) error { p.plan.Quiet = v == "true"; return nil }, usage: "print only the pod's UUID"},
 	}
-	flagDefs["cap-retain"] = flagDef{scope: scopeApp, set: deprecatedAlias("cap-retain", "caps-retain", flagDefs["caps-retain"].set)}
-	flagDefs["cap-remove"] = flagDef{scope: scopeApp, set: deprecatedAlias("cap-remove", "caps-remove", flagDefs["caps-remove"].set)}
-	for name, isBool := range GlobalFlags {
-		flagDefs[name] = flagDef{scope: scopeGlobal, isBool: isBool, set: globalSetter(name)}
+	for _, alias := range [][2]string{{"cap-retain", "caps-retain"}, {"cap-remove", "caps-remove"}} {
+		for _, d := range flagDefs {
+			if d.name == alias[1] {
+				flagDefs = append(flagDefs, flagDef{name: alias[0], scope: app, hidden: true,
+					set: deprecatedAlias(alias[0], alias[1], d.set), usage: "deprecated: use --" + alias[1]})
+				break
+			}
+		}
 	}
 }
 
-func globalSetter(name string) func(p *parser, v string) error {
-	return func(p *parser, v string) error {
-		if p.plan.Globals == nil {
-			p.plan.Globals = map[string]string{}
-		}
-		p.plan.Globals[name] = v
-		if name == "debug" {
-			p.plan.Runtime.Debug = v == "true"
-		}
-		return nil
-	}
-}
-
+// parser is the state of one run or prepare command line being read: the
+// plan, and which image the per-image flags apply to. It is runargs'
+// Images.
 type parser struct {
 	plan *Plan
 	app  int // index of the image flags apply to; -1 before the first
 	seen map[string]bool
-	cmd  string
 
 	explicitEnv []string // names given with --set-env
 	netSet      bool
+}
+
+func (p *parser) AddImage(image string) {
+	p.plan.Apps = append(p.plan.Apps, App{Image: image})
+	p.app = len(p.plan.Apps) - 1
+}
+
+func (p *parser) AddArgs(args []string) {
+	p.cur().Args = append(p.cur().Args, args...)
+}
+
+func (p *parser) InImage() bool { return p.app >= 0 }
+
+// CommandLine reads one run or prepare command line into a Plan with
+// runargs' grammar: Register its flags on the command's flag set, let that
+// set parse the leading flags, then ParseImages reads the rest and checks
+// the whole.
+type CommandLine struct{ p *parser }
+
+// NewCommandLine starts reading a command line into plan, whose Command
+// ("run", the default, or "prepare") says which flags it accepts.
+func NewCommandLine(plan *Plan) (*CommandLine, error) {
+	if plan.Command == "" {
+		plan.Command = "run"
+	}
+	if plan.Command != "run" && plan.Command != "prepare" {
+		return nil, fmt.Errorf("parsing %s arguments: unknown command", plan.Command)
+	}
+	if plan.PullPolicy == "" {
+		plan.PullPolicy = "new"
+	}
+	return &CommandLine{&parser{plan: plan, app: -1, seen: map[string]bool{}}}, nil
+}
+
+// Register adds the flags of run or prepare to fs.
+func (c *CommandLine) Register(fs *pflag.FlagSet) {
+	flagDefsOnce.Do(initFlagDefs)
+	flags := make([]runargs.Flag, len(flagDefs))
+	for i, d := range flagDefs {
+		flags[i] = runargs.Flag{Name: d.name, Usage: d.usage, Scope: d.scope, Bool: d.isBool, NoOptDef: d.noOptDef, Hidden: d.hidden,
+			Set: func(v string) error {
+				c.p.seen[d.name] = true
+				return d.set(c.p, v)
+			}}
+	}
+	runargs.Register(fs, c.p.plan.Command, flags, c.p)
+}
+
+// ImageFlags names the flags given after an image, which apply to it
+// (runargs.App and AppOrPod), deprecated aliases left out, in the order
+// help lists them.
+func ImageFlags() []string {
+	flagDefsOnce.Do(initFlagDefs)
+	var names []string
+	for _, d := range flagDefs {
+		if (d.scope == runargs.App || d.scope == runargs.AppOrPod) && !d.hidden {
+			names = append(names, "--"+d.name)
+		}
+	}
+	return names
+}
+
+// ParseImages reads the images that follow the leading flags (see
+// runargs.ParseImages) and checks the whole command line.
+func (c *CommandLine) ParseImages(fs *pflag.FlagSet, args []string, dashFirst bool) error {
+	if err := runargs.ParseImages(fs, args, dashFirst, c.p); err != nil {
+		return err
+	}
+	return c.p.finish()
 }
 
 // Parse reads args (everything after "run" or "prepare") into plan, whose
 // Command says which of the two it is. Errors are usage errors (ErrUsage)
 // except for reading --set-env-file; -h or --help gives ErrHelp.
 func Parse(args []string, plan *Plan) error {
-	p := &parser{plan: plan, app: -1, seen: map[string]bool{}, cmd: plan.Command}
-	if p.cmd == "" {
-		p.cmd = "run"
-	}
-	if p.cmd != "run" && p.cmd != "prepare" {
-		return fmt.Errorf("parsing %s arguments: unknown command", p.cmd)
-	}
-	if plan.PullPolicy == "" {
-		plan.PullPolicy = "new"
-	}
-	inArgs := false
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if inArgs {
-			if a == "---" {
-				inArgs = false
-				continue
-			}
-			plan.Apps[p.app].Args = append(plan.Apps[p.app].Args, a)
-			continue
-		}
-		switch {
-		case a == "--":
-			if p.app < 0 {
-				return usagef("arguments (--) must follow an image")
-			}
-			inArgs = true
-			// An empty argument list still overrides nothing: appending
-			// nothing keeps the image's exec.
-		case a == "---":
-			return usagef("--- must end the arguments of an image, started by --")
-		case a == "-h" || a == "--help" || a == "-help":
-			return ErrHelp
-		case strings.HasPrefix(a, "--"):
-			next, err := p.flag(a, args[i+1:])
-			if err != nil {
-				return err
-			}
-			i += next
-		case strings.HasPrefix(a, "-") && a != "-":
-			return usagef("unknown shorthand flag: %q in %s", a, a)
-		default:
-			if a == "" {
-				return usagef("empty image name")
-			}
-			plan.Apps = append(plan.Apps, App{Image: a})
-			p.app = len(plan.Apps) - 1
-		}
-	}
-	return p.finish()
+	return ParseFlags(pflag.NewFlagSet(plan.Command, pflag.ContinueOnError), args, plan)
 }
 
-// flag handles "--name[=value]" (rest follows it) and returns how many of
-// rest it consumed.
-func (p *parser) flag(a string, rest []string) (int, error) {
-	name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-	flagDefsOnce.Do(initFlagDefs)
-	def, ok := flagDefs[name]
-	if !ok {
-		return 0, usagef("unknown flag: --%s", name)
+// ParseFlags is Parse with fs holding other flags that the command line may
+// give anywhere (the CLI's persistent flags); a "debug" flag among them
+// also sets Runtime.Debug.
+func ParseFlags(fs *pflag.FlagSet, args []string, plan *Plan) error {
+	c, err := NewCommandLine(plan)
+	if err != nil {
+		return err
 	}
-	switch def.scope {
-	case scopeApp:
-		if p.app < 0 {
-			return 0, usagef("--%s must follow an image", name)
-		}
-	case scopeRun:
-		if p.cmd != "run" {
-			return 0, usagef("unknown flag: --%s (%s does not take it; give it to run-prepared)", name, p.cmd)
-		}
-	case scopePrepare:
-		if p.cmd != "prepare" {
-			return 0, usagef("unknown flag: --%s", name)
-		}
+	c.Register(fs)
+	if err := runargs.Parse(fs, args, c.p); err != nil {
+		return err
 	}
-	used := 0
-	switch {
-	case def.isBool:
-		if !hasValue {
-			value = "true"
-		} else {
-			b, err := strconv.ParseBool(value)
-			if err != nil {
-				return 0, usagef("invalid argument %q for --%s: want true or false", value, name)
-			}
-			value = strconv.FormatBool(b)
-		}
-	case def.noOptDef != "":
-		if !hasValue {
-			value = def.noOptDef
-		}
-	case !hasValue:
-		if len(rest) == 0 {
-			return 0, usagef("flag needs an argument: --%s", name)
-		}
-		value, used = rest[0], 1
+	if f := fs.Lookup("debug"); f != nil {
+		plan.Runtime.Debug = f.Value.String() == "true"
 	}
-	p.seen[name] = true
-	if err := def.set(p, value); err != nil {
-		return 0, err
-	}
-	return used, nil
+	return c.p.finish()
 }
 
 func (p *parser) finish() error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
+	"github.com/spf13/pflag"
 
 	"github.com/rkt/rkt/common/podlayout"
 )
@@ -64,7 +65,15 @@ func TestPodAndGlobalFlags(t *testing.T) {
 	if err := os.WriteFile(envFile, []byte("# comment\n\nFROMFILE=1\nBOTH=file\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plan := parse(t, "run",
+	// The CLI's persistent flags, which the command line may give anywhere.
+	globals := pflag.NewFlagSet("rkt", pflag.ContinueOnError)
+	globals.String("dir", "/var/lib/rkt", "")
+	globals.Bool("debug", false, "")
+	globals.String("insecure-options", "none", "")
+	globals.Bool("trust-keys-from-https", true, "")
+	globals.String("local-config", "/etc/rkt", "")
+	plan := &Plan{Command: "run"}
+	args := []string{
 		"--dir=/tmp/rkt", "--debug", "--insecure-options", "image,tls",
 		"--set-env=BOTH=flag", "--set-env-file", envFile, "--inherit-env",
 		"--volume", "host,kind=host,source=/etc,readOnly=true,recursive=false",
@@ -75,10 +84,19 @@ func TestPodAndGlobalFlags(t *testing.T) {
 		"--mds-register=true", "--stage1-path=/s1.aci", "--ipc=private",
 		"img",
 		"--trust-keys-from-https=false",
-	)
+	}
+	if err := ParseFlags(globals, args, plan); err != nil {
+		t.Fatalf("Parse(%q): %v", args, err)
+	}
 	wantGlobals := map[string]string{"dir": "/tmp/rkt", "debug": "true", "insecure-options": "image,tls", "trust-keys-from-https": "false"}
-	if !reflect.DeepEqual(plan.Globals, wantGlobals) {
-		t.Errorf("globals = %v, want %v", plan.Globals, wantGlobals)
+	gotGlobals := map[string]string{}
+	globals.VisitAll(func(f *pflag.Flag) {
+		if _, ok := wantGlobals[f.Name]; f.Changed && (ok || f.Name == "local-config") {
+			gotGlobals[f.Name] = f.Value.String()
+		}
+	})
+	if !reflect.DeepEqual(gotGlobals, wantGlobals) {
+		t.Errorf("globals = %v, want %v", gotGlobals, wantGlobals)
 	}
 	rt := plan.Runtime
 	if !reflect.DeepEqual(rt.SetEnv, map[string]string{"BOTH": "flag", "FROMFILE": "1"}) {
