@@ -52,6 +52,8 @@ type Ingest struct {
 
 	treeDir string
 	started bool // the extractor runs
+	// noTree: the image is only checked, not extracted (NoTree).
+	noTree  bool
 	digests []tarsafe.Digest
 
 	limits Limits
@@ -136,7 +138,13 @@ func (in *Ingest) start() {
 	go func() {
 		defer close(in.done)
 		br := bufio.NewReaderSize(in.pr, bufSize)
-		res, err := tarsafe.Extract(br, in.treeDir, opts)
+		var res *tarsafe.Result
+		var err error
+		if in.noTree {
+			res, err = tarsafe.Check(br, opts.Limits)
+		} else {
+			res, err = tarsafe.Extract(br, in.treeDir, opts)
+		}
 		if err == nil {
 			// Padding after the end-of-archive marker still belongs to
 			// the blob: keep reading until the writer closes.
@@ -145,6 +153,20 @@ func (in *Ingest) start() {
 		in.res, in.extErr = res, err
 		in.pr.CloseWithError(err)
 	}()
+}
+
+// NoTree says that the image is a layer of other images (one converted
+// from an OCI layer) and is never run alone: its entries are checked by
+// the same rules and limits but not extracted, and Commit installs no
+// tree for it. The tree of an image depending on it is rendered from the
+// blobs, each layer extracted once (Render). Call it before the first
+// Write.
+func (in *Ingest) NoTree() error {
+	if in.started || in.finished || in.closed {
+		return fmt.Errorf("ingesting image: %w", ErrIngestDone)
+	}
+	in.noTree = true
+	return nil
 }
 
 // TarLimits are the per-entry limits the ingest will apply, for a first
@@ -242,7 +264,11 @@ func (in *Ingest) Finish() (*Pending, error) {
 	if in.res.Manifest == nil {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoManifest)
 	}
-	if fi, err := os.Lstat(filepath.Join(in.area.dir, "tree", tarsafe.RootfsName)); err != nil || !fi.IsDir() {
+	if in.noTree {
+		if !in.res.Rootfs {
+			return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
+		}
+	} else if fi, err := os.Lstat(filepath.Join(in.area.dir, "tree", tarsafe.RootfsName)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
 	}
 	var im schema.ImageManifest
@@ -265,8 +291,8 @@ func (in *Ingest) Finish() (*Pending, error) {
 
 // Commit makes the finished, verified image visible: intent recorded,
 // blob and manifest into place, tree installed (images without
-// dependencies; the others are rendered by Render), index row written
-// last, intent removed. The temps are removed. On failure, or on a kill
+// dependencies, unless NoTree; the others are rendered by Render), index
+// row written last, intent removed. The temps are removed. On failure, or on a kill
 // (through the next Open), nothing of the image is left unless it already
 // had a row.
 func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
@@ -303,7 +329,7 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 	}
 	commitStep("blob")
 	var treeSize int64
-	if len(p.Manifest.Dependencies) == 0 && s.ownsTrees {
+	if len(p.Manifest.Dependencies) == 0 && s.ownsTrees && !in.noTree {
 		id := tree.ID(p.Key)
 		tl, err := s.trees.Lock(id, flock.Exclusive, true)
 		if err != nil {

@@ -88,6 +88,7 @@ type Result struct {
 	Entries        int    // entries accepted
 	Size           int64  // total size of regular files under rootfs/
 	SkippedDevices int    // device nodes not created for lack of privilege
+	Rootfs         bool   // the archive has rootfs/ (its entry or one below it)
 
 	// Files describes <dest>/rootfs as Extract left it, in walk order
 	// (see WalkLess), when Options.Record was set and the description is
@@ -122,6 +123,47 @@ type Options struct {
 	// regular files are then not hashed again, and an archive whose
 	// regular files do not match them in number and sizes is refused.
 	Digests []Digest
+	// Records, when not nil, carries the description of dest's rootfs
+	// from one Extract to the next when images are layered into one
+	// tree: the extraction updates it instead of starting anew (Record
+	// is then implied, and Result.Files left nil; see Records.Files).
+	Records *Records
+}
+
+// Records describes a rootfs built by several Extracts into the same
+// dest, one layer after the other (Options.Records). Deletions the caller
+// makes between two layers must be told with Removed. Files gives the
+// description only while it is exact: nothing was written or removed
+// through a symlink, and rootfs did not exist before the first layer.
+type Records struct{ rec *recorder }
+
+// NewRecords starts an empty description, for a dest without rootfs.
+func NewRecords() *Records {
+	return &Records{rec: &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}}
+}
+
+// Removed tells that rel (slash-separated, relative to rootfs), and all
+// below it, was removed from rootfs by the caller. It is a no-op on nil.
+func (r *Records) Removed(rel string) {
+	if r == nil {
+		return
+	}
+	rel = path.Clean(rel)
+	if r.rec.throughSymlink(rel) {
+		// The removal followed a symlink: another path went.
+		r.rec.exact = false
+		return
+	}
+	forgetTree(r.rec.files, rel)
+}
+
+// Files returns the records of rootfs in walk order, or nil when they are
+// not exact (or no layer was extracted).
+func (r *Records) Files() []FileRecord {
+	if _, ok := r.rec.files["."]; !ok {
+		return nil
+	}
+	return r.rec.result()
 }
 
 // Digest is the length and SHA-256 of one regular file's content.
@@ -228,7 +270,9 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		dirMeta: map[string]*tar.Header{},
 		known:   map[string]bool{},
 	}
-	if opts.Record {
+	if opts.Records != nil {
+		x.rec = opts.Records.rec
+	} else if opts.Record {
 		x.rec = &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}
 	}
 	defer x.close()
@@ -243,7 +287,7 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.SkippedDevices = x.skipped
-	if x.rec != nil && x.rootfs != nil {
+	if x.rec != nil && x.rootfs != nil && opts.Records == nil {
 		res.Files = x.rec.result()
 	}
 	return res, nil
@@ -270,6 +314,9 @@ func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error)
 			return nil, err
 		}
 		res.Entries++
+		if name != ManifestName {
+			res.Rootfs = true
+		}
 		if lim.MaxEntries > 0 && res.Entries > lim.MaxEntries {
 			return nil, &LimitError{Limit: LimitEntries, Max: int64(lim.MaxEntries)}
 		}
@@ -470,7 +517,9 @@ func (x *extractor) openRootfs() error {
 		return err
 	}
 	if err != nil && x.rec != nil {
-		x.rec.exact = false // layered over an earlier tree the records do not know
+		if _, known := x.rec.files["."]; !known {
+			x.rec.exact = false // layered over an earlier tree the records do not know
+		}
 	}
 	fi, err := x.root.Lstat(RootfsName)
 	if err != nil {

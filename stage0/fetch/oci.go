@@ -325,6 +325,12 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer, progre
 		return "", fmt.Errorf("fetching %q: layer %s: %w", ref, d, err)
 	}
 	defer in.Abort()
+	// A layer image is only ever rendered under the images that depend
+	// on it: checking its entries here and extracting them once, at
+	// render, is enough.
+	if err := in.NoTree(); err != nil {
+		return "", fmt.Errorf("fetching %q: layer %s: %w", ref, d, err)
+	}
 	sp, err := in.NewSpool()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: layer %s: %w", ref, d, err)
