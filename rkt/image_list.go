@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type imageRow struct {
 	LastUsed   time.Time
 	Size       int64 // blob plus rendered tree, in bytes
 	Latest     bool
+	Layer      bool // an OCI layer image, listed only with --all
 }
 
 type imageListOptions struct {
@@ -49,6 +51,7 @@ type imageListOptions struct {
 	full     bool
 	noLegend bool
 	format   string
+	all      bool // list OCI layer images too
 }
 
 func newImageListCmd(g *globalFlags) *cobra.Command {
@@ -83,6 +86,9 @@ func newImageListCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !opts.all {
+				rows = slices.DeleteFunc(rows, func(r imageRow) bool { return r.Layer })
+			}
 			return printImageList(g.stdout, rows, opts, time.Now())
 		},
 	}
@@ -93,6 +99,7 @@ func newImageListCmd(g *globalFlags) *cobra.Command {
 	f.BoolVar(&opts.full, "full", false, "use long output format")
 	f.BoolVar(&opts.noLegend, "no-legend", false, "suppress a legend with the list")
 	f.StringVar(&format, "format", "", "output format: plain, json or json-pretty")
+	f.BoolVar(&opts.all, "all", false, "also list the layer images of images from OCI registries and layouts")
 	return cmd
 }
 

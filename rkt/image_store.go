@@ -79,6 +79,7 @@ func (g *globalFlags) listImages(cmd *cobra.Command) ([]imageRow, error) {
 			LastUsed:   img.LastUsed,
 			Size:       img.Size + img.TreeStoreSize,
 			Latest:     img.Latest,
+			Layer:      img.Layer,
 		}
 	}
 	return rows, nil

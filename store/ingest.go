@@ -361,6 +361,7 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 	for _, lb := range p.Manifest.Labels {
 		img.Labels[lb.Name.String()] = lb.Value
 	}
+	_, img.Layer = p.Manifest.Annotations.Get(AnnLayer)
 	if old, err := s.idx.Image(p.Key); err == nil && treeSize == 0 {
 		img.TreeStoreSize = old.TreeStoreSize
 	}

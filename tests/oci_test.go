@@ -3,6 +3,8 @@ package tests
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,4 +133,91 @@ func TestOCIRegistryFetchAndRun(t *testing.T) {
 	if len(second) != 2 {
 		t.Errorf("second fetch downloaded %d blobs, want 2 (config and new layer): %v", len(second), second)
 	}
+}
+
+// TestOCILayerImages: the layer images of registry images are listed only
+// with image list --all; image rm of an image takes the layers no other
+// image uses and refuses to take a layer still used; image gc takes the
+// rest once their images are gone.
+func TestOCILayerImages(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.Start(t)
+	e.extraEnv = append(e.extraEnv, "SSL_CERT_DIR="+reg.CertDir)
+	e.write("local/auth.d/registry.json", []byte(`{"rktKind":"dockerAuth","rktVersion":"v1","registries":["`+reg.Host+`"],"credentials":{"user":"`+reg.User+`","password":"`+reg.Password+`"}}`))
+	cfg := v1.Config{Cmd: []string{"/bin/true"}}
+	base := ociLayer(t, storetest.File{Name: "etc/shared", Mode: 0o644, Body: []byte("in both images")})
+	reg.Push(t, ociLayoutImage(t, filepath.Join(e.base, "layout-a"), cfg, base, ociLayer(t, storetest.File{Name: "a", Mode: 0o644, Body: []byte("a")})), "team/a:1")
+	reg.Push(t, ociLayoutImage(t, filepath.Join(e.base, "layout-b"), cfg, base, ociLayer(t, storetest.File{Name: "b", Mode: 0o644, Body: []byte("b")})), "team/b:1")
+	a := e.fetchID("--full", "--insecure-options=image", "docker://"+reg.Host+"/team/a:1")
+	b := e.fetchID("--full", "--insecure-options=image", "docker://"+reg.Host+"/team/b:1")
+
+	names := func(args ...string) []string {
+		t.Helper()
+		out := e.ok(append([]string{"image", "list", "--no-legend", "--fields=name", "--sort=name"}, args...)...)
+		return strings.Fields(out)
+	}
+	layers := func(ns []string) (n int) {
+		for _, s := range ns {
+			if strings.HasPrefix(s, "oci-layer/") {
+				n++
+			}
+		}
+		return n
+	}
+	if got := names(); len(got) != 2 || layers(got) != 0 {
+		t.Errorf("image list shows %v, want the two images and no layer", got)
+	}
+	if got := names("--all"); len(got) != 5 || layers(got) != 3 {
+		t.Errorf("image list --all shows %v, want the two images and their three layers", got)
+	}
+	var listed []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("image", "list", "--format=json")), &listed); err != nil || len(listed) != 2 {
+		t.Errorf("image list --format=json shows %v (%v), want the 2 images", listed, err)
+	}
+
+	// The shared layer cannot go while an image uses it.
+	deps := func(id string) []string {
+		t.Helper()
+		var m struct {
+			Dependencies []struct{ ImageID string }
+		}
+		if err := json.Unmarshal([]byte(e.ok("image", "cat-manifest", id)), &m); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range m.Dependencies {
+			ids = append(ids, d.ImageID)
+		}
+		return ids
+	}
+	da, db := deps(a), deps(b)
+	if len(da) != 2 || len(db) != 2 || da[0] != db[0] || da[1] == db[1] {
+		t.Fatalf("dependencies of a %v and b %v: want the same bottom layer and their own top", da, db)
+	}
+	shared := da[0]
+	_, stderr := e.fails(254, "image", "rm", shared)
+	assertMentions(t, "removing a used layer", stderr, "is a layer of other images", "remove those instead")
+
+	// Removing a takes its own layer and leaves b whole.
+	_, stderr = e.fails(0, "image", "rm", a)
+	if n := strings.Count(stderr, "successfully removed aci for image"); n != 2 {
+		t.Errorf("image rm reported %d removals, want the image and its own layer:\n%s", n, stderr)
+	}
+	if got := names("--all"); len(got) != 3 || layers(got) != 2 {
+		t.Errorf("after image rm: image list --all shows %v, want b and its two layers", got)
+	}
+	dest := filepath.Join(e.base, "render-b")
+	e.ok("image", "render", "--rootfs-only", b, dest)
+	for _, f := range []string{"etc/shared", "b"} {
+		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
+			t.Errorf("b renders without %s: %v", f, err)
+		}
+	}
+
+	// image gc takes b, then its layers.
+	e.ok("image", "gc", "--grace-period=0s")
+	if got := names("--all"); len(got) != 0 {
+		t.Errorf("after image gc: image list --all shows %v", got)
+	}
+	e.assertStore()
 }

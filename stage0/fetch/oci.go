@@ -76,7 +76,6 @@ const (
 	annEntrypoint     = "appc.io/docker/entrypoint"
 	annCmd            = "appc.io/docker/cmd"
 	annStopSignal     = "appc.io/docker/stopsignal"
-	annLayerDiffID    = "appc.io/oci/diffid"
 )
 
 // layerName is the appc name of the image holding one OCI layer: one per
@@ -432,7 +431,7 @@ func convertLayer(w io.Writer, layer io.Reader, d v1.Hash) error {
 		return err
 	}
 	m.Name = *n
-	m.Annotations.Set(annLayerDiffID, d.String())
+	m.Annotations.Set(store.AnnLayer, d.String())
 	if len(whiteouts) > 0 {
 		b, err := json.Marshal(whiteouts)
 		if err != nil {

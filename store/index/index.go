@@ -42,6 +42,10 @@ type Image struct {
 	Latest        bool              `json:"latest"`
 	Size          int64             `json:"size"`
 	TreeStoreSize int64             `json:"treeStoreSize"`
+	// Layer is set for an image converted from one OCI layer
+	// (annotation store.AnnLayer): it is used only by the images that
+	// depend on it. Rows written before it read as false.
+	Layer bool `json:"layer,omitempty"`
 }
 
 // Remote is the HTTP cache row of one ACI URL.
