@@ -80,6 +80,8 @@ func (g *globalFlags) listImages(cmd *cobra.Command) ([]imageRow, error) {
 			Size:       img.Size + img.TreeStoreSize,
 			Latest:     img.Latest,
 			Layer:      img.Layer,
+			Reference:  img.RegistryReference,
+			Digest:     img.ManifestDigest,
 		}
 	}
 	return rows, nil

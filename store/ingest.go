@@ -86,6 +86,9 @@ type Pending struct {
 type ImportMeta struct {
 	Latest bool          // imported by name without a version: wins FindByName
 	Remote *index.Remote // optional HTTP cache row; BlobKey is set by Commit
+	// RegistryReference and ManifestDigest go into the row of an image
+	// converted from an OCI image (index.Image).
+	RegistryReference, ManifestDigest string
 }
 
 const bufSize = 1 << 20
@@ -357,6 +360,9 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 		Latest:        meta.Latest,
 		Size:          p.Size,
 		TreeStoreSize: treeSize,
+
+		RegistryReference: meta.RegistryReference,
+		ManifestDigest:    meta.ManifestDigest,
 	}
 	for _, lb := range p.Manifest.Labels {
 		img.Labels[lb.Name.String()] = lb.Value

@@ -170,6 +170,13 @@ func TestOCILayerImages(t *testing.T) {
 	if got := names("--all"); len(got) != 5 || layers(got) != 3 {
 		t.Errorf("image list --all shows %v, want the two images and their three layers", got)
 	}
+	// The registry reference and manifest digest, on request.
+	refs := e.ok("image", "list", "--no-legend", "--fields=name,reference,digest", "--sort=name")
+	for _, want := range []string{reg.Host + "/team/a:1", reg.Host + "/team/b:1", "sha256:"} {
+		if !strings.Contains(refs, want) {
+			t.Errorf("image list --fields=name,reference,digest lacks %q:\n%s", want, refs)
+		}
+	}
 	var listed []map[string]any
 	if err := json.Unmarshal([]byte(e.ok("image", "list", "--format=json")), &listed); err != nil || len(listed) != 2 {
 		t.Errorf("image list --format=json shows %v (%v), want the 2 images", listed, err)

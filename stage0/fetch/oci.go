@@ -91,6 +91,20 @@ type ociTarget struct {
 	tag   string
 }
 
+// normalized is the reference as pulled, with the registry and
+// repository spelled as the trust name: "<trust>:<tag>", or
+// "<trust>@<digest>" when pulled by digest (the digest asked for, which
+// may be an index's rather than digest, the manifest's).
+func (t ociTarget) normalized(digest v1.Hash) string {
+	if d, ok := t.ref.(name.Digest); ok {
+		return t.trust + "@" + d.DigestStr()
+	}
+	if t.tag == "" {
+		return t.trust + "@" + digest.String()
+	}
+	return t.trust + ":" + t.tag
+}
+
 func parseDockerRef(ref string, ins insecure.Set) (ociTarget, error) {
 	s := strings.TrimPrefix(ref, "docker://")
 	var opts []name.Option
@@ -278,7 +292,11 @@ func (f *Fetcher) storeOCI(ctx context.Context, ref string, t ociTarget, img v1.
 		f.removeAdded(ctx)
 		return "", fmt.Errorf("fetching %q: %w", ref, err)
 	}
-	key, err := f.storeGenerated(ctx, ref, m, &store.ImportMeta{Latest: t.tag == "latest"})
+	meta := &store.ImportMeta{Latest: t.tag == "latest", ManifestDigest: digest.String()}
+	if strings.HasPrefix(ref, "docker://") {
+		meta.RegistryReference = t.normalized(digest)
+	}
+	key, err := f.storeGenerated(ctx, ref, m, meta)
 	if err != nil {
 		f.removeAdded(ctx)
 		return "", err

@@ -162,6 +162,27 @@ func TestFetchDockerLayersWhiteoutsAndApp(t *testing.T) {
 	if len(m.Dependencies) != 2 {
 		t.Fatalf("dependencies: %v", m.Dependencies)
 	}
+	row, err := e.store.Image(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.RegistryReference != host+"/team/app:1" || row.ManifestDigest != digest.String() || row.Layer {
+		t.Errorf("index row: reference %q, digest %q, layer %v; want %s, %s, false", row.RegistryReference, row.ManifestDigest, row.Layer, host+"/team/app:1", digest)
+	}
+	for _, d := range m.Dependencies {
+		if lr, err := e.store.Image(d.ImageID.String()); err != nil || !lr.Layer || lr.RegistryReference != "" {
+			t.Errorf("layer row %+v (%v): want a layer, without reference", lr, err)
+		}
+	}
+	// By digest: the reference names the digest.
+	byDigest := "docker://" + host + "/team/app@" + digest.String()
+	dk, err := f.Fetch(context.Background(), byDigest, "")
+	if err != nil {
+		t.Fatalf("fetch by digest: %v", err)
+	}
+	if r, _ := e.store.Image(dk); r.RegistryReference != host+"/team/app@"+digest.String() || r.ManifestDigest != digest.String() {
+		t.Errorf("row of a digest pull: reference %q, digest %q", r.RegistryReference, r.ManifestDigest)
+	}
 	a := m.App
 	if a == nil || strings.Join(a.Exec, " ") != "/bin/app serve" || a.User != "1000" || a.Group != "1001" || a.WorkingDirectory != "/srv" {
 		t.Fatalf("app: %+v", a)
