@@ -144,7 +144,7 @@ func (in *Ingest) start() {
 		var res *tarsafe.Result
 		var err error
 		if in.noTree {
-			res, err = tarsafe.Check(br, opts.Limits)
+			res, err = tarsafe.CheckLayer(br, opts.Limits)
 		} else {
 			res, err = tarsafe.Extract(br, in.treeDir, opts)
 		}
@@ -160,7 +160,8 @@ func (in *Ingest) start() {
 
 // NoTree says that the image is a layer of other images (one converted
 // from an OCI layer) and is never run alone: its entries are checked by
-// the same rules and limits but not extracted, and Commit installs no
+// the same rules and limits but not extracted (a hardlink may name a file
+// of the layers below it, tarsafe.CheckLayer), and Commit installs no
 // tree for it. The tree of an image depending on it is rendered from the
 // blobs, each layer extracted once (Render). Call it before the first
 // Write.

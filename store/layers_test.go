@@ -1,10 +1,17 @@
 package store
 
 import (
+	"archive/tar"
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rkt/rkt/common/tarsafe"
 
 	"github.com/rkt/rkt/store/storetest"
 )
@@ -106,4 +113,108 @@ func TestGCKeepsLayersOfKeptImages(t *testing.T) {
 		t.Errorf("removed %v, want the image, then its layer", removed)
 	}
 	assertEmpty(t, s)
+}
+
+// layerWith is a layer image of files, with whiteouts.
+func layerWith(t *testing.T, name string, whiteouts string, files ...storetest.File) []byte {
+	t.Helper()
+	ann := `{"name":"` + AnnLayer + `","value":"sha256:` + name + `"}`
+	if whiteouts != "" {
+		ann += `,{"name":"` + AnnWhiteouts + `","value":` + strconv.Quote(whiteouts) + `}`
+	}
+	m := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"oci-layer/` + name + `","annotations":[` + ann + `]}`)
+	return storetest.BuildACIWithManifest(t, m, files...)
+}
+
+// TestLayerHardlinks: a layer's hardlink may name a regular file of a
+// layer below it; one naming a whited-out file, a directory, a symlink,
+// or a path through a symlink leaving rootfs is refused when the tree is
+// rendered, leaving no tree and nothing written outside; a name leaving
+// the image is refused when the layer is stored. An ACI keeps the
+// same-archive rule.
+func TestLayerHardlinks(t *testing.T) {
+	lowerFiles := []storetest.File{
+		{Name: "etc/conf", Body: []byte("lower file")},
+		{Name: "etc/secret", Body: []byte("whited out above")},
+		{Name: "dir", Typeflag: tar.TypeDir},
+		{Name: "sym", Typeflag: tar.TypeSymlink, Linkname: "etc/conf"},
+		{Name: "out", Typeflag: tar.TypeSymlink, Linkname: "/etc"},
+		{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "../../.."},
+		{Name: "alias", Typeflag: tar.TypeSymlink, Linkname: "etc"},
+	}
+	cases := []struct {
+		name      string
+		whiteouts string
+		link      string
+		ok        bool
+	}{
+		{"file of the lower layer", "", "etc/conf", true},
+		{"through an inside symlink's directory", "", "alias/conf", true},
+		{"whited-out file", `["/etc/secret"]`, "etc/secret", false},
+		{"directory", "", "dir", false},
+		{"symlink", "", "sym", false},
+		{"through an absolute symlink", "", "out/passwd", false},
+		{"through an escaping symlink", "", "up/etc/passwd", false},
+		{"missing", "", "nothing", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			lower, err := ingestNoTree(s, layerWith(t, "lower", "", lowerFiles...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			upper, err := ingestNoTree(s, layerWith(t, "upper", c.whiteouts, storetest.File{Name: "linked", Typeflag: tar.TypeLink, Linkname: c.link}))
+			if err != nil {
+				t.Fatalf("storing the upper layer: %v", err)
+			}
+			top := mustIngest(t, s, topACI(t, "example.com/app", lower, upper), ImportMeta{})
+			id, err := s.Render(context.Background(), top)
+			if !c.ok {
+				var ee *tarsafe.EntryError
+				if !errors.As(err, &ee) {
+					t.Fatalf("render: %v, want a refused entry", err)
+				}
+				if ids, _ := s.trees.IDs(); len(ids) != 0 {
+					t.Errorf("trees left: %v", ids)
+				}
+				assertTmpEmpty(t, s.dir)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rootfs := filepath.Join(s.TreePath(id), "rootfs")
+			a, _ := os.Stat(filepath.Join(rootfs, "linked"))
+			b, _ := os.Stat(filepath.Join(rootfs, "etc/conf"))
+			if a == nil || b == nil || !os.SameFile(a, b) {
+				t.Errorf("linked is not a hardlink of etc/conf")
+			}
+			if err := s.VerifyTree(id); err != nil {
+				t.Errorf("verifying: %v", err)
+			}
+		})
+	}
+	t.Run("name leaving the image", func(t *testing.T) {
+		s := openStore(t, t.TempDir())
+		for _, target := range []string{"../../etc/passwd", "/etc/passwd"} {
+			_, err := ingestNoTree(s, storetest.RawTar(t,
+				storetest.File{Name: "manifest", Body: storetest.Manifest("oci-layer/x", nil)},
+				storetest.File{Name: "rootfs", Typeflag: tar.TypeDir},
+				storetest.File{Name: "rootfs/h", Typeflag: tar.TypeLink, Linkname: target}))
+			var ee *tarsafe.EntryError
+			if !errors.As(err, &ee) {
+				t.Errorf("link to %s: %v, want a refused entry", target, err)
+			}
+		}
+		assertEmpty(t, s)
+	})
+	t.Run("ACI", func(t *testing.T) {
+		s := openStore(t, t.TempDir())
+		base := mustIngest(t, s, storetest.BuildACI(t, "example.com/base", nil, storetest.File{Name: "f", Body: []byte("base")}), ImportMeta{})
+		m := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/top","dependencies":[{"imageName":"example.com/base","imageID":"` + base + `"}]}`)
+		if _, err := ingest(s, storetest.BuildACIWithManifest(t, m, storetest.File{Name: "h", Typeflag: tar.TypeLink, Linkname: "f"}), ImportMeta{}); err == nil {
+			t.Errorf("an ACI linking to a file of its dependency was stored")
+		}
+	})
 }

@@ -122,11 +122,11 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, e
 	layers := make([]tree.Layer, len(keys))
 	for i, k := range keys {
 		layers[i] = tree.Layer{Key: k, Open: func() (io.ReadCloser, error) { return s.cas.OpenBlob(k) }}
-		if wo, err := s.whiteouts(k); err != nil {
+		wo, isLayer, err := s.whiteouts(k)
+		if err != nil {
 			return "", fmt.Errorf("rendering image %s: %w", key, err)
-		} else {
-			layers[i].Whiteouts = wo
 		}
+		layers[i].Whiteouts, layers[i].LowerLinks = wo, isLayer
 	}
 	// BuildHashed hashes single-image trees while extracting them and
 	// falls back to re-reading layered ones.
@@ -149,20 +149,23 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, e
 // tree.Layer.Whiteouts).
 const AnnWhiteouts = "appc.io/oci/whiteouts"
 
-func (s *Store) whiteouts(key string) ([]string, error) {
+// whiteouts returns what key deletes below it, and whether it is an OCI
+// layer image (AnnLayer), whose hardlinks may name files below it.
+func (s *Store) whiteouts(key string) ([]string, bool, error) {
 	m, _, err := s.Manifest(key)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	_, isLayer := m.Annotations.Get(AnnLayer)
 	v, ok := m.Annotations.Get(AnnWhiteouts)
 	if !ok {
-		return nil, nil
+		return nil, isLayer, nil
 	}
 	var paths []string
 	if err := json.Unmarshal([]byte(v), &paths); err != nil {
-		return nil, fmt.Errorf("reading the whiteouts of %s: %w", key, err)
+		return nil, false, fmt.Errorf("reading the whiteouts of %s: %w", key, err)
 	}
-	return paths, nil
+	return paths, isLayer, nil
 }
 
 // TreePath is the directory of a tree (rootfs/ and manifest inside).

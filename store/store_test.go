@@ -696,6 +696,11 @@ func ingestNoTree(s *Store, aci []byte) (string, error) {
 // renders from its blob into a tree that verifies.
 func TestNoTreeLayers(t *testing.T) {
 	for _, hc := range storetest.HostileCases() {
+		if hc.Name == "hardlink-missing" {
+			// A layer may link to a file of a layer below it: checked
+			// when rendered (TestLayerHardlinks).
+			continue
+		}
 		t.Run(hc.Name, func(t *testing.T) {
 			s := openStore(t, t.TempDir())
 			_, err := ingestNoTree(s, storetest.RawTar(t, hc.Entries...))

@@ -147,7 +147,11 @@ func TestOCILayerImages(t *testing.T) {
 	cfg := v1.Config{Cmd: []string{"/bin/true"}}
 	base := ociLayer(t, storetest.File{Name: "etc/shared", Mode: 0o644, Body: []byte("in both images")})
 	reg.Push(t, ociLayoutImage(t, filepath.Join(e.base, "layout-a"), cfg, base, ociLayer(t, storetest.File{Name: "a", Mode: 0o644, Body: []byte("a")})), "team/a:1")
-	reg.Push(t, ociLayoutImage(t, filepath.Join(e.base, "layout-b"), cfg, base, ociLayer(t, storetest.File{Name: "b", Mode: 0o644, Body: []byte("b")})), "team/b:1")
+	// b's own layer also hardlinks a file of the shared layer below it.
+	reg.Push(t, ociLayoutImage(t, filepath.Join(e.base, "layout-b"), cfg, base, ociLayer(t,
+		storetest.File{Name: "b", Mode: 0o644, Body: []byte("b")},
+		storetest.File{Name: "b-shared", Typeflag: tar.TypeLink, Linkname: "etc/shared"},
+	)), "team/b:1")
 	a := e.fetchID("--full", "--insecure-options=image", "docker://"+reg.Host+"/team/a:1")
 	b := e.fetchID("--full", "--insecure-options=image", "docker://"+reg.Host+"/team/b:1")
 
@@ -220,6 +224,10 @@ func TestOCILayerImages(t *testing.T) {
 			t.Errorf("b renders without %s: %v", f, err)
 		}
 	}
+	if b, err := os.ReadFile(filepath.Join(dest, "b-shared")); err != nil || string(b) != "in both images" {
+		t.Errorf("b's hardlink to a file of the layer below: %q, %v", b, err)
+	}
+	e.ok("image", "verify", b)
 
 	// image gc takes b, then its layers.
 	e.ok("image", "gc", "--grace-period=0s")

@@ -149,6 +149,9 @@ type Layer struct {
 	// written; one ending in "/" keeps the directory and deletes its
 	// contents (an OCI opaque directory).
 	Whiteouts []string
+	// LowerLinks: the layer's hardlinks may name regular files of the
+	// layers below it (tarsafe.Options.LowerLinks; OCI layers).
+	LowerLinks bool
 }
 
 // Sum is a tree's hash and the total size of its regular files.
@@ -194,7 +197,7 @@ func build(ctx context.Context, stage string, layers []Layer, whitelist []string
 		if err != nil {
 			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
 		}
-		opts := tarsafe.Options{SkipManifest: i != len(layers)-1, Records: recs}
+		opts := tarsafe.Options{SkipManifest: i != len(layers)-1, Records: recs, LowerLinks: l.LowerLinks}
 		_, err = tarsafe.Extract(rc, stage, opts)
 		rc.Close()
 		if err != nil {
