@@ -845,3 +845,40 @@ func TestPodInteractive(t *testing.T) {
 		t.Errorf("exit %d, terminal output %q", res.code, out.String())
 	}
 }
+
+// TestPodStopSignal: an app whose image names a stop signal gets it, not
+// SIGTERM, when the pod is stopped.
+func TestPodStopSignal(t *testing.T) {
+	needRoot(t)
+	p := &testPod{apps: []testApp{{
+		name:        "s",
+		exec:        sh(`trap "echo got-usr1; exit 7" USR1; trap "echo got-term; exit 9" TERM; : > /trapped; while :; do sleep 0.1; done`),
+		annotations: types.Annotations{{Name: AnnotationStopSignal, Value: "SIGUSR1"}},
+	}}}
+	p.make(t)
+	r := p.start(t, nil, nil)
+	p.waitFile(t, p.rootfsFile("s", "trapped"))
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	res := r.wait(t)
+	if got, ok := p.status(t, "s"); !ok || got != 7 {
+		t.Errorf("status %d (%v), want 7 from the SIGUSR1 trap\nstdout: %s", got, ok, res.stdout)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]syscall.Signal{
+		"SIGQUIT": syscall.SIGQUIT, "quit": syscall.SIGQUIT, " SIGUSR1 ": syscall.SIGUSR1,
+		"9": syscall.SIGKILL, "SIGRTMIN+3": 37, "RTMIN": 34, "SIGRTMAX-1": 63, "sigwinch": syscall.SIGWINCH,
+	} {
+		if got, err := parseSignal(in); err != nil || got != want {
+			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "SIGNOPE", "0", "65", "SIGRTMIN+31", "SIGRTMAX-31", "SIGRTMIN+x"} {
+		if _, err := parseSignal(bad); !errors.Is(err, ErrBadSignal) {
+			t.Errorf("parseSignal(%q): %v, want ErrBadSignal", bad, err)
+		}
+	}
+}
