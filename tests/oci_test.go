@@ -115,6 +115,16 @@ func TestOCIRegistryFetchAndRun(t *testing.T) {
 		}
 	}
 
+	// A user without a group runs with the user's primary group from the
+	// image's /etc/passwd (1234 for daemon2), not 0.
+	noGroup := cfg
+	noGroup.User = "daemon2"
+	noGroup.Cmd = []string{`echo "ids $(id -u) $(id -g)"`}
+	reg.Push(t, ociLayoutImage(t, filepath.Join(pe.base, "layout-nogroup"), noGroup, base, top), "team/nogroup:1")
+	if out := pe.runOK("--insecure-options=image", "docker://"+reg.Host+"/team/nogroup:1"); !strings.Contains(out, "ids 1234 1234") {
+		t.Errorf("USER daemon2 without a group: want uid 1234 gid 1234:\n%s", out)
+	}
+
 	// A second image sharing the base layer downloads only its own layer.
 	other := ociLayer(t, storetest.File{Name: "other", Mode: 0o644, Body: []byte("o")})
 	reg.Push(t, ociLayoutImage(t, filepath.Join(pe.base, "layout-other"), cfg, base, other), "team/other:1")

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/insecure"
 	"github.com/rkt/rkt/store"
 )
@@ -562,6 +563,11 @@ func ociManifest(t ociTarget, cfg *v1.ConfigFile, digest v1.Hash, deps []string)
 		return nil, err
 	}
 	m.App = app
+	if app != nil && c.User != "" && !strings.Contains(c.User, ":") {
+		// A user without a group: the user's primary group, resolved
+		// in the image when the app starts.
+		m.Annotations.Set(podlayout.AnnotationGroupFromPasswd, "true")
+	}
 	return m, nil
 }
 
@@ -573,12 +579,12 @@ func ociApp(c v1.Config) (*types.App, error) {
 	}
 	app := &types.App{Exec: exec, User: "0", Group: "0", WorkingDirectory: c.WorkingDir}
 	if c.User != "" {
+		// Without a group, Group stays a placeholder "0" and the image
+		// is annotated podlayout.AnnotationGroupFromPasswd.
 		u, g, ok := strings.Cut(c.User, ":")
 		app.User = u
 		if ok {
 			app.Group = g
-		} else if _, err := strconv.Atoi(u); err == nil {
-			app.Group = u
 		}
 	}
 	for _, e := range c.Env {

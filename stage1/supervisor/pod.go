@@ -92,6 +92,7 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 		return appSpec{}, fmt.Errorf("loading app %s: reading its image manifest: %w", name, err)
 	}
 	app, imgEnv, overEnv := appexec.MergeApp(im.App, ra.App)
+	podlayout.GroupFromPasswd(&app, ra.Annotations)
 	if len(app.Exec) == 0 {
 		return appSpec{}, fmt.Errorf("loading app %s: %w", name, ErrNoExec)
 	}
