@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -245,4 +246,34 @@ func TestOCILayerImages(t *testing.T) {
 		t.Errorf("after image gc: image list --all shows %v", got)
 	}
 	e.assertStore()
+}
+
+// TestOCIStopSignal: rkt stop sends an OCI image's app its StopSignal,
+// not SIGTERM.
+func TestOCIStopSignal(t *testing.T) {
+	pe := newPodEnv(t)
+	reg := registrytest.Start(t)
+	pe.extraEnv = append(pe.extraEnv, "SSL_CERT_DIR="+reg.CertDir)
+	pe.write("local/auth.d/registry.json", []byte(`{"rktKind":"dockerAuth","rktVersion":"v1","registries":["`+reg.Host+`"],"credentials":{"user":"`+reg.User+`","password":"`+reg.Password+`"}}`))
+	cfg := v1.Config{
+		Entrypoint: []string{"/bin/sh", "-c"},
+		Cmd:        []string{`trap "echo usr1 > /log/sig; exit 0" USR1; trap "echo term > /log/sig; exit 0" TERM; echo > /log/up; while :; do sleep 0.1; done`},
+		Env:        []string{"PATH=/bin"},
+		Volumes:    map[string]struct{}{"/log": {}},
+		StopSignal: "SIGUSR1",
+	}
+	reg.Push(t, ociLayoutImage(t, filepath.Join(pe.base, "layout-stop"), cfg, ociLayer(t, busyboxFiles(t)...)), "team/stop:1")
+	logDir := filepath.Join(pe.base, "log")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	uuid, wait := pe.startPod("--insecure-options=image", "--volume=volume-log,kind=host,source="+logDir, "docker://"+reg.Host+"/team/stop:1")
+	waitOutFile(t, filepath.Join(logDir, "up"), 30*time.Second, nil)
+	pe.ok("stop", uuid)
+	if code, _ := wait(); code != 0 {
+		t.Errorf("rkt run after the stop: exit %d, want 0", code)
+	}
+	if b, err := os.ReadFile(filepath.Join(logDir, "sig")); err != nil || strings.TrimSpace(string(b)) != "usr1" {
+		t.Errorf("the app got %q (%v), want its stop signal SIGUSR1", b, err)
+	}
 }
