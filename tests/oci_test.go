@@ -239,6 +239,11 @@ func TestOCILayerImages(t *testing.T) {
 		t.Errorf("b's hardlink to a file of the layer below: %q, %v", b, err)
 	}
 	e.ok("image", "verify", b)
+	// Every image: the layers are verified within b's tree, not alone
+	// (b's own layer, linking below it, has no tree of its own).
+	if out := e.ok("image", "verify"); strings.Count(out, ": ok") != 1 {
+		t.Errorf("image verify of every image:\n%s", out)
+	}
 
 	// image gc takes b, then its layers.
 	e.ok("image", "gc", "--grace-period=0s")
