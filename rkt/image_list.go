@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,10 @@ const (
 	fieldLastUsed   = "lastused"
 	fieldSize       = "size"
 	fieldLatest     = "latest"
+	// Not rkt 1.30's: the registry reference and manifest digest of an
+	// image from an OCI registry or layout (empty for ACIs).
+	fieldReference = "reference"
+	fieldDigest    = "digest"
 )
 
 var imageFieldHeaders = map[string]string{
@@ -28,6 +33,8 @@ var imageFieldHeaders = map[string]string{
 	fieldLastUsed:   "LAST USED",
 	fieldSize:       "SIZE",
 	fieldLatest:     "LATEST",
+	fieldReference:  "REFERENCE",
+	fieldDigest:     "MANIFEST DIGEST",
 }
 
 const defaultImageFields = "id,name,size,importtime,lastused"
@@ -40,6 +47,9 @@ type imageRow struct {
 	LastUsed   time.Time
 	Size       int64 // blob plus rendered tree, in bytes
 	Latest     bool
+	Layer      bool   // an OCI layer image, listed only with --all
+	Reference  string // registry reference pulled (OCI images)
+	Digest     string // OCI manifest digest (OCI images)
 }
 
 type imageListOptions struct {
@@ -49,6 +59,7 @@ type imageListOptions struct {
 	full     bool
 	noLegend bool
 	format   string
+	all      bool // list OCI layer images too
 }
 
 func newImageListCmd(g *globalFlags) *cobra.Command {
@@ -83,16 +94,20 @@ func newImageListCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !opts.all {
+				rows = slices.DeleteFunc(rows, func(r imageRow) bool { return r.Layer })
+			}
 			return printImageList(g.stdout, rows, opts, time.Now())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&fields, "fields", defaultImageFields, "comma-separated list of fields to display: id, name, importtime, lastused, size, latest")
-	f.StringVar(&sortBy, "sort", fieldImportTime, "comma-separated list of fields to sort by: id, name, importtime, lastused, size")
+	f.StringVar(&fields, "fields", defaultImageFields, "comma-separated list of fields to display: id, name, importtime, lastused, size, latest, reference, digest")
+	f.StringVar(&sortBy, "sort", fieldImportTime, "comma-separated list of fields to sort by: id, name, importtime, lastused, size, reference, digest")
 	f.StringVar(&order, "order", "asc", "sort order: asc or desc")
 	f.BoolVar(&opts.full, "full", false, "use long output format")
 	f.BoolVar(&opts.noLegend, "no-legend", false, "suppress a legend with the list")
 	f.StringVar(&format, "format", "", "output format: plain, json or json-pretty")
+	f.BoolVar(&opts.all, "all", false, "also list the layer images of images from OCI registries and layouts")
 	return cmd
 }
 
@@ -121,6 +136,10 @@ func sortImageRows(rows []imageRow, by []string, desc bool) {
 			return strings.Compare(a.ID, b.ID)
 		case fieldName:
 			return strings.Compare(a.Name, b.Name)
+		case fieldReference:
+			return strings.Compare(a.Reference, b.Reference)
+		case fieldDigest:
+			return strings.Compare(a.Digest, b.Digest)
 		case fieldImportTime:
 			return a.ImportTime.Compare(b.ImportTime)
 		case fieldLastUsed:
@@ -216,6 +235,15 @@ func imageCell(r imageRow, field string, full bool, now time.Time) string {
 		return humanSize(r.Size)
 	case fieldLatest:
 		return fmt.Sprint(r.Latest)
+	case fieldReference, fieldDigest:
+		v := r.Reference
+		if field == fieldDigest {
+			v = r.Digest
+		}
+		if v == "" {
+			return "-"
+		}
+		return v
 	}
 	return ""
 }

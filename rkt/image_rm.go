@@ -16,7 +16,9 @@ func newImageRmCmd(g *globalFlags) *cobra.Command {
 		Use:   "rm IMAGE...",
 		Short: "Remove images (by ID or name) from the local store",
 		Long: `The rendered trees that pods use are kept: image gc removes them once no pod
-uses them.`,
+uses them. The layer images of an image from an OCI registry or layout go
+with it when no other image uses them; a layer image other images use is
+not removed.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := g.dataDir(cmd)
@@ -65,12 +67,19 @@ uses them.`,
 				}
 			}
 			total := len(targets) + len(failed)
+			gone := map[string]bool{}
 			for _, tg := range targets {
-				if err := st.RemoveKeepingTrees(tg.key, keep); err != nil {
-					failed = append(failed, fmt.Errorf("removing image %q: %w", tg.arg, err))
-					continue
+				if gone[tg.key] {
+					continue // a layer removed with an image named before it
 				}
-				fmt.Fprintf(g.stderr, "successfully removed aci for image: %q\n", tg.key)
+				removed, err := st.RemoveImage(tg.key, keep)
+				for _, k := range removed {
+					gone[k] = true
+					fmt.Fprintf(g.stderr, "successfully removed aci for image: %q\n", k)
+				}
+				if err != nil {
+					failed = append(failed, fmt.Errorf("removing image %q: %w", tg.arg, err))
+				}
 			}
 			return joinFailures(g, "image rm", failed, total)
 		},

@@ -79,6 +79,9 @@ func (g *globalFlags) listImages(cmd *cobra.Command) ([]imageRow, error) {
 			LastUsed:   img.LastUsed,
 			Size:       img.Size + img.TreeStoreSize,
 			Latest:     img.Latest,
+			Layer:      img.Layer,
+			Reference:  img.RegistryReference,
+			Digest:     img.ManifestDigest,
 		}
 	}
 	return rows, nil

@@ -14,7 +14,7 @@ func newImageVerifyCmd(g *globalFlags) *cobra.Command {
 		Use:   "verify [IMAGE...]",
 		Short: "Check the rendered trees of images against their hashes, repairing corrupt ones",
 		Long: `Re-hashes the rendered tree of each image (every image when none is
-named) and compares it with the hash recorded when it was rendered. A
+named, OCI layer images aside: they are part of their images' trees) and compares it with the hash recorded when it was rendered. A
 corrupt tree is rendered again from the image. One line per image is
 printed: "<id> <name>: ok", "... corrupt, repaired" or "... error: <why>".`,
 		Args: cobra.ArbitraryArgs,
@@ -31,7 +31,12 @@ printed: "<id> <name>: ok", "... corrupt, repaired" or "... error: <why>".`,
 					return fmt.Errorf("listing images: %w", err)
 				}
 				for _, img := range imgs {
-					keys = append(keys, img.Key)
+					// A layer image is checked within the trees of
+					// the images using it: alone, a layer linking
+					// to files below it has no tree to render.
+					if !img.Layer {
+						keys = append(keys, img.Key)
+					}
 				}
 			}
 			var failed []error

@@ -26,6 +26,9 @@ var (
 	ErrUnsupportedACVersion = errors.New("unsupported image manifest version")
 	// ErrMissingDependency: a dependency is not in the store.
 	ErrMissingDependency = errors.New("image dependency not in the store")
+	// ErrLayerInUse: a layer image was asked to be removed while images
+	// depending on it are in the store.
+	ErrLayerInUse = errors.New("image is a layer of other images")
 	// ErrIngestDone: the ingest was already finished, committed or aborted.
 	ErrIngestDone = errors.New("ingest already finished")
 	// ErrTreeCorrupt: a rendered tree no longer matches its hash.

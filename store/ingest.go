@@ -52,6 +52,8 @@ type Ingest struct {
 
 	treeDir string
 	started bool // the extractor runs
+	// noTree: the image is only checked, not extracted (NoTree).
+	noTree  bool
 	digests []tarsafe.Digest
 
 	limits Limits
@@ -84,6 +86,9 @@ type Pending struct {
 type ImportMeta struct {
 	Latest bool          // imported by name without a version: wins FindByName
 	Remote *index.Remote // optional HTTP cache row; BlobKey is set by Commit
+	// RegistryReference and ManifestDigest go into the row of an image
+	// converted from an OCI image (index.Image).
+	RegistryReference, ManifestDigest string
 }
 
 const bufSize = 1 << 20
@@ -136,7 +141,13 @@ func (in *Ingest) start() {
 	go func() {
 		defer close(in.done)
 		br := bufio.NewReaderSize(in.pr, bufSize)
-		res, err := tarsafe.Extract(br, in.treeDir, opts)
+		var res *tarsafe.Result
+		var err error
+		if in.noTree {
+			res, err = tarsafe.CheckLayer(br, opts.Limits)
+		} else {
+			res, err = tarsafe.Extract(br, in.treeDir, opts)
+		}
 		if err == nil {
 			// Padding after the end-of-archive marker still belongs to
 			// the blob: keep reading until the writer closes.
@@ -145,6 +156,21 @@ func (in *Ingest) start() {
 		in.res, in.extErr = res, err
 		in.pr.CloseWithError(err)
 	}()
+}
+
+// NoTree says that the image is a layer of other images (one converted
+// from an OCI layer) and is never run alone: its entries are checked by
+// the same rules and limits but not extracted (a hardlink may name a file
+// of the layers below it, tarsafe.CheckLayer), and Commit installs no
+// tree for it. The tree of an image depending on it is rendered from the
+// blobs, each layer extracted once (Render). Call it before the first
+// Write.
+func (in *Ingest) NoTree() error {
+	if in.started || in.finished || in.closed {
+		return fmt.Errorf("ingesting image: %w", ErrIngestDone)
+	}
+	in.noTree = true
+	return nil
 }
 
 // TarLimits are the per-entry limits the ingest will apply, for a first
@@ -242,7 +268,11 @@ func (in *Ingest) Finish() (*Pending, error) {
 	if in.res.Manifest == nil {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoManifest)
 	}
-	if fi, err := os.Lstat(filepath.Join(in.area.dir, "tree", tarsafe.RootfsName)); err != nil || !fi.IsDir() {
+	if in.noTree {
+		if !in.res.Rootfs {
+			return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
+		}
+	} else if fi, err := os.Lstat(filepath.Join(in.area.dir, "tree", tarsafe.RootfsName)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("ingesting image: %w", ErrNoRootfs)
 	}
 	var im schema.ImageManifest
@@ -265,8 +295,8 @@ func (in *Ingest) Finish() (*Pending, error) {
 
 // Commit makes the finished, verified image visible: intent recorded,
 // blob and manifest into place, tree installed (images without
-// dependencies; the others are rendered by Render), index row written
-// last, intent removed. The temps are removed. On failure, or on a kill
+// dependencies, unless NoTree; the others are rendered by Render), index
+// row written last, intent removed. The temps are removed. On failure, or on a kill
 // (through the next Open), nothing of the image is left unless it already
 // had a row.
 func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
@@ -303,7 +333,7 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 	}
 	commitStep("blob")
 	var treeSize int64
-	if len(p.Manifest.Dependencies) == 0 && s.ownsTrees {
+	if len(p.Manifest.Dependencies) == 0 && s.ownsTrees && !in.noTree {
 		id := tree.ID(p.Key)
 		tl, err := s.trees.Lock(id, flock.Exclusive, true)
 		if err != nil {
@@ -331,10 +361,14 @@ func (in *Ingest) Commit(meta ImportMeta) (key string, retErr error) {
 		Latest:        meta.Latest,
 		Size:          p.Size,
 		TreeStoreSize: treeSize,
+
+		RegistryReference: meta.RegistryReference,
+		ManifestDigest:    meta.ManifestDigest,
 	}
 	for _, lb := range p.Manifest.Labels {
 		img.Labels[lb.Name.String()] = lb.Value
 	}
+	_, img.Layer = p.Manifest.Annotations.Get(AnnLayer)
 	if old, err := s.idx.Image(p.Key); err == nil && treeSize == 0 {
 		img.TreeStoreSize = old.TreeStoreSize
 	}

@@ -131,14 +131,15 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, *
 	layers := make([]tree.Layer, len(keys))
 	for i, k := range keys {
 		layers[i] = tree.Layer{Key: k, Open: func() (io.ReadCloser, error) { return s.cas.OpenBlob(k) }}
-		if wo, err := s.whiteouts(k); err != nil {
+		wo, isLayer, err := s.whiteouts(k)
+		if err != nil {
 			return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
-		} else {
-			layers[i].Whiteouts = wo
 		}
+		layers[i].Whiteouts, layers[i].LowerLinks = wo, isLayer
 	}
-	// BuildHashed hashes single-image trees while extracting them and
-	// falls back to re-reading layered ones.
+	// BuildHashed hashes the tree from what its extraction wrote; it
+	// re-reads the tree only when a layer writes or deletes through a
+	// symlink of a layer below.
 	sum, err := tree.BuildHashed(ctx, stage, layers, top.PathWhitelist)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("rendering image %s: %w", key, err)
@@ -158,20 +159,23 @@ func (s *Store) render(ctx context.Context, key string, rebuild bool) (string, *
 // tree.Layer.Whiteouts).
 const AnnWhiteouts = "appc.io/oci/whiteouts"
 
-func (s *Store) whiteouts(key string) ([]string, error) {
+// whiteouts returns what key deletes below it, and whether it is an OCI
+// layer image (AnnLayer), whose hardlinks may name files below it.
+func (s *Store) whiteouts(key string) ([]string, bool, error) {
 	m, _, err := s.Manifest(key)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	_, isLayer := m.Annotations.Get(AnnLayer)
 	v, ok := m.Annotations.Get(AnnWhiteouts)
 	if !ok {
-		return nil, nil
+		return nil, isLayer, nil
 	}
 	var paths []string
 	if err := json.Unmarshal([]byte(v), &paths); err != nil {
-		return nil, fmt.Errorf("reading the whiteouts of %s: %w", key, err)
+		return nil, false, fmt.Errorf("reading the whiteouts of %s: %w", key, err)
 	}
-	return paths, nil
+	return paths, isLayer, nil
 }
 
 // TreePath is the directory of a tree (rootfs/ and manifest inside).

@@ -384,8 +384,9 @@ type GCOptions struct {
 }
 
 // GC removes images not used (nor imported) within the grace period,
-// unless a kept tree is theirs; then, with KeepTrees, the trees nothing
-// uses; then what interrupted commits left, orphan blobs, manifests and
+// unless a kept tree is theirs, and then the layer images (AnnLayer) no
+// image depends on any more that are as old; then, with KeepTrees, the
+// trees nothing uses; then what interrupted commits left, orphan blobs, manifests and
 // trees (never a kept one), and temp files of dead writers beside them.
 // Images whose lock is held (being committed or removed) and trees whose
 // lock is held (being rendered or read) are skipped. It returns the
@@ -409,7 +410,13 @@ func (s *Store) GC(opts GCOptions) ([]string, error) {
 		return nil, fmt.Errorf("collecting partial downloads: %w", err)
 	}
 	var removed []string
+	var layers []string
 	for _, img := range imgs {
+		if img.Layer {
+			// Kept while an image depends on it, whatever its age.
+			layers = append(layers, img.Key)
+			continue
+		}
 		if keepImages[img.Key] || !lastTouched(img).Before(cutoff) {
 			continue
 		}
@@ -420,6 +427,11 @@ func (s *Store) GC(opts GCOptions) ([]string, error) {
 		if ok {
 			removed = append(removed, img.Key)
 		}
+	}
+	gone, err := s.removeUnusedLayers(layers, nil, cutoff)
+	removed = append(removed, gone...)
+	if err != nil {
+		return removed, fmt.Errorf("collecting images: %w", err)
 	}
 	if opts.KeepTrees != nil {
 		if err := s.gcUnusedTrees(opts.KeepTrees); err != nil {

@@ -721,3 +721,85 @@ func TestTouchSkipsARecentTime(t *testing.T) {
 		t.Errorf("touching a missing image: %v", err)
 	}
 }
+
+// ingestNoTree is ingest of a layer image (Ingest.NoTree).
+func ingestNoTree(s *Store, aci []byte) (string, error) {
+	in, err := s.NewIngest()
+	if err != nil {
+		return "", err
+	}
+	defer in.Abort()
+	if err := in.NoTree(); err != nil {
+		return "", err
+	}
+	if _, err := io.CopyBuffer(in, bytes.NewReader(aci), make([]byte, 4096)); err != nil {
+		return "", err
+	}
+	if _, err := in.Finish(); err != nil {
+		return "", err
+	}
+	return in.Commit(ImportMeta{})
+}
+
+// TestNoTreeLayers: a layer image is checked by the same rules without
+// being extracted, gets no tree of its own, and the image depending on it
+// renders from its blob into a tree that verifies.
+func TestNoTreeLayers(t *testing.T) {
+	for _, hc := range storetest.HostileCases() {
+		if hc.Name == "hardlink-missing" {
+			// A layer may link to a file of a layer below it: checked
+			// when rendered (TestLayerHardlinks).
+			continue
+		}
+		t.Run(hc.Name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			_, err := ingestNoTree(s, storetest.RawTar(t, hc.Entries...))
+			var ee *tarsafe.EntryError
+			if !errors.As(err, &ee) {
+				t.Fatalf("got %v, want *tarsafe.EntryError", err)
+			}
+			assertEmpty(t, s)
+		})
+	}
+	s := openStore(t, t.TempDir())
+	if _, err := ingestNoTree(s, storetest.RawTar(t, storetest.File{Name: "manifest", Body: storetest.Manifest("oci-layer/x", nil)})); !errors.Is(err, ErrNoRootfs) {
+		t.Fatalf("layer without rootfs: %v, want ErrNoRootfs", err)
+	}
+	assertEmpty(t, s)
+	lower, err := ingestNoTree(s, storetest.BuildACI(t, "oci-layer/lower", nil,
+		storetest.File{Name: "etc/conf", Body: []byte("lower")},
+		storetest.File{Name: "var/cache/f", Body: []byte("whited out above")},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upperManifest := []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"oci-layer/upper",` +
+		`"annotations":[{"name":"` + AnnWhiteouts + `","value":"[\"/var/cache\"]"}]}`)
+	upper, err := ingestNoTree(s, storetest.BuildACIWithManifest(t, upperManifest, storetest.File{Name: "etc/conf", Body: []byte("upper")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := s.trees.IDs(); len(ids) != 0 {
+		t.Fatalf("layer images got trees: %v", ids)
+	}
+	top := mustIngest(t, s, storetest.BuildACIWithManifest(t, []byte(`{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app",`+
+		`"dependencies":[{"imageName":"oci-layer/lower","imageID":"`+lower+`"},{"imageName":"oci-layer/upper","imageID":"`+upper+`"}]}`)), ImportMeta{})
+	id, err := s.Render(context.Background(), top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(s.TreePath(id), "rootfs")
+	if b, err := os.ReadFile(filepath.Join(rootfs, "etc/conf")); err != nil || string(b) != "upper" {
+		t.Errorf("etc/conf = %q, %v; want the upper layer's", b, err)
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, "var/cache")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("whited-out var/cache: %v", err)
+	}
+	// The hash recorded from the extraction is the walk's.
+	if err := s.VerifyTree(id); err != nil {
+		t.Errorf("verifying the rendered tree: %v", err)
+	}
+	if ids, _ := s.trees.IDs(); len(ids) != 1 {
+		t.Errorf("trees %v, want only the app's", ids)
+	}
+}

@@ -184,10 +184,11 @@ type listedImage struct {
 	Raw  map[string]any
 }
 
-// images returns what `rkt image list --format=json --full` shows.
+// images returns what `rkt image list --format=json --full --all` shows:
+// every image in the store, OCI layer images included.
 func (e *env) images() []listedImage {
 	e.t.Helper()
-	out := e.ok("image", "list", "--format=json", "--full")
+	out := e.ok("image", "list", "--format=json", "--full", "--all")
 	var raw []map[string]any
 	if err := json.Unmarshal([]byte(out), &raw); err != nil {
 		e.t.Fatalf("image list --format=json printed %q: %v", out, err)

@@ -99,6 +99,24 @@ const (
 // app is started.
 const SupervisorReady = "ready"
 
+// AnnotationGroupFromPasswd, set to "true" on an image's manifest, says
+// that the app's group is a placeholder: its image (converted from an OCI
+// image whose config named a user without a group) wants the user's
+// primary group from the image's /etc/passwd, or 0 when the user is not
+// there, as Docker runs it. appc makes group a required field, so stage0
+// copies the annotation to the pod manifest's app when no --group was
+// given, and stage1 then resolves the group that way.
+const AnnotationGroupFromPasswd = "appc.io/oci/group-from-passwd"
+
+// GroupFromPasswd clears app's group when the pod manifest's app has
+// AnnotationGroupFromPasswd (podAnnotations): resolving the identity then
+// takes the user's primary group from the image's /etc/passwd.
+func GroupFromPasswd(app *types.App, podAnnotations types.Annotations) {
+	if v, ok := podAnnotations.Get(AnnotationGroupFromPasswd); ok && v == "true" {
+		app.Group = ""
+	}
+}
+
 // DefaultStopTimeout is the time between SIGTERM and SIGKILL when an app is
 // stopped and RuntimeConfig.StopTimeout is zero.
 const DefaultStopTimeout = 10 * time.Second

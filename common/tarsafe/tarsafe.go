@@ -12,7 +12,11 @@
 //   - symlink targets may be absolute or relative (they are interpreted
 //     inside the image), but no later entry may be written through a
 //     symlink whose target is absolute or leaves rootfs/;
-//   - a hardlink must name an earlier regular file of the same archive;
+//   - a hardlink must name an earlier regular file of the same archive,
+//     unless Options.LowerLinks is set (an OCI layer extracted over the
+//     layers below it): then it may also name a regular file that dest's
+//     rootfs already holds when the entry is reached (never a directory,
+//     symlink or device, and only through os.Root, so never outside);
 //   - only regular files (GNU and PAX sparse ones included), directories,
 //     symlinks, hardlinks, character and block devices and FIFOs are
 //     accepted; whiteout names are not special;
@@ -88,6 +92,7 @@ type Result struct {
 	Entries        int    // entries accepted
 	Size           int64  // total size of regular files under rootfs/
 	SkippedDevices int    // device nodes not created for lack of privilege
+	Rootfs         bool   // the archive has rootfs/ (its entry or one below it)
 
 	// Files describes <dest>/rootfs as Extract left it, in walk order
 	// (see WalkLess), when Options.Record was set and the description is
@@ -122,6 +127,53 @@ type Options struct {
 	// regular files are then not hashed again, and an archive whose
 	// regular files do not match them in number and sizes is refused.
 	Digests []Digest
+	// LowerLinks lets a hardlink name a regular file that rootfs held
+	// before this archive (one of the layers below an OCI layer) as
+	// well as an earlier file of the archive. Check does not see dest:
+	// CheckLayer accepts such links, and Extract refuses one whose target
+	// is not a regular file of rootfs when it is reached.
+	LowerLinks bool
+	// Records, when not nil, carries the description of dest's rootfs
+	// from one Extract to the next when images are layered into one
+	// tree: the extraction updates it instead of starting anew (Record
+	// is then implied, and Result.Files left nil; see Records.Files).
+	Records *Records
+}
+
+// Records describes a rootfs built by several Extracts into the same
+// dest, one layer after the other (Options.Records). Deletions the caller
+// makes between two layers must be told with Removed. Files gives the
+// description only while it is exact: nothing was written or removed
+// through a symlink, and rootfs did not exist before the first layer.
+type Records struct{ rec *recorder }
+
+// NewRecords starts an empty description, for a dest without rootfs.
+func NewRecords() *Records {
+	return &Records{rec: &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}}
+}
+
+// Removed tells that rel (slash-separated, relative to rootfs), and all
+// below it, was removed from rootfs by the caller. It is a no-op on nil.
+func (r *Records) Removed(rel string) {
+	if r == nil {
+		return
+	}
+	rel = path.Clean(rel)
+	if r.rec.throughSymlink(rel) {
+		// The removal followed a symlink: another path went.
+		r.rec.exact = false
+		return
+	}
+	forgetTree(r.rec.files, rel)
+}
+
+// Files returns the records of rootfs in walk order, or nil when they are
+// not exact (or no layer was extracted).
+func (r *Records) Files() []FileRecord {
+	if _, ok := r.rec.files["."]; !ok {
+		return nil
+	}
+	return r.rec.result()
 }
 
 // Digest is the length and SHA-256 of one regular file's content.
@@ -177,6 +229,13 @@ func Check(r io.Reader, lim Limits) (*Result, error) {
 	return run(r, nil, lim, nil)
 }
 
+// CheckLayer is Check for an OCI layer, to be extracted over the layers
+// below it with Options.LowerLinks: a hardlink may name a file that is
+// not in the archive (its target is checked when it is extracted).
+func CheckLayer(r io.Reader, lim Limits) (*Result, error) {
+	return runWith(r, nil, lim, nil, true)
+}
+
 // Prehash is Check that also returns the digest of every regular file
 // under rootfs/, in archive order, for Extract (Options.Digests) to use
 // on the same bytes later. It writes nothing.
@@ -228,7 +287,9 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		dirMeta: map[string]*tar.Header{},
 		known:   map[string]bool{},
 	}
-	if opts.Record {
+	if opts.Records != nil {
+		x.rec = opts.Records.rec
+	} else if opts.Record {
 		x.rec = &recorder{files: map[string]*record{}, exact: true, sum: sha256.New()}
 	}
 	defer x.close()
@@ -243,16 +304,20 @@ func Extract(r io.Reader, dest string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.SkippedDevices = x.skipped
-	if x.rec != nil && x.rootfs != nil {
+	if x.rec != nil && x.rootfs != nil && opts.Records == nil {
 		res.Files = x.rec.result()
 	}
 	return res, nil
 }
 
 func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error) {
+	return runWith(r, x, lim, pre, x != nil && x.opts.LowerLinks)
+}
+
+func runWith(r io.Reader, x *extractor, lim Limits, pre *prehasher, lowerLinks bool) (*Result, error) {
 	tr := tar.NewReader(r)
 	var checkBuf []byte // Check's buffer for reading sparse entries
-	c := &checker{symlinks: map[string]string{}, regs: map[string]bool{}}
+	c := &checker{symlinks: map[string]string{}, regs: map[string]bool{}, lowerLinks: lowerLinks}
 	res := &Result{}
 	for {
 		h, err := tr.Next()
@@ -270,6 +335,9 @@ func run(r io.Reader, x *extractor, lim Limits, pre *prehasher) (*Result, error)
 			return nil, err
 		}
 		res.Entries++
+		if name != ManifestName {
+			res.Rootfs = true
+		}
 		if lim.MaxEntries > 0 && res.Entries > lim.MaxEntries {
 			return nil, &LimitError{Limit: LimitEntries, Max: int64(lim.MaxEntries)}
 		}
@@ -346,6 +414,9 @@ type checker struct {
 	symlinks    map[string]string // cleaned entry name -> link target
 	regs        map[string]bool   // cleaned names of regular files under rootfs/
 	sawManifest bool
+	// lowerLinks: a hardlink may name a file under rootfs/ that the
+	// archive does not hold (Options.LowerLinks).
+	lowerLinks bool
 }
 
 func (c *checker) check(h *tar.Header) (string, error) {
@@ -393,8 +464,19 @@ func (c *checker) check(h *tar.Header) (string, error) {
 		if !filepath.IsLocal(h.Linkname) {
 			return "", refuse(h.Name, fmt.Sprintf("hardlink target %q leaves the image", h.Linkname), nil)
 		}
-		if !c.regs[path.Clean(h.Linkname)] {
-			return "", refuse(h.Name, fmt.Sprintf("hardlink target %q is not an earlier regular file of the image", h.Linkname), nil)
+		target := path.Clean(h.Linkname)
+		if !c.regs[target] {
+			if !c.lowerLinks || !strings.HasPrefix(target, RootfsName+"/") {
+				return "", refuse(h.Name, fmt.Sprintf("hardlink target %q is not an earlier regular file of the image", h.Linkname), nil)
+			}
+			if _, ok := c.symlinks[target]; ok {
+				return "", refuse(h.Name, fmt.Sprintf("hardlink target %q is a symlink of the image", h.Linkname), nil)
+			}
+			// A file of a lower layer: its parents must not pass
+			// through this archive's escaping symlinks either.
+			if err := c.resolveParent(h.Name, target); err != nil {
+				return "", err
+			}
 		}
 		c.regs[name] = true
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
@@ -470,7 +552,9 @@ func (x *extractor) openRootfs() error {
 		return err
 	}
 	if err != nil && x.rec != nil {
-		x.rec.exact = false // layered over an earlier tree the records do not know
+		if _, known := x.rec.files["."]; !known {
+			x.rec.exact = false // layered over an earlier tree the records do not know
+		}
 	}
 	fi, err := x.root.Lstat(RootfsName)
 	if err != nil {
@@ -523,6 +607,16 @@ func (x *extractor) write(h *tar.Header, rel string, body io.Reader) error {
 		return x.nodeMeta(h, rel, false)
 	case tar.TypeLink:
 		old := strings.TrimPrefix(path.Clean(h.Linkname), RootfsName+"/")
+		if x.opts.LowerLinks {
+			// The target may be a file of a lower layer: it must be
+			// a regular file of rootfs now (not whited out, not a
+			// directory, symlink or device); os.Root keeps the lookup
+			// inside rootfs.
+			fi, err := x.rootfs.Lstat(old)
+			if err != nil || !fi.Mode().IsRegular() {
+				return refuse(h.Name, fmt.Sprintf("hardlink target %q is not a regular file of this layer or the layers below it", h.Linkname), err)
+			}
+		}
 		if err := x.create(rel, func() error { return x.rootfs.Link(old, rel) }); err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage0/insecure"
 	"github.com/rkt/rkt/store"
 )
@@ -76,7 +77,6 @@ const (
 	annEntrypoint     = "appc.io/docker/entrypoint"
 	annCmd            = "appc.io/docker/cmd"
 	annStopSignal     = "appc.io/docker/stopsignal"
-	annLayerDiffID    = "appc.io/oci/diffid"
 )
 
 // layerName is the appc name of the image holding one OCI layer: one per
@@ -90,6 +90,20 @@ type ociTarget struct {
 	trust string // registry/repository
 	appc  string // appc image name
 	tag   string
+}
+
+// normalized is the reference as pulled, with the registry and
+// repository spelled as the trust name: "<trust>:<tag>", or
+// "<trust>@<digest>" when pulled by digest (the digest asked for, which
+// may be an index's rather than digest, the manifest's).
+func (t ociTarget) normalized(digest v1.Hash) string {
+	if d, ok := t.ref.(name.Digest); ok {
+		return t.trust + "@" + d.DigestStr()
+	}
+	if t.tag == "" {
+		return t.trust + "@" + digest.String()
+	}
+	return t.trust + ":" + t.tag
 }
 
 func parseDockerRef(ref string, ins insecure.Set) (ociTarget, error) {
@@ -279,7 +293,11 @@ func (f *Fetcher) storeOCI(ctx context.Context, ref string, t ociTarget, img v1.
 		f.removeAdded(ctx)
 		return "", fmt.Errorf("fetching %q: %w", ref, err)
 	}
-	key, err := f.storeGenerated(ctx, ref, m, &store.ImportMeta{Latest: t.tag == "latest"})
+	meta := &store.ImportMeta{Latest: t.tag == "latest", ManifestDigest: digest.String()}
+	if strings.HasPrefix(ref, "docker://") {
+		meta.RegistryReference = t.normalized(digest)
+	}
+	key, err := f.storeGenerated(ctx, ref, m, meta)
 	if err != nil {
 		f.removeAdded(ctx)
 		return "", err
@@ -325,6 +343,12 @@ func (f *Fetcher) storeLayer(ctx context.Context, ref string, l v1.Layer, progre
 		return "", fmt.Errorf("fetching %q: layer %s: %w", ref, d, err)
 	}
 	defer in.Abort()
+	// A layer image is only ever rendered under the images that depend
+	// on it: checking its entries here and extracting them once, at
+	// render, is enough.
+	if err := in.NoTree(); err != nil {
+		return "", fmt.Errorf("fetching %q: layer %s: %w", ref, d, err)
+	}
 	sp, err := in.NewSpool()
 	if err != nil {
 		return "", fmt.Errorf("fetching %q: layer %s: %w", ref, d, err)
@@ -426,7 +450,7 @@ func convertLayer(w io.Writer, layer io.Reader, d v1.Hash) error {
 		return err
 	}
 	m.Name = *n
-	m.Annotations.Set(annLayerDiffID, d.String())
+	m.Annotations.Set(store.AnnLayer, d.String())
 	if len(whiteouts) > 0 {
 		b, err := json.Marshal(whiteouts)
 		if err != nil {
@@ -539,6 +563,11 @@ func ociManifest(t ociTarget, cfg *v1.ConfigFile, digest v1.Hash, deps []string)
 		return nil, err
 	}
 	m.App = app
+	if app != nil && c.User != "" && !strings.Contains(c.User, ":") {
+		// A user without a group: the user's primary group, resolved
+		// in the image when the app starts.
+		m.Annotations.Set(podlayout.AnnotationGroupFromPasswd, "true")
+	}
 	return m, nil
 }
 
@@ -550,12 +579,12 @@ func ociApp(c v1.Config) (*types.App, error) {
 	}
 	app := &types.App{Exec: exec, User: "0", Group: "0", WorkingDirectory: c.WorkingDir}
 	if c.User != "" {
+		// Without a group, Group stays a placeholder "0" and the image
+		// is annotated podlayout.AnnotationGroupFromPasswd.
 		u, g, ok := strings.Cut(c.User, ":")
 		app.User = u
 		if ok {
 			app.Group = g
-		} else if _, err := strconv.Atoi(u); err == nil {
-			app.Group = u
 		}
 	}
 	for _, e := range c.Env {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/rkt/rkt/common/podlayout"
 	"io"
 	"log"
 	"log/slog"
@@ -162,6 +163,27 @@ func TestFetchDockerLayersWhiteoutsAndApp(t *testing.T) {
 	if len(m.Dependencies) != 2 {
 		t.Fatalf("dependencies: %v", m.Dependencies)
 	}
+	row, err := e.store.Image(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.RegistryReference != host+"/team/app:1" || row.ManifestDigest != digest.String() || row.Layer {
+		t.Errorf("index row: reference %q, digest %q, layer %v; want %s, %s, false", row.RegistryReference, row.ManifestDigest, row.Layer, host+"/team/app:1", digest)
+	}
+	for _, d := range m.Dependencies {
+		if lr, err := e.store.Image(d.ImageID.String()); err != nil || !lr.Layer || lr.RegistryReference != "" {
+			t.Errorf("layer row %+v (%v): want a layer, without reference", lr, err)
+		}
+	}
+	// By digest: the reference names the digest.
+	byDigest := "docker://" + host + "/team/app@" + digest.String()
+	dk, err := f.Fetch(context.Background(), byDigest, "")
+	if err != nil {
+		t.Fatalf("fetch by digest: %v", err)
+	}
+	if r, _ := e.store.Image(dk); r.RegistryReference != host+"/team/app@"+digest.String() || r.ManifestDigest != digest.String() {
+		t.Errorf("row of a digest pull: reference %q, digest %q", r.RegistryReference, r.ManifestDigest)
+	}
 	a := m.App
 	if a == nil || strings.Join(a.Exec, " ") != "/bin/app serve" || a.User != "1000" || a.Group != "1001" || a.WorkingDirectory != "/srv" {
 		t.Fatalf("app: %+v", a)
@@ -285,5 +307,35 @@ func TestDockerHubNaming(t *testing.T) {
 	}
 	if _, err := parseDockerRef("docker://UPPER/case", 0); err == nil {
 		t.Error("an upper-case repository was accepted")
+	}
+}
+
+// TestOCIUserGroup: a config user with a group maps to both; one without
+// (a name or a uid) keeps the placeholder group 0 and marks the image so
+// that the user's primary group is resolved in the image when it runs.
+func TestOCIUserGroup(t *testing.T) {
+	tg, err := parseDockerRef("docker://example.com/team/app:1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user, wantUser, wantGroup string
+		marked                    bool
+	}{
+		{"", "0", "0", false},
+		{"1000:1001", "1000", "1001", false},
+		{"daemon:staff", "daemon", "staff", false},
+		{"daemon", "daemon", "0", true},
+		{"1000", "1000", "0", true},
+	} {
+		cfg := &v1.ConfigFile{Config: v1.Config{Cmd: []string{"/bin/true"}, User: c.user}}
+		m, err := ociManifest(tg, cfg, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, marked := m.Annotations.Get(podlayout.AnnotationGroupFromPasswd)
+		if m.App.User != c.wantUser || m.App.Group != c.wantGroup || marked != c.marked {
+			t.Errorf("user %q: app user %q group %q marked %v; want %q %q %v", c.user, m.App.User, m.App.Group, marked, c.wantUser, c.wantGroup, c.marked)
+		}
 	}
 }

@@ -44,6 +44,7 @@ func TestFetchLocalOCILayoutsAndArchives(t *testing.T) {
 	base := layerTar(t, tarEntry{name: "bin/", typ: tar.TypeDir}, tarEntry{name: "bin/app", body: "app"})
 	top := layerTar(t, tarEntry{name: "etc/", typ: tar.TypeDir}, tarEntry{name: "etc/conf", body: "conf"})
 	img := testImage(t, v1.Config{Cmd: []string{"/bin/app"}}, base, top)
+	imgDigest, _ := img.Digest()
 
 	dir := filepath.Join(e.dir, "layout")
 	p, err := layout.Write(dir, empty.Index)
@@ -66,6 +67,15 @@ func TestFetchLocalOCILayoutsAndArchives(t *testing.T) {
 		key, err := f.Fetch(context.Background(), ref, "")
 		if err != nil {
 			t.Fatalf("%s: %v", ref, err)
+		}
+		// A docker save archive holds the manifest in Docker's own
+		// format: another digest.
+		wantDigest := imgDigest.String()
+		if strings.HasPrefix(ref, "docker-archive:") {
+			wantDigest = ""
+		}
+		if row, _ := e.store.Image(key); row.RegistryReference != "" || !strings.HasPrefix(row.ManifestDigest, "sha256:") || wantDigest != "" && row.ManifestDigest != wantDigest {
+			t.Errorf("%s: row reference %q, digest %q; want none and %s", ref, row.RegistryReference, row.ManifestDigest, imgDigest)
 		}
 		tree, err := e.store.Render(context.Background(), key)
 		if err != nil {

@@ -193,6 +193,9 @@ func runtimeApp(plan *Plan, a App, img ResolvedImage, inherited []types.Environm
 		isospec.Override(app, isos)
 	}
 	ra.App = app
+	if v, ok := im.Annotations.Get(podlayout.AnnotationGroupFromPasswd); ok && v == "true" && a.Group == "" {
+		ra.Annotations.Set(podlayout.AnnotationGroupFromPasswd, "true")
+	}
 	for _, k := range sortedKeys(a.Annotations) {
 		ra.Annotations.Set(types.ACIdentifier(k), a.Annotations[k])
 	}

@@ -614,3 +614,26 @@ func TestMountBeforeImagesGoesToEveryApp(t *testing.T) {
 		t.Errorf("db mounts %v, want only its own own@/alloc/", got)
 	}
 }
+
+// TestGroupFromPasswdReachesThePod: the marker of an image whose group is
+// the user's primary one is copied to the pod's app, unless --group names
+// a group.
+func TestGroupFromPasswdReachesThePod(t *testing.T) {
+	img := imageManifest(t, `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/oci",
+	  "annotations":[{"name":"`+podlayout.AnnotationGroupFromPasswd+`","value":"true"}],
+	  "app":{"exec":["/bin/true"],"user":"daemon","group":"0"}}`)
+	for _, c := range []struct {
+		flags []string
+		want  bool
+	}{{nil, true}, {[]string{"--user=other"}, true}, {[]string{"--group=staff"}, false}} {
+		plan := parse(t, "run", append([]string{"example.com/oci"}, c.flags...)...)
+		pm, err := Manifest(plan, []ResolvedImage{{Key: key1, Manifest: img}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := pm.Apps[0].Annotations.Get(podlayout.AnnotationGroupFromPasswd)
+		if got := ok && v == "true"; got != c.want {
+			t.Errorf("flags %v: marker on the pod's app %v, want %v", c.flags, got, c.want)
+		}
+	}
+}

@@ -142,6 +142,7 @@ func loadApp(pod string) (*flyApp, error) {
 	}
 	merged, imgEnv, podEnv := appexec.MergeApp(img, rt.App)
 	app := &merged
+	podlayout.GroupFromPasswd(app, rt.Annotations)
 	// The pod's variables after the image's: appEnv keeps the last value.
 	app.Environment = append(append(types.Environment(nil), imgEnv...), podEnv...)
 	if len(app.Exec) == 0 {

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/appexec"
@@ -18,6 +22,12 @@ import (
 // AnnotationSupportsNotify marks an app that reports its own readiness with
 // sd_notify; the pod is then ready only once the app said READY=1.
 const AnnotationSupportsNotify = "appc.io/executor/supports-systemd-notify"
+
+// AnnotationStopSignal names the signal that asks an app to stop (instead
+// of SIGTERM): the OCI image config's StopSignal, under docker2aci's name,
+// as rkt writes it on images converted from OCI images. The pod
+// manifest's app annotations override the image's.
+const AnnotationStopSignal = "appc.io/docker/stopsignal"
 
 // appSpec is everything the supervisor needs to run one app.
 type appSpec struct {
@@ -33,6 +43,8 @@ type appSpec struct {
 	// them; Unsupported lists those this stage1 does not apply.
 	Isolators   isolators.Spec
 	Unsupported []isolators.Unsupported
+	// StopSignal asks the app to stop (AnnotationStopSignal; SIGTERM).
+	StopSignal syscall.Signal
 }
 
 // loadPod reads the pod manifest, the runtime config and every app's image
@@ -80,6 +92,7 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 		return appSpec{}, fmt.Errorf("loading app %s: reading its image manifest: %w", name, err)
 	}
 	app, imgEnv, overEnv := appexec.MergeApp(im.App, ra.App)
+	podlayout.GroupFromPasswd(&app, ra.Annotations)
 	if len(app.Exec) == 0 {
 		return appSpec{}, fmt.Errorf("loading app %s: %w", name, ErrNoExec)
 	}
@@ -97,8 +110,17 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 			notify = true
 		}
 	}
+	stopSig := syscall.SIGTERM
+	for _, anns := range []types.Annotations{im.Annotations, ra.Annotations} {
+		if v, ok := anns.Get(AnnotationStopSignal); ok {
+			if stopSig, err = parseSignal(v); err != nil {
+				return appSpec{}, fmt.Errorf("loading app %s: annotation %s: %w", name, AnnotationStopSignal, err)
+			}
+		}
+	}
 	isos, unsupported := isolators.Parse(im.App, ra.App)
 	return appSpec{
+		StopSignal:     stopSig,
 		Isolators:      isos,
 		Unsupported:    unsupported,
 		Name:           name,
@@ -123,3 +145,50 @@ func handlers(app types.App, kind string) [][]string {
 	}
 	return out
 }
+
+// parseSignal reads a signal as OCI images and Docker spell it: a name
+// with or without "SIG" ("SIGQUIT", "quit"), "SIGRTMIN+N" or "SIGRTMAX-N"
+// (with the C library's SIGRTMIN, 34), or a number.
+func parseSignal(s string) (syscall.Signal, error) {
+	v := strings.ToUpper(strings.TrimSpace(s))
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 1 || n > sigRTMax {
+			return 0, fmt.Errorf("%w: %q", ErrBadSignal, s)
+		}
+		return syscall.Signal(n), nil
+	}
+	if !strings.HasPrefix(v, "SIG") {
+		v = "SIG" + v
+	}
+	for _, rt := range []struct {
+		prefix string
+		base   int
+		sign   int
+	}{{"SIGRTMIN+", sigRTMin, 1}, {"SIGRTMAX-", sigRTMax, -1}} {
+		if rest, ok := strings.CutPrefix(v, rt.prefix); ok {
+			n, err := strconv.Atoi(rest)
+			sig := rt.base + rt.sign*n
+			if err != nil || n < 0 || sig < sigRTMin || sig > sigRTMax {
+				return 0, fmt.Errorf("%w: %q", ErrBadSignal, s)
+			}
+			return syscall.Signal(sig), nil
+		}
+	}
+	switch v {
+	case "SIGRTMIN":
+		return syscall.Signal(sigRTMin), nil
+	case "SIGRTMAX":
+		return syscall.Signal(sigRTMax), nil
+	}
+	if sig := unix.SignalNum(v); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("%w: %q", ErrBadSignal, s)
+}
+
+// The real-time signals as the C library numbers them (the kernel's
+// first two are its own).
+const (
+	sigRTMin = 34
+	sigRTMax = 64
+)

@@ -91,6 +91,7 @@ type testApp struct {
 	files        map[string]string // extra files in the rootfs
 	symlinks     map[string]string // extra symlinks in the rootfs: name -> target
 	annotations  types.Annotations // image manifest annotations
+	podAnns      types.Annotations // the pod manifest's app annotations
 	notifier     bool              // install testdata/notifier as /bin/notifier
 	isolators    types.Isolators   // the image's
 	podIsolators types.Isolators   // the pod manifest's app's (rkt's flags)
@@ -177,7 +178,7 @@ func (p *testPod) make(t *testing.T) {
 			EventHandlers: a.handlers, WorkingDirectory: a.workdir, Isolators: a.isolators,
 		}
 		os.WriteFile(filepath.Join(appDir, "manifest"), mustJSON(t, im), 0o644)
-		ra := schema.RuntimeApp{Name: *name, ReadOnlyRootFS: a.readOnly, Mounts: a.mounts}
+		ra := schema.RuntimeApp{Name: *name, ReadOnlyRootFS: a.readOnly, Mounts: a.mounts, Annotations: a.podAnns}
 		ra.Image.ID = *types.NewHashSHA512([]byte(a.name))
 		if a.user != "" || a.group != "" || a.supp != nil || a.podEnv != nil || a.podIsolators != nil {
 			// As stage0 writes it: the image's app with the flags applied
@@ -843,5 +844,63 @@ func TestPodInteractive(t *testing.T) {
 	res := r.wait(t)
 	if res.code != 4 || !strings.Contains(out.String(), "stdin-is-tty") {
 		t.Errorf("exit %d, terminal output %q", res.code, out.String())
+	}
+}
+
+// TestPodStopSignal: an app whose image names a stop signal gets it, not
+// SIGTERM, when the pod is stopped.
+func TestPodStopSignal(t *testing.T) {
+	needRoot(t)
+	p := &testPod{apps: []testApp{{
+		name:        "s",
+		exec:        sh(`trap "echo got-usr1; exit 7" USR1; trap "echo got-term; exit 9" TERM; : > /trapped; while :; do sleep 0.1; done`),
+		annotations: types.Annotations{{Name: AnnotationStopSignal, Value: "SIGUSR1"}},
+	}}}
+	p.make(t)
+	r := p.start(t, nil, nil)
+	p.waitFile(t, p.rootfsFile("s", "trapped"))
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	res := r.wait(t)
+	if got, ok := p.status(t, "s"); !ok || got != 7 {
+		t.Errorf("status %d (%v), want 7 from the SIGUSR1 trap\nstdout: %s", got, ok, res.stdout)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]syscall.Signal{
+		"SIGQUIT": syscall.SIGQUIT, "quit": syscall.SIGQUIT, " SIGUSR1 ": syscall.SIGUSR1,
+		"9": syscall.SIGKILL, "SIGRTMIN+3": 37, "RTMIN": 34, "SIGRTMAX-1": 63, "sigwinch": syscall.SIGWINCH,
+	} {
+		if got, err := parseSignal(in); err != nil || got != want {
+			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "SIGNOPE", "0", "65", "SIGRTMIN+31", "SIGRTMAX-31", "SIGRTMIN+x"} {
+		if _, err := parseSignal(bad); !errors.Is(err, ErrBadSignal) {
+			t.Errorf("parseSignal(%q): %v, want ErrBadSignal", bad, err)
+		}
+	}
+}
+
+// TestPodUserPrimaryGroup: an app whose pod manifest says the group is
+// the user's primary one (an OCI image's USER without a group) runs with
+// the gid /etc/passwd gives the user, and 0 for a uid it does not list.
+func TestPodUserPrimaryGroup(t *testing.T) {
+	needRoot(t)
+	marker := types.Annotations{{Name: podlayout.AnnotationGroupFromPasswd, Value: "true"}}
+	p := &testPod{apps: []testApp{
+		{name: "named", user: "app", group: "0", podAnns: marker, exec: sh(`echo "named $(id -u) $(id -g)"`)},
+		{name: "byuid", user: "1000", group: "0", podAnns: marker, exec: sh(`echo "byuid $(id -u) $(id -g)"`)},
+		{name: "unlisted", user: "4321", group: "0", podAnns: marker, exec: sh(`echo "unlisted $(id -u) $(id -g)"`)},
+		{name: "plain", user: "app", group: "0", exec: sh(`echo "plain $(id -u) $(id -g)"`)},
+	}}
+	p.make(t)
+	res := p.run(t, nil)
+	for _, want := range []string{"named 1000 1001", "byuid 1000 1001", "unlisted 4321 0", "plain 1000 0"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, res.stdout)
+		}
 	}
 }

@@ -382,14 +382,20 @@ func (r *runner) isStopping() bool {
 }
 
 // beginStop marks the runner stopping and sends SIGTERM to its pre-start
-// handler or app (the whole process group).
+// handler, or the app's stop signal (appSpec.StopSignal) to the app (the
+// whole process group).
 func (r *runner) beginStop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopping = true
-	if r.cur != 0 && r.curKind != procPostStop {
-		syscall.Kill(-r.cur, syscall.SIGTERM)
+	if r.cur == 0 || r.curKind == procPostStop {
+		return
 	}
+	sig := syscall.SIGTERM
+	if r.curKind == procApp && r.spec.StopSignal != 0 {
+		sig = r.spec.StopSignal
+	}
+	syscall.Kill(-r.cur, sig)
 }
 
 // kill sends SIGKILL to whatever the runner runs and starts nothing more.

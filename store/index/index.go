@@ -42,6 +42,19 @@ type Image struct {
 	Latest        bool              `json:"latest"`
 	Size          int64             `json:"size"`
 	TreeStoreSize int64             `json:"treeStoreSize"`
+	// Layer is set for an image converted from one OCI layer
+	// (annotation store.AnnLayer): it is used only by the images that
+	// depend on it. Rows written before it read as false.
+	Layer bool `json:"layer,omitempty"`
+	// RegistryReference and ManifestDigest are set for an image fetched
+	// from a registry (docker://): the reference pulled, normalized
+	// ("docker.io/library/busybox:1", "localhost:5000/team/app@sha256:..."),
+	// and the digest of the image manifest stored ("sha256:<hex>"; the
+	// platform's manifest when the reference named an index). An image
+	// from an OCI layout or archive has the digest alone. Rows of other
+	// images, and rows written before these fields, read as "".
+	RegistryReference string `json:"registryReference,omitempty"`
+	ManifestDigest    string `json:"manifestDigest,omitempty"`
 }
 
 // Remote is the HTTP cache row of one ACI URL.

@@ -276,3 +276,94 @@ func TestVerifyHashFormats(t *testing.T) {
 		t.Fatalf("unknown format: %v", err)
 	}
 }
+
+// TestLayeredRecordsEqualWalk: the description carried across layers and
+// whiteouts (tarsafe.Records) hashes to what a walk of the tree finds, and
+// is given up (for the walk) exactly when a write or a removal went
+// through a symlink.
+func TestLayeredRecordsEqualWalk(t *testing.T) {
+	lower := []storetest.File{
+		{Name: "etc", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "etc/conf", Body: []byte("lower")},
+		{Name: "etc/linked", Typeflag: tar.TypeLink, Linkname: "etc/conf"},
+		{Name: "var/cache/a", Body: []byte("cached")},
+		{Name: "var/cache/sub/b", Body: []byte("cached too")},
+		{Name: "opaque/old", Body: []byte("hidden by an opaque whiteout")},
+		{Name: "opaque/keep-dir", Typeflag: tar.TypeDir},
+		{Name: "becomes-file/f", Body: []byte("a tree replaced by a file")},
+		{Name: "becomes-dir", Body: []byte("a file replaced by a directory")},
+		{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "etc/conf"},
+		{Name: "data", Typeflag: tar.TypeDir},
+		{Name: "data/f", Body: []byte("reached through alias")},
+		{Name: "alias", Typeflag: tar.TypeSymlink, Linkname: "data"},
+	}
+	upper := []storetest.File{
+		{Name: "etc", Typeflag: tar.TypeDir, Mode: 0o700, Uid: 3, Gid: 4},
+		{Name: "etc/conf", Body: []byte("upper, longer")},
+		{Name: "opaque/new", Body: []byte("written by the upper layer")},
+		{Name: "becomes-file", Body: []byte("now a file")},
+		{Name: "becomes-dir", Typeflag: tar.TypeDir, Mode: 0o711},
+		{Name: "becomes-dir/x", Body: []byte("inside")},
+		{Name: "link", Typeflag: tar.TypeSymlink, Linkname: "var"},
+		{Name: "bin/tool", Body: []byte("tool"), Mode: 0o755},
+		{Name: "bin/same", Typeflag: tar.TypeLink, Linkname: "bin/tool"},
+	}
+	cases := []struct {
+		name      string
+		whiteouts []string
+		extra     []storetest.File
+		exact     bool
+	}{
+		{"overwrites and replacements", nil, nil, true},
+		{"whiteouts of a file, a tree, an opaque dir and nothing", []string{"/var/cache/sub", "/etc/linked", "/opaque/", "/not/there"}, nil, true},
+		{"opaque rootfs", []string{"/"}, nil, true},
+		{"whiteout through a symlink of the lower layer", []string{"/alias/f"}, nil, false},
+		{"opaque whiteout of a symlink", []string{"/alias/"}, nil, false},
+		{"write through a symlink of the lower layer", nil, []storetest.File{{Name: "alias/g", Body: []byte("lands in data/")}}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			layers := []Layer{
+				layerOf("lower", storetest.BuildACI(t, "oci-layer/lower", nil, lower...)),
+				layerOf("upper", storetest.BuildACI(t, "oci-layer/upper", nil, append(append([]storetest.File{}, upper...), c.extra...)...)),
+			}
+			layers[1].Whiteouts = c.whiteouts
+			stage := t.TempDir()
+			recs := tarsafe.NewRecords()
+			for i, l := range layers {
+				if err := applyWhiteouts(filepath.Join(stage, tarsafe.RootfsName), l.Whiteouts, recs); err != nil {
+					t.Fatal(err)
+				}
+				rc, _ := l.Open()
+				if _, err := tarsafe.Extract(rc, stage, tarsafe.Options{SkipManifest: i == 0, Records: recs}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files := recs.Files()
+			if got := files != nil; got != c.exact {
+				t.Fatalf("records exact: %v, want %v", got, c.exact)
+			}
+			walked, size, err := Hash(stage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files != nil {
+				manifest, err := os.ReadFile(filepath.Join(stage, tarsafe.ManifestName))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h, n := HashFiles(manifest, files); h != walked || n != size {
+					t.Fatalf("from records %s (%d bytes), from the walk %s (%d bytes)", h, n, walked, size)
+				}
+			}
+			// BuildHashed gives the walk's hash either way.
+			sum, err := BuildHashed(context.Background(), t.TempDir(), layers, nil)
+			if err != nil || sum.Hash != walked || sum.Size != size {
+				t.Fatalf("BuildHashed: %+v %v, walk %s %d", sum, err, walked, size)
+			}
+			if b, _ := os.ReadFile(filepath.Join(stage, "rootfs/etc/linked")); c.whiteouts == nil && string(b) != "lower" {
+				t.Errorf("a hardlink of the lower layer follows the replaced file: %q", b)
+			}
+		})
+	}
+}

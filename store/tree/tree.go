@@ -149,6 +149,9 @@ type Layer struct {
 	// written; one ending in "/" keeps the directory and deletes its
 	// contents (an OCI opaque directory).
 	Whiteouts []string
+	// LowerLinks: the layer's hardlinks may name regular files of the
+	// layers below it (tarsafe.Options.LowerLinks; OCI layers).
+	LowerLinks bool
 }
 
 // Sum is a tree's hash and the total size of its regular files.
@@ -167,27 +170,35 @@ func Build(ctx context.Context, stage string, layers []Layer, whitelist []string
 }
 
 // BuildHashed is Build that also returns the tree's Sum for InstallHashed:
-// computed from the extractor's records for a single image, by Hash (a
-// walk that reads every file) for a chain of layers.
+// computed from the extractors' records, carried across the layers and
+// their whiteouts (tarsafe.Records), or, when those are not exact (a
+// layer wrote through a symlink of a lower one), by Hash (a walk that
+// reads every file).
 func BuildHashed(ctx context.Context, stage string, layers []Layer, whitelist []string) (Sum, error) {
 	return build(ctx, stage, layers, whitelist, true)
 }
 
 func build(ctx context.Context, stage string, layers []Layer, whitelist []string, wantSum bool) (Sum, error) {
-	var last *tarsafe.Result
+	var recs *tarsafe.Records
+	if wantSum {
+		// One description of rootfs, carried through every layer and
+		// its whiteouts, so that the tree is hashed from what was
+		// written rather than read back.
+		recs = tarsafe.NewRecords()
+	}
 	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
 			return Sum{}, err
 		}
-		if err := applyWhiteouts(filepath.Join(stage, tarsafe.RootfsName), l.Whiteouts); err != nil {
+		if err := applyWhiteouts(filepath.Join(stage, tarsafe.RootfsName), l.Whiteouts, recs); err != nil {
 			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
 		}
 		rc, err := l.Open()
 		if err != nil {
 			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
 		}
-		opts := tarsafe.Options{SkipManifest: i != len(layers)-1, Record: wantSum && len(layers) == 1}
-		last, err = tarsafe.Extract(rc, stage, opts)
+		opts := tarsafe.Options{SkipManifest: i != len(layers)-1, Records: recs, LowerLinks: l.LowerLinks}
+		_, err = tarsafe.Extract(rc, stage, opts)
 		rc.Close()
 		if err != nil {
 			return Sum{}, fmt.Errorf("rendering %s: %w", l.Key, err)
@@ -199,16 +210,14 @@ func build(ctx context.Context, stage string, layers []Layer, whitelist []string
 		}
 		return Sum{}, applyWhitelist(filepath.Join(stage, tarsafe.RootfsName), whitelist)
 	}
-	if len(layers) != 1 {
-		last = nil
-	}
-	return Finish(stage, last, whitelist)
+	return Finish(stage, &tarsafe.Result{Files: recs.Files()}, whitelist)
 }
 
 // applyWhiteouts deletes paths from rootfs, through an os.Root so that no
 // symlink of a lower layer leads a deletion outside it. A path that does
 // not exist is no error (OCI layers may white out what is not there).
-func applyWhiteouts(rootfs string, paths []string) error {
+// recs, when not nil, is told every removal.
+func applyWhiteouts(rootfs string, paths []string, recs *tarsafe.Records) error {
 	if len(paths) == 0 {
 		return nil
 	}
@@ -229,6 +238,7 @@ func applyWhiteouts(rootfs string, paths []string) error {
 			if err := root.RemoveAll(rel); err != nil {
 				return fmt.Errorf("applying whiteout %q: %w", p, err)
 			}
+			recs.Removed(rel)
 			continue
 		}
 		if rel == "" {
@@ -250,6 +260,7 @@ func applyWhiteouts(rootfs string, paths []string) error {
 			if err := root.RemoveAll(path.Join(rel, n)); err != nil {
 				return fmt.Errorf("applying opaque directory %q: %w", p, err)
 			}
+			recs.Removed(path.Join(rel, n))
 		}
 	}
 	return nil
