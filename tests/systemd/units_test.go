@@ -88,14 +88,7 @@ func TestPodUnitNotify(t *testing.T) {
 // status shows the exit and machined forgets the pod.
 func TestPodUnitStop(t *testing.T) {
 	needHost(t)
-	img := signedImage(t, "sleeper", []string{"sleep"}, nil)
-	unit, uuidFile := podUnit(t, img)
-	run(t, "systemctl", "start", unit)
-	uuid := readUUID(t, uuidFile, unit)
-	machine := "rkt-" + uuid
-	if m := machines(); !strings.Contains(m, machine) {
-		t.Errorf("machinectl list while the pod runs does not show %s:\n%s", machine, m)
-	}
+	unit, uuid, _ := startSleeperUnit(t)
 	run(t, "systemctl", "stop", unit)
 	checkCleanStop(t, "systemctl stop", unit, uuid)
 }
@@ -106,19 +99,28 @@ func TestPodUnitStop(t *testing.T) {
 // with SIGRTMIN+4, which the supervisor takes as a shutdown request).
 func TestMachinePoweroff(t *testing.T) {
 	needHost(t)
-	img := signedImage(t, "sleeper", []string{"sleep"}, nil)
-	unit, uuidFile := podUnit(t, img)
-	run(t, "systemctl", "start", unit)
-	uuid := readUUID(t, uuidFile, unit)
-	machine := "rkt-" + uuid
-	if m := machines(); !strings.Contains(m, machine) {
-		t.Errorf("machinectl list while the pod runs does not show %s:\n%s", machine, m)
-	}
+	unit, uuid, machine := startSleeperUnit(t)
 	if st := run(t, "machinectl", "status", "--no-pager", machine); !strings.Contains(st, machine) || !strings.Contains(st, unit) {
 		t.Errorf("machinectl status %s does not name the machine and its unit %s:\n%s", machine, unit, st)
 	}
 	run(t, "machinectl", "poweroff", machine)
 	checkCleanStop(t, "machinectl poweroff", unit, uuid)
+}
+
+// startSleeperUnit starts rkt-pod@.service for an app that sleeps until
+// SIGTERM, and checks that machined lists the pod. It returns the unit, the
+// pod's UUID and its machine name.
+func startSleeperUnit(t *testing.T) (unit, uuid, machine string) {
+	t.Helper()
+	img := signedImage(t, "sleeper", []string{"sleep"}, nil)
+	unit, uuidFile := podUnit(t, img)
+	run(t, "systemctl", "start", unit)
+	uuid = readUUID(t, uuidFile, unit)
+	machine = "rkt-" + uuid
+	if m := machines(); !strings.Contains(m, machine) {
+		t.Errorf("machinectl list while the pod runs does not show %s:\n%s", machine, m)
+	}
+	return unit, uuid, machine
 }
 
 // checkCleanStop waits for the pod unit to stop after how, and checks that
