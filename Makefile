@@ -9,6 +9,8 @@
 #   make demo       the signed-image walkthrough of scripts/demo.sh (as root)
 #   make bench      the benchmarks in bench/ (as root)
 #   make man        the man pages, build/man/*.1, from the command tree
+#   make proto      regenerate api/v1alpha's Go stubs from api.proto (needs
+#                   protoc; the plugins are pinned in internal/tools/protoc)
 #   make install    install the binary, the stage1 images, man pages,
 #                   completion and the dist/ files; PREFIX=... on the make
 #                   command line wins over configure's, DESTDIR=... stages
@@ -83,7 +85,7 @@ MAN_DIR := $(BUILDDIR)/man
 DIST_EXAMPLES := $(notdir $(wildcard dist/init/systemd/examples/*.service))
 SHELL_SCRIPTS := configure .ci/run $(wildcard scripts/*.sh dist/scripts/*.sh bench/*.sh) dist/deb/postinst dist/deb/prerm dist/deb/postrm
 
-.PHONY: all rkt stage1 stage1-binaries completion man check check-unit check-functional lint demo bench install uninstall deb clean distclean
+.PHONY: all rkt stage1 stage1-binaries completion man proto check check-unit check-functional lint demo bench install uninstall deb clean distclean
 
 all: rkt stage1 completion man
 
@@ -129,6 +131,21 @@ man:
 	rm -rf $(MAN_DIR).tmp
 	$(GENDOCS) gen-docs man $(MAN_DIR).tmp
 	rm -rf $(MAN_DIR) && mv $(MAN_DIR).tmp $(MAN_DIR)
+
+# The api-service's stubs, committed: protoc (Debian's protobuf-compiler)
+# with the protoc-gen-go and protoc-gen-go-grpc versions of the tools
+# module, built into build/tools.
+PROTOC ?= protoc
+PROTO_TOOLS := $(BUILDDIR)/tools
+proto:
+	@mkdir -p $(PROTO_TOOLS)
+	cd internal/tools/protoc && $(GO) build -o $(abspath $(PROTO_TOOLS))/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	$(PROTOC) -I . \
+		--plugin=protoc-gen-go=$(PROTO_TOOLS)/protoc-gen-go \
+		--plugin=protoc-gen-go-grpc=$(PROTO_TOOLS)/protoc-gen-go-grpc \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		api/v1alpha/api.proto
 
 check: check-unit check-functional
 
