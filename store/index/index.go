@@ -56,8 +56,15 @@ type Remote struct {
 
 // Index is the database at one path.
 type Index struct {
-	path string
+	path     string
+	readOnly bool // never written, never created (OpenReadOnly)
 }
+
+// OpenReadOnly is the database at path for reading only: nothing is
+// created or written, so a reader without write access to the store can
+// use it. Until the database exists, Images is empty and Image finds
+// nothing.
+func OpenReadOnly(path string) *Index { return &Index{path: path, readOnly: true} }
 
 // Open creates the database and its buckets when missing.
 func Open(path string) (*Index, error) {
@@ -117,6 +124,9 @@ func (x *Index) open(readOnly bool) (*bolt.DB, error) {
 }
 
 func (x *Index) update(fn func(*bolt.Tx) error) error {
+	if x.readOnly {
+		return fmt.Errorf("writing image index %s: %w", x.path, fs.ErrPermission)
+	}
 	db, err := x.open(false)
 	if err != nil {
 		return err
@@ -129,6 +139,11 @@ func (x *Index) update(fn func(*bolt.Tx) error) error {
 }
 
 func (x *Index) view(fn func(*bolt.Tx) error) error {
+	if x.readOnly {
+		if _, err := os.Stat(x.path); errors.Is(err, fs.ErrNotExist) {
+			return ErrNoDatabase
+		}
+	}
 	db, err := x.open(true)
 	if err != nil {
 		return err
@@ -184,6 +199,9 @@ func (x *Index) Image(key string) (Image, error) {
 		}
 		return json.Unmarshal(v, &img)
 	})
+	if errors.Is(err, ErrNoDatabase) {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return Image{}, fmt.Errorf("reading index row %s: %w", key, err)
 	}
@@ -203,6 +221,9 @@ func (x *Index) Images() ([]Image, error) {
 			return nil
 		})
 	})
+	if errors.Is(err, ErrNoDatabase) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
