@@ -71,10 +71,13 @@ RKT_LDFLAGS = $(LDFLAGS) \
 	-X "main.buildStage1ImagesDir=$(STAGE1_IMAGES_DIR)" \
 	-X "main.buildStage1Location=$(STAGE1_DEFAULT_LOCATION)" \
 	-X "main.buildStage1Name=$(STAGE1_DEFAULT_NAME)" \
-	-X "main.buildStage1Version=$(STAGE1_DEFAULT_VERSION)"
+	-X "main.buildStage1Version=$(STAGE1_DEFAULT_VERSION)" \
+	-X "main.buildLibexecDir=$(LIBEXECDIR)"
 TEST_TIMEOUT ?= 30m
 
 RKT := $(BUILDDIR)/bin/rkt
+# The api-service's own binary, beside rkt (rkt api-service execs it).
+API_SERVICE := $(BUILDDIR)/bin/rkt-api-service
 STAGE1_BINDIR := $(BUILDDIR)/stage1
 comma := ,
 STAGE1_ACIS := $(foreach f,$(subst $(comma), ,$(STAGE1_FLAVORS)),$(BUILDDIR)/bin/stage1-$(f).aci)
@@ -96,6 +99,7 @@ $(BUILDDIR)/config.mk: configure
 rkt:
 	@mkdir -p $(dir $(RKT))
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(RKT_LDFLAGS)' -o $(RKT) ./rkt
+	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(API_SERVICE) ./stage0/apiservice/rkt-api-service
 
 # The stage1 images: static binaries (CGO_ENABLED=0) packed by
 # stage1/image/mkimage into deterministic ACIs beside the rkt binary.
@@ -184,6 +188,7 @@ install: rkt stage1 completion man
 	install -m 0644 dist/init/systemd/sysusers.d/rkt.conf $(DESTDIR)$(LIBDIR)/sysusers.d/rkt.conf
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 dist/scripts/setup-data-dir.sh $(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh
+	install -m 0755 $(API_SERVICE) $(DESTDIR)$(LIBEXECDIR)/rkt-api-service
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0644 $(COMPLETION_DIR)/rkt.bash $(DESTDIR)$(BASHCOMPDIR)/rkt
 	install -m 0644 $(COMPLETION_DIR)/_rkt $(DESTDIR)$(ZSHCOMPDIR)/_rkt
@@ -209,6 +214,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service \
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.timer \
 		$(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh \
+		$(DESTDIR)$(LIBEXECDIR)/rkt-api-service \
 		$(DESTDIR)$(BASHCOMPDIR)/rkt \
 		$(DESTDIR)$(ZSHCOMPDIR)/_rkt \
 		$(DESTDIR)$(FISHCOMPDIR)/rkt.fish \
