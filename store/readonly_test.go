@@ -28,6 +28,20 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 	ro.Close()
 
+	// The empty index file setup-data-dir.sh creates reads as empty too.
+	if err := os.MkdirAll(filepath.Join(dir, "cas", "db"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cas", "db", "index.db"), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if imgs, err := OpenReadOnly(dir).Images(); err != nil || len(imgs) != 0 {
+		t.Fatalf("Images with an empty index file: %v %v", imgs, err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "cas", "db", "index.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	w := openStore(t, dir)
 	aci := storetest.BuildACI(t, "example.com/ro", map[string]string{"version": "2"})
 	key := mustIngest(t, w, aci, ImportMeta{})

@@ -62,8 +62,8 @@ type Index struct {
 
 // OpenReadOnly is the database at path for reading only: nothing is
 // created or written, so a reader without write access to the store can
-// use it. Until the database exists, Images is empty and Image finds
-// nothing.
+// use it. Until the database exists and is initialised (a writer's first
+// Open), Images is empty and Image finds nothing.
 func OpenReadOnly(path string) *Index { return &Index{path: path, readOnly: true} }
 
 // Open creates the database and its buckets when missing.
@@ -140,7 +140,9 @@ func (x *Index) update(fn func(*bolt.Tx) error) error {
 
 func (x *Index) view(fn func(*bolt.Tx) error) error {
 	if x.readOnly {
-		if _, err := os.Stat(x.path); errors.Is(err, fs.ErrNotExist) {
+		// Missing, or empty as setup-data-dir.sh creates it: bbolt
+		// would have to write to initialise it.
+		if fi, err := os.Stat(x.path); errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0 {
 			return ErrNoDatabase
 		}
 	}
