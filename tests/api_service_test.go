@@ -135,6 +135,77 @@ func (s *apiService) listImages(t *testing.T, filters ...*v1alpha.ImageFilter) [
 	return names
 }
 
+// eventStream is an open ListenEvents stream whose events a goroutine
+// collects.
+type eventStream struct {
+	events chan *v1alpha.Event
+	seen   []*v1alpha.Event
+}
+
+// listen opens a ListenEvents stream with filter and waits for its first
+// (empty) message, after which every change is reported.
+func (s *apiService) listen(t *testing.T, filter *v1alpha.EventFilter) *eventStream {
+	t.Helper()
+	stream, err := s.client.ListenEvents(ctxT(t), &v1alpha.ListenEventsRequest{Filter: filter})
+	if err != nil {
+		t.Fatalf("ListenEvents: %v", err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("ListenEvents: first message: %v", err)
+	}
+	es := &eventStream{events: make(chan *v1alpha.Event, 1000)}
+	go func() {
+		defer close(es.events)
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			for _, e := range resp.Events {
+				es.events <- e
+			}
+		}
+	}()
+	return es
+}
+
+// event describes an awaited event: its type, id and from ("" for any).
+type event struct {
+	typ      v1alpha.EventType
+	id, from string
+}
+
+// await waits at most a minute for the wanted events. Events of one id
+// (a pod, an image) must come in the order given; those of different ids
+// may interleave (several changes between two looks at the disk come in
+// one batch, pods before images), and other events may come between.
+func (es *eventStream) await(t *testing.T, want ...event) {
+	t.Helper()
+	pending := map[string][]event{}
+	n := 0
+	for _, w := range want {
+		pending[w.id] = append(pending[w.id], w)
+		n++
+	}
+	deadline := time.After(time.Minute)
+	for n > 0 {
+		select {
+		case e, ok := <-es.events:
+			if !ok {
+				t.Fatalf("the event stream ended; still waiting for %v after %v", pending, es.seen)
+			}
+			es.seen = append(es.seen, e)
+			q := pending[e.Id]
+			if len(q) > 0 && e.Type == q[0].typ && (q[0].from == "" || e.From == q[0].from) {
+				pending[e.Id] = q[1:]
+				n--
+			}
+		case <-deadline:
+			t.Fatalf("still waiting for events %v after a minute; got %v", pending, es.seen)
+		}
+	}
+}
+
 // waitPod polls ListPods until the pod uuid is listed and ok, for at most
 // a minute.
 func waitPod(t *testing.T, api *apiService, uuid string, ok func(*v1alpha.Pod) bool) {
@@ -178,6 +249,11 @@ func TestAPIService(t *testing.T) {
 	if pods := api.listPods(t, false); len(pods) != 0 {
 		t.Errorf("ListPods before any pod: %v", pods)
 	}
+
+	// Events from now on: every one, and the image ones only.
+	events := api.listen(t, nil)
+	imageEvents := api.listen(t, &v1alpha.EventFilter{Types: []v1alpha.EventType{
+		v1alpha.EventType_EVENT_TYPE_IMAGE_IMPORTED, v1alpha.EventType_EVENT_TYPE_IMAGE_REMOVED}})
 
 	// Root fetches and runs a pod that exits 3.
 	quick := pe.busyboxImage("quick", []string{"/bin/sh", "-c", "exit 3"}, nil)
@@ -291,6 +367,35 @@ func TestAPIService(t *testing.T) {
 	}
 	pe.ok("stop", running)
 	waitPod(t, api, running, func(p *v1alpha.Pod) bool { return p.State == v1alpha.PodState_POD_STATE_EXITED })
+
+	// The events of all this, as the disk showed them.
+	const (
+		imported = v1alpha.EventType_EVENT_TYPE_IMAGE_IMPORTED
+		removed  = v1alpha.EventType_EVENT_TYPE_IMAGE_REMOVED
+	)
+	events.await(t,
+		event{imported, quickID, pe.name("quick")},
+		event{v1alpha.EventType_EVENT_TYPE_POD_STARTED, exited, ""},
+		event{v1alpha.EventType_EVENT_TYPE_APP_STARTED, exited, "quick"},
+		event{v1alpha.EventType_EVENT_TYPE_APP_EXITED, exited, "quick"},
+		event{v1alpha.EventType_EVENT_TYPE_POD_EXITED, exited, ""},
+		event{v1alpha.EventType_EVENT_TYPE_POD_STARTED, running, ""},
+		event{v1alpha.EventType_EVENT_TYPE_POD_GARBAGE_COLLECTED, exited, ""},
+		event{removed, quickID, pe.name("quick")},
+		event{v1alpha.EventType_EVENT_TYPE_POD_EXITED, running, ""},
+	)
+	for _, e := range events.seen {
+		if e.Type == v1alpha.EventType_EVENT_TYPE_APP_EXITED && e.Id == exited &&
+			(len(e.Data) != 1 || e.Data[0].Key != "exit_code" || e.Data[0].Value != "3") {
+			t.Errorf("the quick app's exit event: %v, want exit_code 3", e)
+		}
+	}
+	imageEvents.await(t, event{imported, quickID, ""}, event{imported, sleeperID, ""}, event{removed, quickID, ""})
+	for _, e := range imageEvents.seen {
+		if e.Type != imported && e.Type != removed {
+			t.Errorf("the image event stream sent %v", e)
+		}
+	}
 
 	// Read-only: nothing in the data dir belongs to the service's user.
 	err = filepath.WalkDir(pe.dataDir, func(p string, d fs.DirEntry, err error) error {

@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"google.golang.org/grpc"
 
 	"github.com/rkt/rkt/api/v1alpha"
 )
+
+// stopGrace bounds the wait for requests under way when the service
+// stops.
+const stopGrace = 10 * time.Second
 
 // Options say where and over what the service runs.
 type Options struct {
@@ -33,7 +38,7 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 	srv := grpc.NewServer()
-	v1alpha.RegisterPublicAPIServer(srv, New(opts.Flags, opts.Log))
+	v1alpha.RegisterPublicAPIServer(srv, New(opts.Flags, opts.Log, ctx.Done()))
 	errc := make(chan error, len(ls))
 	addrs := make([]net.Addr, len(ls))
 	for i, l := range ls {
@@ -45,7 +50,11 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	select {
 	case <-ctx.Done():
+		// Streams end on ctx too; a request stuck on the disk does not
+		// hold the stop for long.
+		t := time.AfterFunc(stopGrace, srv.Stop)
 		srv.GracefulStop()
+		t.Stop()
 		return nil
 	case err := <-errc:
 		srv.Stop()

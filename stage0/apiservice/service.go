@@ -51,14 +51,17 @@ type Service struct {
 	v1alpha.UnimplementedPublicAPIServer
 	flags Flags
 	log   *slog.Logger
+	// stopping is closed when the service stops: open streams end then.
+	stopping <-chan struct{}
 }
 
 var _ v1alpha.PublicAPIServer = (*Service)(nil)
 
 // New is the service over flags.DataDir; log receives what a request
 // could not read (a pod removed under it, a broken manifest).
-func New(flags Flags, log *slog.Logger) *Service {
-	return &Service{flags: flags, log: log}
+// Streams end when stopping is closed (nil: never).
+func New(flags Flags, log *slog.Logger, stopping <-chan struct{}) *Service {
+	return &Service{flags: flags, log: log, stopping: stopping}
 }
 
 // GetInfo describes rkt, appc, the API and the service's flags.
@@ -124,6 +127,11 @@ func (s *Service) InspectPod(ctx context.Context, req *v1alpha.InspectPodRequest
 		s.log.Warn(err.Error())
 	}
 	return &v1alpha.InspectPodResponse{Pod: v}, nil
+}
+
+// errStatus is an unexpected error while doing what, as a gRPC status.
+func errStatus(err error, what string) error {
+	return status.Errorf(codes.Internal, "%s: %v", what, err)
 }
 
 // podError is a pod lookup's error with its gRPC code.
