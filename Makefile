@@ -11,6 +11,7 @@
 #   make man        the man pages, build/man/*.1, from the command tree
 #   make proto      regenerate api/v1alpha's Go stubs from api.proto (needs
 #                   protoc; the plugins are pinned in internal/tools/protoc)
+#   make proto-check  regenerate them into build/ and diff with the committed
 #   make install    install the binary, the stage1 images, man pages,
 #                   completion and the dist/ files; PREFIX=... on the make
 #                   command line wins over configure's, DESTDIR=... stages
@@ -88,7 +89,7 @@ MAN_DIR := $(BUILDDIR)/man
 DIST_EXAMPLES := $(notdir $(wildcard dist/init/systemd/examples/*.service))
 SHELL_SCRIPTS := configure .ci/run $(wildcard scripts/*.sh dist/scripts/*.sh bench/*.sh) dist/deb/postinst dist/deb/prerm dist/deb/postrm
 
-.PHONY: all rkt stage1 stage1-binaries completion man proto check check-unit check-functional lint demo bench install uninstall deb clean distclean
+.PHONY: all rkt stage1 stage1-binaries completion man proto proto-check check check-unit check-functional lint demo bench install uninstall deb clean distclean
 
 all: rkt stage1 completion man
 
@@ -139,17 +140,26 @@ man:
 # The api-service's stubs, committed: protoc (Debian's protobuf-compiler)
 # with the protoc-gen-go and protoc-gen-go-grpc versions of the tools
 # module, built into build/tools.
+# make proto-check regenerates them into build/ and fails when they
+# differ from the committed ones.
 PROTOC ?= protoc
 PROTO_TOOLS := $(BUILDDIR)/tools
+PROTO_OUT ?= .
 proto:
-	@mkdir -p $(PROTO_TOOLS)
+	@mkdir -p $(PROTO_TOOLS) $(PROTO_OUT)
 	cd internal/tools/protoc && $(GO) build -o $(abspath $(PROTO_TOOLS))/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
 	$(PROTOC) -I . \
 		--plugin=protoc-gen-go=$(PROTO_TOOLS)/protoc-gen-go \
 		--plugin=protoc-gen-go-grpc=$(PROTO_TOOLS)/protoc-gen-go-grpc \
-		--go_out=. --go_opt=paths=source_relative \
-		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		--go_out=$(PROTO_OUT) --go_opt=paths=source_relative \
+		--go-grpc_out=$(PROTO_OUT) --go-grpc_opt=paths=source_relative \
 		api/v1alpha/api.proto
+
+proto-check:
+	rm -rf $(BUILDDIR)/proto-check
+	$(MAKE) proto PROTO_OUT=$(BUILDDIR)/proto-check
+	diff -u api/v1alpha/api.pb.go $(BUILDDIR)/proto-check/api/v1alpha/api.pb.go
+	diff -u api/v1alpha/api_grpc.pb.go $(BUILDDIR)/proto-check/api/v1alpha/api_grpc.pb.go
 
 check: check-unit check-functional
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -413,5 +414,67 @@ func TestAPIService(t *testing.T) {
 	api.stop(t)
 	if !strings.Contains(api.stderr.String(), "API service running") {
 		t.Errorf("rkt api-service's stderr lacks rkt 1.30's \"API service running\":\n%s", api.stderr.String())
+	}
+}
+
+// TestAPIServiceSocketActivation: started by systemd with a socket
+// (LISTEN_FDS, LISTEN_PID of rkt, which execs the service in its own
+// process), rkt api-service serves on that socket; with --listen as well
+// it refuses to start, as rkt 1.30 did.
+func TestAPIServiceSocketActivation(t *testing.T) {
+	e := newEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	activated := func(args ...string) *exec.Cmd {
+		// sh sets LISTEN_PID to its own PID, which exec hands to rkt.
+		cmd := e.command(context.Background())
+		cmd.Args = []string{"sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, cmd.Path}
+		cmd.Args = append(cmd.Args, append(e.globalArgs(), append([]string{"api-service"}, args...)...)...)
+		cmd.Path = "/bin/sh"
+		cmd.Env = append(cmd.Env, "LISTEN_FDS=1")
+		cmd.ExtraFiles = []*os.File{f} // fd 3
+		return cmd
+	}
+
+	if out, err := activated("--listen=127.0.0.1:0").CombinedOutput(); exitCode(t, err) != 254 || !strings.Contains(string(out), "--listen was given too") {
+		t.Errorf("socket-activated api-service with --listen: %v, want exit 254 and the reason\n%s", err, out)
+	}
+
+	cmd := activated()
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("socket-activated api-service after SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			t.Errorf("socket-activated api-service still running a minute after SIGTERM")
+		}
+	}()
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	info, err := v1alpha.NewPublicAPIClient(conn).GetInfo(ctxT(t), &v1alpha.GetInfoRequest{}, grpc.WaitForReady(true))
+	if err != nil || info.Info.GlobalFlags.GetDir() != e.dataDir {
+		t.Errorf("GetInfo over the passed socket: %v %v\n%s", info, err, stderr.String())
 	}
 }
