@@ -9,6 +9,9 @@
 #   make demo       the signed-image walkthrough of scripts/demo.sh (as root)
 #   make bench      the benchmarks in bench/ (as root)
 #   make man        the man pages, build/man/*.1, from the command tree
+#   make proto      regenerate api/v1alpha's Go stubs from api.proto (needs
+#                   protoc; the plugins are pinned in internal/tools/protoc)
+#   make proto-check  regenerate them into build/ and diff with the committed
 #   make install    install the binary, the stage1 images, man pages,
 #                   completion and the dist/ files; PREFIX=... on the make
 #                   command line wins over configure's, DESTDIR=... stages
@@ -69,10 +72,13 @@ RKT_LDFLAGS = $(LDFLAGS) \
 	-X "main.buildStage1ImagesDir=$(STAGE1_IMAGES_DIR)" \
 	-X "main.buildStage1Location=$(STAGE1_DEFAULT_LOCATION)" \
 	-X "main.buildStage1Name=$(STAGE1_DEFAULT_NAME)" \
-	-X "main.buildStage1Version=$(STAGE1_DEFAULT_VERSION)"
+	-X "main.buildStage1Version=$(STAGE1_DEFAULT_VERSION)" \
+	-X "main.buildLibexecDir=$(LIBEXECDIR)"
 TEST_TIMEOUT ?= 30m
 
 RKT := $(BUILDDIR)/bin/rkt
+# The api-service's own binary, beside rkt (rkt api-service execs it).
+API_SERVICE := $(BUILDDIR)/bin/rkt-api-service
 STAGE1_BINDIR := $(BUILDDIR)/stage1
 comma := ,
 STAGE1_ACIS := $(foreach f,$(subst $(comma), ,$(STAGE1_FLAVORS)),$(BUILDDIR)/bin/stage1-$(f).aci)
@@ -83,7 +89,7 @@ MAN_DIR := $(BUILDDIR)/man
 DIST_EXAMPLES := $(notdir $(wildcard dist/init/systemd/examples/*.service))
 SHELL_SCRIPTS := configure .ci/run $(wildcard scripts/*.sh dist/scripts/*.sh bench/*.sh) dist/deb/postinst dist/deb/prerm dist/deb/postrm
 
-.PHONY: all rkt stage1 stage1-binaries completion man check check-unit check-functional lint demo bench install uninstall deb clean distclean
+.PHONY: all rkt stage1 stage1-binaries completion man proto proto-check check check-unit check-functional lint demo bench install uninstall deb clean distclean
 
 all: rkt stage1 completion man
 
@@ -94,6 +100,7 @@ $(BUILDDIR)/config.mk: configure
 rkt:
 	@mkdir -p $(dir $(RKT))
 	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(RKT_LDFLAGS)' -o $(RKT) ./rkt
+	$(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o $(API_SERVICE) ./stage0/apiservice/rkt-api-service
 
 # The stage1 images: static binaries (CGO_ENABLED=0) packed by
 # stage1/image/mkimage into deterministic ACIs beside the rkt binary.
@@ -129,6 +136,30 @@ man:
 	rm -rf $(MAN_DIR).tmp
 	$(GENDOCS) gen-docs man $(MAN_DIR).tmp
 	rm -rf $(MAN_DIR) && mv $(MAN_DIR).tmp $(MAN_DIR)
+
+# The api-service's stubs, committed: protoc (Debian's protobuf-compiler)
+# with the protoc-gen-go and protoc-gen-go-grpc versions of the tools
+# module, built into build/tools.
+# make proto-check regenerates them into build/ and fails when they
+# differ from the committed ones.
+PROTOC ?= protoc
+PROTO_TOOLS := $(BUILDDIR)/tools
+PROTO_OUT ?= .
+proto:
+	@mkdir -p $(PROTO_TOOLS) $(PROTO_OUT)
+	cd internal/tools/protoc && $(GO) build -o $(abspath $(PROTO_TOOLS))/ google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	$(PROTOC) -I . \
+		--plugin=protoc-gen-go=$(PROTO_TOOLS)/protoc-gen-go \
+		--plugin=protoc-gen-go-grpc=$(PROTO_TOOLS)/protoc-gen-go-grpc \
+		--go_out=$(PROTO_OUT) --go_opt=paths=source_relative \
+		--go-grpc_out=$(PROTO_OUT) --go-grpc_opt=paths=source_relative \
+		api/v1alpha/api.proto
+
+proto-check:
+	rm -rf $(BUILDDIR)/proto-check
+	$(MAKE) proto PROTO_OUT=$(BUILDDIR)/proto-check
+	diff -u api/v1alpha/api.pb.go $(BUILDDIR)/proto-check/api/v1alpha/api.pb.go
+	diff -u api/v1alpha/api_grpc.pb.go $(BUILDDIR)/proto-check/api/v1alpha/api_grpc.pb.go
 
 check: check-unit check-functional
 
@@ -167,6 +198,7 @@ install: rkt stage1 completion man
 	install -m 0644 dist/init/systemd/sysusers.d/rkt.conf $(DESTDIR)$(LIBDIR)/sysusers.d/rkt.conf
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 dist/scripts/setup-data-dir.sh $(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh
+	install -m 0755 $(API_SERVICE) $(DESTDIR)$(LIBEXECDIR)/rkt-api-service
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0644 $(COMPLETION_DIR)/rkt.bash $(DESTDIR)$(BASHCOMPDIR)/rkt
 	install -m 0644 $(COMPLETION_DIR)/_rkt $(DESTDIR)$(ZSHCOMPDIR)/_rkt
@@ -192,6 +224,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service \
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.timer \
 		$(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh \
+		$(DESTDIR)$(LIBEXECDIR)/rkt-api-service \
 		$(DESTDIR)$(BASHCOMPDIR)/rkt \
 		$(DESTDIR)$(ZSHCOMPDIR)/_rkt \
 		$(DESTDIR)$(FISHCOMPDIR)/rkt.fish \

@@ -170,15 +170,6 @@ func appStateOf(s pod.State) v1.AppState {
 	return v1.AppStateUnknown
 }
 
-// isAfterRun reports whether the pod has been started (rkt's IsAfterRun).
-func isAfterRun(s pod.State) bool {
-	switch s {
-	case pod.Running, pod.Deleting, pod.ExitedDeleting, pod.Exited, pod.ExitedGarbage:
-		return true
-	}
-	return false
-}
-
 func unixNanoPtr(t time.Time) *int64 {
 	if t.IsZero() {
 		return nil

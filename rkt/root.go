@@ -102,6 +102,7 @@ func newRootCmd(g *globalFlags) *cobra.Command {
 		newStatusCmd(g),
 		newCatManifestCmd(g),
 		newMetadataServiceCmd(g),
+		newAPIServiceCmd(g),
 		newRmCmd(g),
 		newGCCmd(g),
 		newRunCmd(g),

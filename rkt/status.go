@@ -120,7 +120,7 @@ func printStatus(g *globalFlags, d *podDesc) {
 		fmt.Fprintf(w, "started=%s\n", d.started.Format(timeLayout))
 	}
 	state := pod.State(d.State)
-	if !isAfterRun(state) {
+	if !state.AfterRun() {
 		return
 	}
 	fmt.Fprintf(w, "networks=%s\n", fmtNetworks(d.Networks))

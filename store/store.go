@@ -128,8 +128,33 @@ func Open(dataDir string) (_ *Store, retErr error) {
 	return s, nil
 }
 
+// OpenReadOnly opens the store under dataDir for reading its images
+// (Images, Image, Manifest, ResolveKey) and nothing else: it creates,
+// locks, sweeps and writes nothing, so a reader with read access alone
+// (a member of the data dir's group, a service that must not change the
+// store) can use it while other processes fetch and remove images. A
+// store that was never written reads as empty. Only the reading methods
+// may be called on it.
+func OpenReadOnly(dataDir string) *Store {
+	casDir := filepath.Join(dataDir, "cas")
+	return &Store{
+		dir:    dataDir,
+		casDir: casDir,
+		tmpDir: filepath.Join(dataDir, "tmp"),
+		cas:    cas.OpenReadOnly(casDir),
+		idx:    index.OpenReadOnly(filepath.Join(casDir, "db", "index.db")),
+		now:    time.Now,
+		limits: DefaultLimits,
+	}
+}
+
 // Close releases the store lock.
-func (s *Store) Close() error { return s.casLock.Close() }
+func (s *Store) Close() error {
+	if s.casLock == nil {
+		return nil // read-only
+	}
+	return s.casLock.Close()
+}
 
 func (s *Store) lockImage(key string, wait bool) (*flock.Lock, error) {
 	if !cas.ValidKey(key) {

@@ -56,6 +56,13 @@ func worldDir(t *testing.T, pattern string) string {
 }
 
 var worldBinaryOnce = sync.OnceValues(func() (string, error) {
+	// rkt api-service execs the rkt-api-service beside rkt: copied too,
+	// when the build has it.
+	if data, err := os.ReadFile(filepath.Join(filepath.Dir(rktBinary), "rkt-api-service")); err == nil {
+		if err := os.WriteFile(filepath.Join(suiteDir, "rkt-api-service"), data, 0o755); err != nil {
+			return "", err
+		}
+	}
 	dst := filepath.Join(suiteDir, "rkt-world")
 	data, err := os.ReadFile(rktBinary)
 	if err != nil {

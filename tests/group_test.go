@@ -90,6 +90,26 @@ func (e *env) as(u systemUser) *env {
 	return &c
 }
 
+// useSharedDirs moves pe's data and configuration directories under
+// base (a directory every test user can reach, as /var/lib/rkt and
+// /etc/rkt are), trusts pe's key there and lays them out as
+// setup-data-dir.sh does for group rkt.
+func (pe *podEnv) useSharedDirs(base string) {
+	t := pe.t
+	t.Helper()
+	pe.base = base
+	pe.dataDir = filepath.Join(base, "data")
+	pe.localConfig = filepath.Join(base, "etc")
+	pe.systemConfig = filepath.Join(base, "lib")
+	if err := os.MkdirAll(pe.systemConfig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pe.trustPrefix(pe.prefix(), pe.key)
+	if b, err := exec.Command("sh", setupScript, pe.dataDir, pe.localConfig).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", setupScript, err, b)
+	}
+}
+
 // TestGroupMembersUseTheStore: a member of group rkt fetches, lists,
 // inspects and removes images and reads pods (image gc is refused); root
 // runs pods from what the member fetched; the member goes on working; a
@@ -105,17 +125,7 @@ func TestGroupMembersUseTheStore(t *testing.T) {
 	member := newSystemUser(t, "rktt-m"+tag, "rkt")
 	admin := newSystemUser(t, "rktt-a"+tag, "rkt", "rkt-admin")
 
-	pe.base = base
-	pe.dataDir = filepath.Join(base, "data")
-	pe.localConfig = filepath.Join(base, "etc")
-	pe.systemConfig = filepath.Join(base, "lib")
-	if err := os.MkdirAll(pe.systemConfig, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pe.trustPrefix(pe.prefix(), pe.key)
-	if b, err := exec.Command("sh", setupScript, pe.dataDir, pe.localConfig).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", setupScript, err, b)
-	}
+	pe.useSharedDirs(base)
 	m := pe.env.as(member)
 
 	first := pe.shImage("first", "echo first-ran")

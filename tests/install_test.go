@@ -161,6 +161,7 @@ func wantLayout(t *testing.T, tree, prefix string) []string {
 		p + "/lib/systemd/system/rkt-gc.service",
 		p + "/lib/systemd/system/rkt-gc.timer",
 		p + "/libexec/rkt/setup-data-dir.sh",
+		p + "/libexec/rkt/rkt-api-service",
 		p + "/share/bash-completion/completions/rkt",
 		p + "/share/zsh/vendor-completions/_rkt",
 		p + "/share/fish/vendor_completions.d/rkt.fish",

@@ -54,6 +54,13 @@ var rules = []rule{
 		},
 	},
 	{
+		name:   "the rkt binary links no gRPC",
+		reason: "grpc's and protobuf's package inits cost every rkt command about 170 page faults (Documentation/devel/libraries.md); the api-service is the rkt-api-service binary, which rkt api-service execs",
+		check: func(g *graph) []string {
+			return g.noExternalDeps("rkt", "google.golang.org/grpc", "google.golang.org/protobuf")
+		},
+	},
+	{
 		name:   "nothing imports rkt",
 		reason: "rkt is package main, a thin command line over the libraries",
 		check:  func(g *graph) []string { return g.noImports("...", "rkt/...") },

@@ -70,6 +70,12 @@ func (s State) Exited() bool {
 	return s == Exited || s == ExitedGarbage || s == ExitedDeleting
 }
 
+// AfterRun reports whether the pod has been started: it runs, or ran
+// and exited (rkt's IsAfterRun).
+func (s State) AfterRun() bool {
+	return s == Running || s == Deleting || s.Exited()
+}
+
 // Directories under <data dir>/pods, one per family of states.
 const (
 	EmbryoDir        = "embryo"

@@ -624,3 +624,16 @@ func TestPidSkipsStartingHelper(t *testing.T) {
 		t.Fatalf("Pid with only a same-namespace child = %d, %v; want ErrNoPid", pid, err)
 	}
 }
+
+// TestStateAfterRun: the states of a pod that was started, as rkt's
+// IsAfterRun named them; status prints pid and exit codes for these only.
+func TestStateAfterRun(t *testing.T) {
+	for s, want := range map[State]bool{
+		Embryo: false, Preparing: false, AbortedPrepare: false, Prepared: false, Garbage: false,
+		Running: true, Deleting: true, ExitedDeleting: true, Exited: true, ExitedGarbage: true,
+	} {
+		if got := s.AfterRun(); got != want {
+			t.Errorf("%q.AfterRun() = %v, want %v", s, got, want)
+		}
+	}
+}

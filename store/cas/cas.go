@@ -74,6 +74,16 @@ func Open(casDir string) (*CAS, error) {
 	return c, nil
 }
 
+// OpenReadOnly uses the blob and manifest trees under casDir without
+// creating anything, for readers that may not write to the store.
+func OpenReadOnly(casDir string) *CAS {
+	return &CAS{
+		dir:       casDir,
+		blobs:     newDiskv(filepath.Join(casDir, "blob")),
+		manifests: newDiskv(filepath.Join(casDir, "imageManifest")),
+	}
+}
+
 func newDiskv(base string) *diskv.Diskv {
 	return diskv.New(diskv.Options{
 		BasePath: base,

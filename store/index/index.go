@@ -69,8 +69,15 @@ type Remote struct {
 
 // Index is the database at one path.
 type Index struct {
-	path string
+	path     string
+	readOnly bool // never written, never created (OpenReadOnly)
 }
+
+// OpenReadOnly is the database at path for reading only: nothing is
+// created or written, so a reader without write access to the store can
+// use it. Until the database exists and is initialised (a writer's first
+// Open), Images is empty and Image finds nothing.
+func OpenReadOnly(path string) *Index { return &Index{path: path, readOnly: true} }
 
 // Open creates the database and its buckets when missing.
 func Open(path string) (*Index, error) {
@@ -130,6 +137,9 @@ func (x *Index) open(readOnly bool) (*bolt.DB, error) {
 }
 
 func (x *Index) update(fn func(*bolt.Tx) error) error {
+	if x.readOnly {
+		return fmt.Errorf("writing image index %s: %w", x.path, fs.ErrPermission)
+	}
 	db, err := x.open(false)
 	if err != nil {
 		return err
@@ -142,6 +152,13 @@ func (x *Index) update(fn func(*bolt.Tx) error) error {
 }
 
 func (x *Index) view(fn func(*bolt.Tx) error) error {
+	if x.readOnly {
+		// Missing, or empty as setup-data-dir.sh creates it: bbolt
+		// would have to write to initialise it.
+		if fi, err := os.Stat(x.path); errors.Is(err, fs.ErrNotExist) || err == nil && fi.Size() == 0 {
+			return ErrNoDatabase
+		}
+	}
 	db, err := x.open(true)
 	if err != nil {
 		return err
@@ -197,6 +214,9 @@ func (x *Index) Image(key string) (Image, error) {
 		}
 		return json.Unmarshal(v, &img)
 	})
+	if errors.Is(err, ErrNoDatabase) {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return Image{}, fmt.Errorf("reading index row %s: %w", key, err)
 	}
@@ -216,6 +236,9 @@ func (x *Index) Images() ([]Image, error) {
 			return nil
 		})
 	})
+	if errors.Is(err, ErrNoDatabase) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
