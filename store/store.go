@@ -82,11 +82,18 @@ type Store struct {
 	ownsTrees bool
 	now       func() time.Time
 	limits    Limits
-	// manifests holds the JSON of manifests this Store read, by image
-	// key (string -> []byte), so that the steps of one command that each
-	// ask for the same image (resolve, render, lay out the pod) open the
-	// index and read the file once; see Manifest.
+	// manifests holds what Manifest read, by image key (string ->
+	// manifestRead), so that the steps of one command that each ask for
+	// the same image (resolve, render, lay out the pod, touch) open the
+	// index and read the file once.
 	manifests sync.Map
+}
+
+// manifestRead is an image's manifest JSON and its index row as Manifest
+// first read them.
+type manifestRead struct {
+	row  index.Image
+	json []byte
 }
 
 // Open creates the layout under dataDir when missing, takes the shared
@@ -251,12 +258,12 @@ func (s *Store) Images() ([]index.Image, error) { return s.idx.Images() }
 func (s *Store) Manifest(key string) (*schema.ImageManifest, []byte, error) {
 	var b []byte
 	if v, ok := s.manifests.Load(key); ok {
-		b = v.([]byte)
+		b = v.(manifestRead).json
 	} else {
-		if _, err := s.Image(key); err != nil {
+		row, err := s.Image(key)
+		if err != nil {
 			return nil, nil, err
 		}
-		var err error
 		b, err = s.cas.Manifest(key)
 		if errors.Is(err, cas.ErrNotFound) {
 			return nil, nil, fmt.Errorf("reading manifest of %s: %w", key, ErrNotFound)
@@ -264,7 +271,7 @@ func (s *Store) Manifest(key string) (*schema.ImageManifest, []byte, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		s.manifests.Store(key, b)
+		s.manifests.Store(key, manifestRead{row: row, json: b})
 	}
 	b = bytes.Clone(b) // the caller's own, as when read from the file
 	var im schema.ImageManifest
@@ -299,15 +306,28 @@ func (s *Store) PutRemote(r index.Remote) error { return s.idx.PutRemote(r) }
 const TouchInterval = time.Minute
 
 // Touch sets key's lastused time to now, unless it is less than
-// TouchInterval old.
+// TouchInterval old. A row Manifest read in this process is recent enough
+// to tell: a last-used time only moves forward.
 func (s *Store) Touch(key string) error {
 	now := s.now()
-	img, err := s.idx.Image(key)
+	var img index.Image
+	var err error
+	read, cached := s.manifests.Load(key)
+	if cached {
+		img = read.(manifestRead).row
+	} else {
+		img, err = s.idx.Image(key)
+	}
 	if err == nil {
 		if age := now.Sub(img.LastUsed); age >= 0 && age < TouchInterval {
 			return nil
 		}
 		err = s.idx.UpdateImage(key, func(img *index.Image) { img.LastUsed = now })
+		if err == nil && cached {
+			r := read.(manifestRead)
+			r.row.LastUsed = now
+			s.manifests.Store(key, r)
+		}
 	}
 	if errors.Is(err, index.ErrNotFound) {
 		return fmt.Errorf("touching image %s: %w", key, ErrNotFound)

@@ -706,12 +706,26 @@ func TestInterruptedRemoveKeepingTreesKeepsTrees(t *testing.T) {
 
 // Touch records a use, but leaves a last-used time younger than
 // TouchInterval alone: pods started one after the other do not each write
-// the index.
+// the index. The same holds when the Store read the image's manifest (and
+// row) before, as a pod start does.
 func TestTouchSkipsARecentTime(t *testing.T) {
+	for _, readFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("manifest read first %v", readFirst), func(t *testing.T) {
+			testTouchSkipsARecentTime(t, readFirst)
+		})
+	}
+}
+
+func testTouchSkipsARecentTime(t *testing.T, readFirst bool) {
 	s := openStore(t, t.TempDir())
 	clock := time.Unix(1700000000, 0)
 	s.now = func() time.Time { return clock }
 	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	if readFirst {
+		if _, _, err := s.Manifest(key); err != nil {
+			t.Fatal(err)
+		}
+	}
 	lastUsed := func() time.Time {
 		t.Helper()
 		img, err := s.Image(key)
