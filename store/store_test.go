@@ -431,6 +431,32 @@ func TestRemove(t *testing.T) {
 	}
 }
 
+// A manifest this Store read before is answered from memory, as a copy
+// the caller may change, and not once this Store removed the image.
+func TestManifestAfterReadAndRemove(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	im, b, err := s.Manifest(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Name = "example.com/changed"
+	b[0] = 'X'
+	im2, b2, err := s.Manifest(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im2.Name != "example.com/app" || b2[0] != '{' {
+		t.Fatalf("second read gave %q and %q: the first caller's changes leaked", im2.Name, b2[:1])
+	}
+	if err := s.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Manifest(key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("manifest of a removed image: %v, want ErrNotFound", err)
+	}
+}
+
 func TestRenderWithDependencyAndWhitelist(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	base := mustIngest(t, s, storetest.BuildACI(t, "example.com/base", map[string]string{"version": "1"},
@@ -680,12 +706,26 @@ func TestInterruptedRemoveKeepingTreesKeepsTrees(t *testing.T) {
 
 // Touch records a use, but leaves a last-used time younger than
 // TouchInterval alone: pods started one after the other do not each write
-// the index.
+// the index. The same holds when the Store read the image's manifest (and
+// row) before, as a pod start does.
 func TestTouchSkipsARecentTime(t *testing.T) {
+	for _, readFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("manifest read first %v", readFirst), func(t *testing.T) {
+			testTouchSkipsARecentTime(t, readFirst)
+		})
+	}
+}
+
+func testTouchSkipsARecentTime(t *testing.T, readFirst bool) {
 	s := openStore(t, t.TempDir())
 	clock := time.Unix(1700000000, 0)
 	s.now = func() time.Time { return clock }
 	key := mustIngest(t, s, storetest.BuildACI(t, "example.com/app", nil), ImportMeta{})
+	if readFirst {
+		if _, _, err := s.Manifest(key); err != nil {
+			t.Fatal(err)
+		}
+	}
 	lastUsed := func() time.Time {
 		t.Helper()
 		img, err := s.Image(key)

@@ -270,7 +270,9 @@ func importTrusted(cfg *Config, path string) (string, error) {
 	url := trustedPrefix + abs
 	etag := fileIdentity(st)
 	if rem, err := cfg.Store.Remote(url); err == nil && rem != nil && rem.ETag == etag && rem.BlobKey != "" {
-		if _, err := cfg.Store.Image(rem.BlobKey); err == nil {
+		// Manifest checks the row as Image would, and keeps what it
+		// read for the render of the stage1 that follows.
+		if _, _, err := cfg.Store.Manifest(rem.BlobKey); err == nil {
 			cfg.log().Debug("stage1 image trusted by location, already imported", "path", abs, "key", rem.BlobKey)
 			return rem.BlobKey, nil
 		}
