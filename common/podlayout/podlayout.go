@@ -11,7 +11,7 @@
 //	<pod>/pid | <pod>/ppid (+ pgid)   written by stage1
 //	<pod>/stage1/{manifest,rootfs/}
 //	<pod>/stage1/rootfs/opt/stage2/<app>/{manifest,rootfs/}
-//	<pod>/stage1/rootfs/rkt/{pod,runtime-config,status/<app>,env/<app>,supervisor-status,volumes/<vol>}
+//	<pod>/stage1/rootfs/rkt/{pod,runtime-config,status/<app>,env/<app>,supervisor-status,logs-to-journal,volumes/<vol>}
 //	<pod>/appsinfo/<app>/{manifest,treeStoreID}
 //	<pod>/overlay/<treeStoreID>/{upper,work}[/<app>]
 //	<pod>/sharedVolumes/<vol>
@@ -93,6 +93,10 @@ const (
 	// PID 1). The supervisor reads it: end of file means that process is
 	// gone, and the pod stops at once (killed, no post-stop handlers).
 	InPodLifeline = "/rkt/lifeline"
+	// InPodJournalMarker exists while the supervisor sends the apps'
+	// output to the host's journal (with RKT_POD_UUID and RKT_APP), so
+	// that a reader of the pod's logs knows to look there.
+	InPodJournalMarker = "/rkt/logs-to-journal"
 )
 
 // SupervisorReady is the target of the supervisor-status symlink once every
@@ -185,6 +189,11 @@ func AppEnvPath(pod, app string) string { return filepath.Join(EnvDir(pod), app)
 // SupervisorStatusPath is <pod>/stage1/rootfs/rkt/supervisor-status.
 func SupervisorStatusPath(pod string) string {
 	return filepath.Join(Stage1Rootfs(pod), InPodSupervisorStatus)
+}
+
+// JournalMarkerPath is <pod>/stage1/rootfs/rkt/logs-to-journal.
+func JournalMarkerPath(pod string) string {
+	return filepath.Join(Stage1Rootfs(pod), InPodJournalMarker)
 }
 
 // LifelinePath is <pod>/stage1/rootfs/rkt/lifeline.

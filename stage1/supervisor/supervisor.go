@@ -100,6 +100,9 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 	// An interactive app keeps the terminal to itself; its output is not
 	// journalled (rkt 1.30's interactive app used the console only).
 	journalOn := !s.interactive && hasJournal(s.Root)
+	if err := markJournal(s.Root, journalOn); err != nil {
+		s.Log.Warn("recording where the apps' output goes", "err", err)
+	}
 	if len(specs) > 1 || journalOn {
 		s.mux = &outputMux{stdout: &lockedWriter{w: s.Stdout}, stderr: &lockedWriter{w: s.Stderr},
 			prefixed: len(specs) > 1, log: s.Log}
