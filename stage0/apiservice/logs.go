@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,25 +28,34 @@ const maxLinesPerResponse = 256
 
 // GetLogs streams the output of a pod's apps (or of one app). A pod whose
 // supervisor sends the output to the journal (podlayout.InPodJournalMarker)
-// is read with journalctl, by the fields the supervisor sets; with follow
-// the stream stays open, as journalctl --follow does, until the client
-// cancels or the service stops.
+// is read with journalctl, by the fields the supervisor sets; otherwise
+// from the apps' log files (podlayout.InPodLogDir). With follow the stream
+// stays open, as journalctl --follow does, until the client cancels or
+// the service stops.
 func (s *Service) GetLogs(req *v1alpha.GetLogsRequest, stream v1alpha.PublicAPI_GetLogsServer) error {
 	p, err := pod.Get(s.flags.DataDir, req.GetPodId())
 	if err != nil {
 		return podError(err)
 	}
-	if err := checkApp(p, req.GetAppName()); err != nil {
+	apps, err := podApps(p, req.GetAppName())
+	if err != nil {
 		return err
 	}
 	if req.GetLines() < 0 {
 		return status.Errorf(codes.InvalidArgument, "lines is %d: want 0 (all) or more", req.GetLines())
 	}
-	if _, err := os.Stat(podlayout.JournalMarkerPath(p.Path)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return status.Errorf(codes.FailedPrecondition, "pod %s does not log to the journal (no journald on the host, or an interactive pod): its output went to its console only", p.UUID)
-		}
+	journal, err := exists(podlayout.JournalMarkerPath(p.Path))
+	if err != nil {
 		return errStatus(err, "reading where pod "+p.UUID+" logs")
+	}
+	files := false
+	if !journal {
+		if files, err = exists(filepath.Join(podlayout.Stage1Rootfs(p.Path), podlayout.InPodLogDir)); err != nil {
+			return errStatus(err, "reading where pod "+p.UUID+" logs")
+		}
+		if !files {
+			return status.Errorf(codes.FailedPrecondition, "pod %s keeps no logs: it has not run, or it is interactive (its terminal was its only output)", p.UUID)
+		}
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
@@ -58,31 +68,51 @@ func (s *Service) GetLogs(req *v1alpha.GetLogsRequest, stream v1alpha.PublicAPI_
 			}
 		}()
 	}
-	err = journalLogs(ctx, p.UUID, req, stream.Send)
+	if journal {
+		err = journalLogs(ctx, p.UUID, req, stream.Send)
+	} else {
+		err = fileLogs(ctx, p.Path, apps, req, stream.Send)
+	}
 	if stream.Context().Err() == nil && ctx.Err() != nil {
 		return status.Error(codes.Unavailable, "the api-service is stopping")
+	}
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
 	}
 	return err
 }
 
-// checkApp fails with NotFound unless app is "" or an app of p.
-func checkApp(p *pod.Pod, app string) error {
-	if app == "" {
-		return nil
+func exists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
 	}
+	return err == nil, err
+}
+
+// podApps is the names of p's apps, or app alone; NotFound when p has no
+// such app.
+func podApps(p *pod.Pod, app string) ([]string, error) {
 	pm, _, err := p.Manifest()
 	if err != nil {
 		if errors.Is(err, pod.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			return status.Errorf(codes.NotFound, "pod %s has no app %q (it has no manifest yet)", p.UUID, app)
+			if app == "" {
+				return nil, nil
+			}
+			return nil, status.Errorf(codes.NotFound, "pod %s has no app %q (it has no manifest yet)", p.UUID, app)
 		}
-		return errStatus(err, "reading the manifest of pod "+p.UUID)
+		return nil, errStatus(err, "reading the manifest of pod "+p.UUID)
 	}
+	var names []string
 	for _, ra := range pm.Apps {
-		if ra.Name.String() == app {
-			return nil
+		if app == "" || ra.Name.String() == app {
+			names = append(names, ra.Name.String())
 		}
 	}
-	return status.Errorf(codes.NotFound, "pod %s has no app %q", p.UUID, app)
+	if app != "" && len(names) == 0 {
+		return nil, status.Errorf(codes.NotFound, "pod %s has no app %q", p.UUID, app)
+	}
+	return names, nil
 }
 
 // journalArgs are journalctl's arguments for req on pod uuid.

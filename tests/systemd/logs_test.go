@@ -2,9 +2,7 @@ package systemd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"reflect"
@@ -18,6 +16,7 @@ import (
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/rkt/rkt/api/v1alpha"
+	"github.com/rkt/rkt/internal/logstest"
 )
 
 // TestAPIServiceGetLogs runs a pod from rkt-pod@.service, whose supervisor
@@ -48,7 +47,7 @@ func TestAPIServiceGetLogs(t *testing.T) {
 		{"app talker", &v1alpha.GetLogsRequest{PodId: uuid, AppName: "talker"}, all},
 		{"until the epoch", &v1alpha.GetLogsRequest{PodId: uuid, UntilTime: 1}, nil},
 	} {
-		got, err := getLogs(ctx, client, c.req)
+		got, err := logstest.All(ctx, client, c.req)
 		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("GetLogs %s: %q, %v; want %q\njournal:\n%s", c.name, got, err, c.want, journal(unit))
 		}
@@ -57,67 +56,20 @@ func TestAPIServiceGetLogs(t *testing.T) {
 		{PodId: uuid, AppName: "nosuchapp"},
 		{PodId: "f0000000-0000-4000-8000-000000000000"},
 	} {
-		if _, err := getLogs(ctx, client, req); grpcstatus.Code(err) != codes.NotFound {
+		if _, err := logstest.All(ctx, client, req); grpcstatus.Code(err) != codes.NotFound {
 			t.Errorf("GetLogs %v: %v, want NotFound", req, err)
 		}
 	}
 
 	// Follow: the last line first, then what the app prints later.
-	fctx, fcancel := context.WithCancel(ctx)
-	defer fcancel()
-	stream, err := client.GetLogs(fctx, &v1alpha.GetLogsRequest{PodId: uuid, Lines: 1, Follow: true})
-	if err != nil {
-		t.Fatalf("GetLogs with follow: %v", err)
-	}
-	var got []string
-	recvUntil := func(line string) {
-		t.Helper()
-		for !contains(got, line) {
-			r, err := stream.Recv()
-			if err != nil {
-				t.Fatalf("GetLogs with follow, waiting for %q after %q: %v", line, got, err)
-			}
-			got = append(got, r.GetLines()...)
-		}
-	}
-	recvUntil("app: line 3")
+	follow := logstest.Follow(t, ctx, client, &v1alpha.GetLogsRequest{PodId: uuid, Lines: 1})
+	follow.Until("app: line 3")
 	run(t, rktBinary, "enter", "--app=talker", uuid, appPath, "touch", "/go")
-	recvUntil("app: late line")
-	if want := []string{"app: line 3", "app: late line"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("GetLogs with follow and lines=1 sent %q, want %q", got, want)
+	follow.Until("app: late line")
+	if want := []string{"app: line 3", "app: late line"}; !reflect.DeepEqual(follow.Lines, want) {
+		t.Errorf("GetLogs with follow and lines=1 sent %q, want %q", follow.Lines, want)
 	}
-	fcancel()
-	if _, err := stream.Recv(); grpcstatus.Code(err) != codes.Canceled {
-		t.Errorf("GetLogs with follow after the client cancelled: %v, want Canceled", err)
-	}
-}
-
-func contains(lines []string, line string) bool {
-	for _, l := range lines {
-		if l == line {
-			return true
-		}
-	}
-	return false
-}
-
-// getLogs is every line one GetLogs stream sends.
-func getLogs(ctx context.Context, c v1alpha.PublicAPIClient, req *v1alpha.GetLogsRequest) ([]string, error) {
-	stream, err := c.GetLogs(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	var lines []string
-	for {
-		r, err := stream.Recv()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return lines, nil
-			}
-			return lines, err
-		}
-		lines = append(lines, r.GetLines()...)
-	}
+	follow.Cancel()
 }
 
 // startAPIService runs `rkt api-service` on a free local port until the
