@@ -128,7 +128,8 @@ func journalArgs(uuid string, req *v1alpha.GetLogsRequest) []string {
 		args = append(args, "--since=@"+strconv.FormatInt(t, 10))
 	}
 	if t := req.GetUntilTime(); t != 0 {
-		args = append(args, "--until=@"+strconv.FormatInt(t, 10))
+		// The whole second included, as for the log files.
+		args = append(args, "--until=@"+strconv.FormatInt(t, 10)+".999999")
 	}
 	if req.GetFollow() {
 		args = append(args, "--follow")

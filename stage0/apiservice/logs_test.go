@@ -37,7 +37,7 @@ func TestSendEntries(t *testing.T) {
 
 func TestJournalArgs(t *testing.T) {
 	got := journalArgs("u", &v1alpha.GetLogsRequest{AppName: "web", Lines: 3, Follow: true, SinceTime: 10, UntilTime: 20})
-	want := []string{"--output=json", "--no-pager", "--quiet", "RKT_POD_UUID=u", "RKT_APP=web", "--lines=3", "--since=@10", "--until=@20", "--follow"}
+	want := []string{"--output=json", "--no-pager", "--quiet", "RKT_POD_UUID=u", "RKT_APP=web", "--lines=3", "--since=@10", "--until=@20.999999", "--follow"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("journalctl %q, want %q", got, want)
 	}

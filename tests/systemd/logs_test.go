@@ -46,6 +46,7 @@ func TestAPIServiceGetLogs(t *testing.T) {
 		{"lines=2", &v1alpha.GetLogsRequest{PodId: uuid, Lines: 2}, all[1:]},
 		{"app talker", &v1alpha.GetLogsRequest{PodId: uuid, AppName: "talker"}, all},
 		{"until the epoch", &v1alpha.GetLogsRequest{PodId: uuid, UntilTime: 1}, nil},
+		{"since the epoch until now", &v1alpha.GetLogsRequest{PodId: uuid, SinceTime: 1, UntilTime: time.Now().Unix()}, all},
 	} {
 		got, err := logstest.All(ctx, client, c.req)
 		if err != nil || !reflect.DeepEqual(got, c.want) {
