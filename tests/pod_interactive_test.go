@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,5 +76,9 @@ func TestPodInteractive(t *testing.T) {
 	}
 	if code != 4 {
 		t.Errorf("rkt run --interactive: exit %d, want the app's 4; terminal:\n%s", code, out.String())
+	}
+	// The terminal was the app's, untouched: no log file copied it.
+	if logs, _ := filepath.Glob(filepath.Join(pe.dataDir, "pods", "*", "*", "stage1", "rootfs", "rkt", "log")); len(logs) != 0 {
+		t.Errorf("an interactive pod kept a log: %v", logs)
 	}
 }

@@ -11,7 +11,7 @@
 //	<pod>/pid | <pod>/ppid (+ pgid)   written by stage1
 //	<pod>/stage1/{manifest,rootfs/}
 //	<pod>/stage1/rootfs/opt/stage2/<app>/{manifest,rootfs/}
-//	<pod>/stage1/rootfs/rkt/{pod,runtime-config,status/<app>,env/<app>,supervisor-status,volumes/<vol>}
+//	<pod>/stage1/rootfs/rkt/{pod,runtime-config,status/<app>,env/<app>,supervisor-status,logs-to-journal,log/<app>,volumes/<vol>}
 //	<pod>/appsinfo/<app>/{manifest,treeStoreID}
 //	<pod>/overlay/<treeStoreID>/{upper,work}[/<app>]
 //	<pod>/sharedVolumes/<vol>
@@ -93,7 +93,25 @@ const (
 	// PID 1). The supervisor reads it: end of file means that process is
 	// gone, and the pod stops at once (killed, no post-stop handlers).
 	InPodLifeline = "/rkt/lifeline"
+	// InPodJournalMarker exists while the supervisor sends the apps'
+	// output to the host's journal (with RKT_POD_UUID and RKT_APP), so
+	// that a reader of the pod's logs knows to look there.
+	InPodJournalMarker = "/rkt/logs-to-journal"
+	// InPodLogDir holds, when the apps' output does not go to the
+	// journal and the pod is not interactive, <app> (and <app>.1, the
+	// previous part): the app's output lines, each as
+	// "<RFC 3339 UTC time with nanoseconds> <line>" (see LogLine).
+	InPodLogDir = "/rkt/log"
 )
+
+// MaxLogPart is the size at which the supervisor renames an app's log
+// file to <app>.1 (replacing the older part) and starts a new one: an
+// app's log takes at most twice this and keeps at least its last
+// MaxLogPart bytes.
+const MaxLogPart = 2 << 20
+
+// LogTimeLayout is the time at the start of every line of an app's log.
+const LogTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // SupervisorReady is the target of the supervisor-status symlink once every
 // app is started.
@@ -186,6 +204,14 @@ func AppEnvPath(pod, app string) string { return filepath.Join(EnvDir(pod), app)
 func SupervisorStatusPath(pod string) string {
 	return filepath.Join(Stage1Rootfs(pod), InPodSupervisorStatus)
 }
+
+// JournalMarkerPath is <pod>/stage1/rootfs/rkt/logs-to-journal.
+func JournalMarkerPath(pod string) string {
+	return filepath.Join(Stage1Rootfs(pod), InPodJournalMarker)
+}
+
+// AppLogPath is <pod>/stage1/rootfs/rkt/log/<app>.
+func AppLogPath(pod, app string) string { return filepath.Join(Stage1Rootfs(pod), InPodLogDir, app) }
 
 // LifelinePath is <pod>/stage1/rootfs/rkt/lifeline.
 func LifelinePath(pod string) string { return filepath.Join(Stage1Rootfs(pod), InPodLifeline) }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/rkt/rkt/common/atomicfile"
+	"github.com/rkt/rkt/common/podlayout"
 )
 
 // journalSocket is journald's native socket. stage1 binds the host's into
@@ -19,6 +24,20 @@ const journalSocket = "/run/systemd/journal/socket"
 func hasJournal(root string) bool {
 	fi, err := os.Stat(filepath.Join(root, journalSocket))
 	return err == nil && fi.Mode().Type() == os.ModeSocket
+}
+
+// markJournal records under root whether the apps' output goes to the
+// journal (podlayout.InPodJournalMarker), for readers of the pod's logs
+// such as the api-service's GetLogs.
+func markJournal(root string, on bool) error {
+	p := filepath.Join(root, podlayout.InPodJournalMarker)
+	if on {
+		return atomicfile.ReplaceFile(p, nil, 0o644)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // journalSink sends one app process's lines to the journal, with the fields

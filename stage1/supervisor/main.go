@@ -55,12 +55,15 @@
 //   - No app process runs less confined than its isolators ask: an
 //     isolator that cannot be read fails the app (254); one that cannot be
 //     applied is reported before the app starts, never dropped silently.
-//   - With one app and no journald its stdout and stderr are the
-//     supervisor's own; with several, every console line carries rkt's
-//     "app[pid]: " prefix. When /run/systemd/journal/socket exists (stage1
-//     binds the host's) every line also goes to the journal with
-//     SYSLOG_IDENTIFIER, RKT_APP and RKT_POD_UUID, interactive pods excepted;
-//     a console stream that is the journal (JOURNAL_STREAM) gets no copy.
+//   - An interactive app's stdout and stderr are the supervisor's own
+//     (the terminal). Other apps' output is piped and copied to the
+//     console, unchanged with one app; with several, every console line
+//     carries rkt's "app[pid]: " prefix. When /run/systemd/journal/socket
+//     exists (stage1 binds the host's) every line also goes to the
+//     journal with SYSLOG_IDENTIFIER, RKT_APP and RKT_POD_UUID (and
+//     /rkt/logs-to-journal says so); a console stream that is the journal
+//     (JOURNAL_STREAM) gets no copy. Without it, every line also goes to
+//     the app's log file, /rkt/log/<app> (logfile.go).
 //   - sd_notify READY=1 goes to NOTIFY_SOCKET once every app started, or,
 //     for apps annotated appc.io/executor/supports-systemd-notify=true,
 //     once they sent READY=1 on their own socket (/run/rkt/notify).

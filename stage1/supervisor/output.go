@@ -26,7 +26,8 @@ const maxLine = 64 << 10
 
 // copyPrefixed copies src to dst line by line, starting every line with
 // prefix (rkt's "app[pid]: "). Each line is one Write. A last line without
-// a newline gets one. It returns when src reaches EOF or fails; a failing
+// a newline gets one when there is a prefix; without one (a pod of one
+// app) the bytes pass unchanged. It returns when src reaches EOF or fails; a failing
 // dst does not stop the draining of src, so that the app never blocks on a
 // full pipe. A non-nil line is also given every piece, without the prefix;
 // its failures are line's own business.
@@ -44,7 +45,7 @@ func copyPrefixed(dst io.Writer, src io.Reader, prefix string, line func([]byte)
 			}
 			buf = append(buf, chunk...)
 			atLineStart = chunk[len(chunk)-1] == '\n'
-			if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !atLineStart {
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !atLineStart && prefix != "" {
 				buf = append(buf, '\n') // EOF in the middle of a line
 				atLineStart = true
 			}

@@ -6,16 +6,18 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/journal"
 )
 
 // appOutput is the stdout and stderr given to one process of an app.
-// With one app and no journal they are the supervisor's own descriptors,
-// passed straight through. Otherwise each process gets pipes whose lines
-// are copied to the supervisor's stdout and stderr, with rkt's
-// "app[pid]: " prefix when the pod has several apps, and, when journald's
-// socket is there, sent to the journal too (rkt 1.30's journal+console).
+// For an interactive app they are the supervisor's own descriptors (the
+// terminal), passed straight through. Otherwise each process gets pipes
+// whose lines are copied to the supervisor's stdout and stderr, with
+// rkt's "app[pid]: " prefix when the pod has several apps, and sent to
+// the journal too when journald's socket is there (rkt 1.30's
+// journal+console), else written to the app's log file (appLog).
 type appOutput struct {
 	stdout, stderr *os.File // the child's ends
 	app            string
@@ -34,8 +36,36 @@ type outputMux struct {
 	// has every line with its fields; copying it there too would show it
 	// twice in journalctl -u.
 	quietOut, quietErr bool
-	log                *slog.Logger
-	wg                 sync.WaitGroup
+	// logRoot: without the journal, each app's lines go to its log file
+	// under this root as well.
+	logRoot string
+	logsMu  sync.Mutex
+	logs    map[string]*appLog // nil value: the log could not be opened
+	log     *slog.Logger
+	wg      sync.WaitGroup
+}
+
+// appLog is app's log file, opened at its first process; nil when the
+// mux writes no log files or the file could not be opened.
+func (m *outputMux) appLog(app string) *appLog {
+	if m.logRoot == "" {
+		return nil
+	}
+	m.logsMu.Lock()
+	defer m.logsMu.Unlock()
+	if l, ok := m.logs[app]; ok {
+		return l
+	}
+	l, err := openAppLog(m.logRoot, app)
+	if err != nil {
+		m.log.Warn("the app's output goes to the console only", "app", app, "err", err)
+		l = nil
+	}
+	if m.logs == nil {
+		m.logs = map[string]*appLog{}
+	}
+	m.logs[app] = l
+	return l
 }
 
 func (o *appOutput) closeChildEnds() {
@@ -69,6 +99,13 @@ func (o *appOutput) started(pid int) {
 	}{{o.readOut, consoleOf(o.mux.stdout, o.mux.quietOut), journal.PriInfo},
 		{o.readErr, consoleOf(o.mux.stderr, o.mux.quietErr), journal.PriErr}} {
 		var line func([]byte)
+		if l := o.mux.appLog(o.app); l != nil {
+			line = func(b []byte) {
+				if err := l.line(b, time.Now()); err != nil {
+					o.mux.log.Warn("writing the app's log; the console keeps its output", "app", o.app, "err", err)
+				}
+			}
+		}
 		if o.mux.journalPod != "" {
 			j := newJournalSink(o.mux.journalPod, o.app, pid, p.priority)
 			line = func(b []byte) {

@@ -28,7 +28,7 @@ type Supervisor struct {
 	interactive bool
 	sink        *sink
 	reaper      *reaper
-	mux         *outputMux // nil with a single app and no journal
+	mux         *outputMux // nil for an interactive app
 	filters     filterCache
 	homesMu     sync.Mutex
 	homes       map[string]homeCgroup // by v2 hierarchy key, see spawn.go
@@ -98,11 +98,18 @@ func (s *Supervisor) Run(stop <-chan struct{}) (int, error) {
 	}()
 
 	// An interactive app keeps the terminal to itself; its output is not
-	// journalled (rkt 1.30's interactive app used the console only).
+	// journalled nor logged to a file (rkt 1.30's interactive app used the
+	// console only).
 	journalOn := !s.interactive && hasJournal(s.Root)
-	if len(specs) > 1 || journalOn {
+	if err := markJournal(s.Root, journalOn); err != nil {
+		s.Log.Warn("recording where the apps' output goes", "err", err)
+	}
+	if !s.interactive {
 		s.mux = &outputMux{stdout: &lockedWriter{w: s.Stdout}, stderr: &lockedWriter{w: s.Stderr},
 			prefixed: len(specs) > 1, log: s.Log}
+		if !journalOn {
+			s.mux.logRoot = s.Root
+		}
 		if journalOn {
 			s.mux.journalPod = rc.UUID
 			if s.Root == "/" {

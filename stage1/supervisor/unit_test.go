@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/appc/spec/schema/types"
 
@@ -113,6 +114,57 @@ func TestCopyPrefixed(t *testing.T) {
 		}
 		if b.String() != tt.want {
 			t.Errorf("copyPrefixed(%.20q) = %.60q, want %.60q", tt.in, b.String(), tt.want)
+		}
+	}
+	// Without a prefix (one app) the bytes pass unchanged.
+	for _, in := range []string{"no newline", "a\x00\xff\nb", long} {
+		var b bytes.Buffer
+		if err := copyPrefixed(&b, strings.NewReader(in), "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != in {
+			t.Errorf("copyPrefixed(%.20q) without a prefix = %.60q, want it unchanged", in, b.String())
+		}
+	}
+}
+
+// An app's log keeps whole stamped lines and, past MaxLogPart, the
+// previous part as <app>.1: at most twice MaxLogPart, the last line kept.
+func TestAppLogRotates(t *testing.T) {
+	root := t.TempDir()
+	l, err := openAppLog(root, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(strings.Repeat("y", 1000) + "\n")
+	n := 3 * podlayout.MaxLogPart / len(line)
+	for i := 0; i < n; i++ {
+		if err := l.line(line, time.Unix(int64(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.line([]byte("last"), time.Unix(int64(n), 0)); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, podlayout.InPodLogDir, "app")
+	cur, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(p + ".1")
+	if err != nil {
+		t.Fatalf("no older part after %d bytes: %v", n*len(line), err)
+	}
+	if len(cur) > podlayout.MaxLogPart || len(old) > podlayout.MaxLogPart {
+		t.Errorf("parts of %d and %d bytes, want at most %d each", len(cur), len(old), podlayout.MaxLogPart)
+	}
+	want := time.Unix(int64(n), 0).UTC().Format(podlayout.LogTimeLayout) + " last\n"
+	if !strings.HasSuffix(string(cur), want) {
+		t.Errorf("the log ends %q, want %q", cur[max(0, len(cur)-60):], want)
+	}
+	for _, b := range [][]byte{cur, old} {
+		if !strings.HasPrefix(string(b), "19") || b[len(b)-1] != '\n' {
+			t.Errorf("a part does not start with a stamped line or end whole: %.40q", b)
 		}
 	}
 }

@@ -22,6 +22,8 @@ const appPath = "/app"
 //	/app greet MSG  answer every connection to the socket-activated fd 3
 //	                with MSG, until SIGTERM
 //	/app touch F    create F (run with rkt enter)
+//	/app talk       print "app: line 1" to "app: line 3", wait for /go,
+//	                print "app: late line", wait for SIGTERM
 //
 // On SIGTERM the waiting modes print "app: terminated" and exit 0.
 func appMain(args []string) int {
@@ -46,6 +48,18 @@ func appMain(args []string) int {
 			return 1
 		}
 		return 0
+	case "talk":
+		for i := 1; i <= 3; i++ {
+			fmt.Printf("app: line %d\n", i)
+		}
+		for {
+			if _, err := os.Stat("/go"); err == nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		fmt.Println("app: late line")
+		return terminated()
 	case "sleep":
 		fmt.Println("app: running")
 		return terminated()
