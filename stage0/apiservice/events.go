@@ -76,7 +76,9 @@ func look(dataDir string) (view, error) {
 		return v, err
 	}
 	for _, r := range rows {
-		v.images[r.Key] = r.Name
+		if !r.Layer { // parts of their images, as in ListImages
+			v.images[r.Key] = r.Name
+		}
 	}
 	return v, nil
 }

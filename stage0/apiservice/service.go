@@ -147,7 +147,8 @@ func podError(err error) error {
 }
 
 // ListImages lists the store's images matching any of the request's
-// filters, in image ID order.
+// filters, in image ID order. The layer images of OCI images are left
+// out, as `rkt image list` leaves them out without --all.
 func (s *Service) ListImages(ctx context.Context, req *v1alpha.ListImagesRequest) (*v1alpha.ListImagesResponse, error) {
 	st := store.OpenReadOnly(s.flags.DataDir)
 	defer st.Close()
@@ -159,6 +160,9 @@ func (s *Service) ListImages(ctx context.Context, req *v1alpha.ListImagesRequest
 	for _, row := range rows {
 		if err := ctx.Err(); err != nil {
 			return nil, status.FromContextError(err).Err()
+		}
+		if row.Layer {
+			continue // part of the images that depend on it, as in image list
 		}
 		img, err := describeImage(st, row)
 		if errors.Is(err, store.ErrNotFound) {
