@@ -100,7 +100,7 @@ const (
 	// InPodLogDir holds, when the apps' output does not go to the
 	// journal and the pod is not interactive, <app> (and <app>.1, the
 	// previous part): the app's output lines, each as
-	// "<RFC 3339 UTC time with nanoseconds> <line>" (see LogLine).
+	// "<RFC 3339 UTC time with nanoseconds> <line>" (see LogTimeLayout).
 	InPodLogDir = "/rkt/log"
 )
 
@@ -116,6 +116,12 @@ const LogTimeLayout = "2006-01-02T15:04:05.000000000Z"
 // SupervisorReady is the target of the supervisor-status symlink once every
 // app is started.
 const SupervisorReady = "ready"
+
+// AnnotationStopSignal names the signal that asks an app to stop instead
+// of SIGTERM: stage0 writes an OCI image config's StopSignal under
+// docker2aci's name, and the nspawn stage1 sends it on a stop. The pod
+// manifest's app annotations override the image's.
+const AnnotationStopSignal = "appc.io/docker/stopsignal"
 
 // AnnotationGroupFromPasswd, set to "true" on an image's manifest, says
 // that the app's group is a placeholder: its image (converted from an OCI

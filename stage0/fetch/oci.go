@@ -76,7 +76,6 @@ const (
 	annImageID        = "appc.io/docker/imageid"
 	annEntrypoint     = "appc.io/docker/entrypoint"
 	annCmd            = "appc.io/docker/cmd"
-	annStopSignal     = "appc.io/docker/stopsignal"
 )
 
 // layerName is the appc name of the image holding one OCI layer: one per
@@ -554,7 +553,7 @@ func ociManifest(t ociTarget, cfg *v1.ConfigFile, digest v1.Hash, deps []string)
 	if b, err := json.Marshal(c.Cmd); err == nil && len(c.Cmd) > 0 {
 		ann(annCmd, string(b))
 	}
-	ann(annStopSignal, c.StopSignal)
+	ann(podlayout.AnnotationStopSignal, c.StopSignal)
 	if !cfg.Created.IsZero() {
 		ann("created", cfg.Created.Format(time.RFC3339))
 	}

@@ -197,7 +197,7 @@ func TestFetchDockerLayersWhiteoutsAndApp(t *testing.T) {
 	if len(a.MountPoints) != 1 || a.MountPoints[0].Path != "/data" {
 		t.Errorf("mount points: %+v", a.MountPoints)
 	}
-	if v, _ := m.Annotations.Get(annStopSignal); v != "SIGQUIT" {
+	if v, _ := m.Annotations.Get(podlayout.AnnotationStopSignal); v != "SIGQUIT" {
 		t.Errorf("stop signal %q", v)
 	}
 

@@ -23,12 +23,6 @@ import (
 // sd_notify; the pod is then ready only once the app said READY=1.
 const AnnotationSupportsNotify = "appc.io/executor/supports-systemd-notify"
 
-// AnnotationStopSignal names the signal that asks an app to stop (instead
-// of SIGTERM): the OCI image config's StopSignal, under docker2aci's name,
-// as rkt writes it on images converted from OCI images. The pod
-// manifest's app annotations override the image's.
-const AnnotationStopSignal = "appc.io/docker/stopsignal"
-
 // appSpec is everything the supervisor needs to run one app.
 type appSpec struct {
 	Name           string
@@ -43,7 +37,7 @@ type appSpec struct {
 	// them; Unsupported lists those this stage1 does not apply.
 	Isolators   isolators.Spec
 	Unsupported []isolators.Unsupported
-	// StopSignal asks the app to stop (AnnotationStopSignal; SIGTERM).
+	// StopSignal asks the app to stop (podlayout.AnnotationStopSignal; SIGTERM).
 	StopSignal syscall.Signal
 }
 
@@ -112,9 +106,9 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 	}
 	stopSig := syscall.SIGTERM
 	for _, anns := range []types.Annotations{im.Annotations, ra.Annotations} {
-		if v, ok := anns.Get(AnnotationStopSignal); ok {
+		if v, ok := anns.Get(podlayout.AnnotationStopSignal); ok {
 			if stopSig, err = parseSignal(v); err != nil {
-				return appSpec{}, fmt.Errorf("loading app %s: annotation %s: %w", name, AnnotationStopSignal, err)
+				return appSpec{}, fmt.Errorf("loading app %s: annotation %s: %w", name, podlayout.AnnotationStopSignal, err)
 			}
 		}
 	}

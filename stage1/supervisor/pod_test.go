@@ -854,7 +854,7 @@ func TestPodStopSignal(t *testing.T) {
 	p := &testPod{apps: []testApp{{
 		name:        "s",
 		exec:        sh(`trap "echo got-usr1; exit 7" USR1; trap "echo got-term; exit 9" TERM; : > /trapped; while :; do sleep 0.1; done`),
-		annotations: types.Annotations{{Name: AnnotationStopSignal, Value: "SIGUSR1"}},
+		annotations: types.Annotations{{Name: podlayout.AnnotationStopSignal, Value: "SIGUSR1"}},
 	}}}
 	p.make(t)
 	r := p.start(t, nil, nil)
