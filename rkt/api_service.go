@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	podrun "github.com/rkt/rkt/stage0/run"
 )
 
 // apiServiceBinary is the program that serves the API. It is a binary of
@@ -76,13 +78,7 @@ systemd.socket(5)); --listen must then be left out.`,
 // findAPIService looks for rkt-api-service beside the rkt binary, then in
 // the build's libexec directory, as rkt looks for its stage1 images.
 func findAPIService() (string, error) {
-	var dirs []string
-	if exe, err := os.Executable(); err == nil {
-		if r, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = r
-		}
-		dirs = append(dirs, filepath.Dir(exe))
-	}
+	dirs := []string{podrun.BinDir()}
 	if buildLibexecDir != "" {
 		dirs = append(dirs, buildLibexecDir)
 	}

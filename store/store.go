@@ -456,8 +456,9 @@ type GCOptions struct {
 // GC removes images not used (nor imported) within the grace period,
 // unless a kept tree is theirs, and then the layer images (AnnLayer) no
 // image depends on any more that are as old; then, with KeepTrees, the
-// trees nothing uses; then what interrupted commits left, orphan blobs, manifests and
-// trees (never a kept one), and temp files of dead writers beside them.
+// trees nothing uses; then what interrupted commits left, orphan blobs,
+// manifests and trees (never a kept one), and temp files of dead writers
+// beside them.
 // Images whose lock is held (being committed or removed) and trees whose
 // lock is held (being rendered or read) are skipped. It returns the
 // removed image keys.

@@ -145,7 +145,7 @@ func stage1Key(ctx context.Context, cfg *Config, c podspec.Stage1Choice) (string
 			return key, err
 		}
 		// rkt's second chance: the same file name beside the binary.
-		beside := filepath.Join(binDir(), filepath.Base(path))
+		beside := filepath.Join(BinDir(), filepath.Base(path))
 		key, err2 := importTrusted(cfg, beside)
 		if errors.Is(err2, os.ErrNotExist) {
 			return "", fmt.Errorf("%w: %s is missing, and so is %s: %w", ErrNoStage1, path, beside, err)
@@ -154,8 +154,8 @@ func stage1Key(ctx context.Context, cfg *Config, c podspec.Stage1Choice) (string
 	}
 
 	name = build.fileName()
-	tried := []string{filepath.Join(binDir(), name)}
-	if d := build.ImagesDir; d != "" && filepath.Clean(d) != binDir() {
+	tried := []string{filepath.Join(BinDir(), name)}
+	if d := build.ImagesDir; d != "" && filepath.Clean(d) != BinDir() {
 		tried = append(tried, filepath.Join(d, name))
 	}
 	for _, p := range tried {
@@ -209,7 +209,7 @@ func trustedLocation(cfg *Config, path string) (bool, error) {
 	if l := b.Location; l != "" && filepath.Clean(strings.TrimPrefix(l, "file://")) == abs {
 		return true, nil
 	}
-	for _, dir := range []string{b.ImagesDir, binDir()} {
+	for _, dir := range []string{b.ImagesDir, BinDir()} {
 		if dir != "" && strings.HasPrefix(abs, filepath.Clean(dir)+string(filepath.Separator)) {
 			return true, nil
 		}
@@ -227,10 +227,13 @@ func stage1ImagesDir(cfg *Config, conf *config.Config) string {
 	if cfg.Stage1.ImagesDir != "" {
 		return cfg.Stage1.ImagesDir
 	}
-	return binDir()
+	return BinDir()
 }
 
-func binDir() string {
+// BinDir is the directory of the running binary, symlinks resolved ("."
+// when it cannot be told): where rkt looks for the programs and images
+// that a build puts beside it.
+func BinDir() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return "."

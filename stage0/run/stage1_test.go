@@ -40,8 +40,8 @@ func TestStage1DefaultFromImagesDir(t *testing.T) {
 
 	_, err := stage1Key(context.Background(), &e.cfg, podspec.Stage1Choice{})
 	if !errors.Is(err, ErrNoStage1) || !strings.Contains(err.Error(), "stage1-stub.aci is missing") ||
-		!strings.Contains(err.Error(), binDir()) || !strings.Contains(err.Error(), imagesDir) {
-		t.Fatalf("no stage1 anywhere: %v; want ErrNoStage1 naming %s and %s", err, binDir(), imagesDir)
+		!strings.Contains(err.Error(), BinDir()) || !strings.Contains(err.Error(), imagesDir) {
+		t.Fatalf("no stage1 anywhere: %v; want ErrNoStage1 naming %s and %s", err, BinDir(), imagesDir)
 	}
 
 	installed := filepath.Join(imagesDir, "stage1-stub.aci")
