@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,11 +139,19 @@ func (p *Pod) Pid() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("finding the pid of pod %s: %w", p.UUID, err)
 	}
+	// A child that has exited and is not yet reaped is no pod: nspawn's
+	// first child exits once it has started the pod's PID 1, which is
+	// then reparented to nspawn; for a moment both may be listed.
+	kids = slices.DeleteFunc(kids, exited)
 	switch len(kids) {
 	case 0:
 		return 0, fmt.Errorf("pod %s: process %d has no child: %w", p.UUID, ppid, ErrNoPid)
 	case 1:
-		if samePidNS(ppid, kids[0]) {
+		same, err := samePidNS(ppid, kids[0])
+		if err != nil {
+			return 0, fmt.Errorf("pod %s: %w: %w", p.UUID, err, ErrNoPid)
+		}
+		if same {
 			return 0, fmt.Errorf("pod %s: the child of process %d is not the pod's PID 1 yet: %w", p.UUID, ppid, ErrNoPid)
 		}
 		return kids[0], nil
@@ -151,19 +160,44 @@ func (p *Pod) Pid() (int, error) {
 	}
 }
 
-// samePidNS reports whether two processes are in the same PID namespace;
-// when either cannot be read, it says no, so that a process that has just
-// exited is not taken for a helper.
-func samePidNS(a, b int) bool {
+// samePidNS reports whether two processes are in the same PID namespace.
+// A process that has exited meanwhile is an error. When the namespaces
+// cannot be read for want of rights (a caller that is not root), it says
+// no: the only child is then taken for the pod, as it cannot be told
+// from nspawn's helper.
+func samePidNS(a, b int) (bool, error) {
 	na, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", a))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("process %d has exited", a)
+	}
 	if err != nil {
-		return false
+		return false, nil
 	}
 	nb, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", b))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("process %d has exited", b)
+	}
 	if err != nil {
+		return false, nil
+	}
+	return na == nb, nil
+}
+
+// exited reports whether process pid is gone or a zombie (state Z or X in
+// /proc/<pid>/stat, which anyone may read).
+func exited(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// "pid (comm) state ...": comm may hold spaces and parens.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
 		return false
 	}
-	return na == nb
+	st := s[i+2]
+	return st == 'Z' || st == 'X'
 }
 
 func (p *Pod) readPidFile(name string) (int, error) {

@@ -637,3 +637,65 @@ func TestStateAfterRun(t *testing.T) {
 		}
 	}
 }
+
+// TestPidSkipsExitedChild checks that a child of the ppid process that has
+// exited and is not yet reaped (nspawn's first child, once it has started
+// the pod's PID 1) is neither taken for the pod nor makes Pid fail: the
+// caller is told to wait.
+func TestPidSkipsExitedChild(t *testing.T) {
+	for name, script := range map[string]string{
+		"zombie only":          "(exit 0) & exec sleep 1000",
+		"zombie beside helper": "(exit 0) & sleep 1000 & exec sleep 1000",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			p, child := runningPod(t, dataDir)
+			defer stopHolder(t, child)
+			sh := exec.Command("sh", "-c", script)
+			if err := sh.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { sh.Process.Kill(); sh.Wait() }()
+			if err := os.WriteFile(filepath.Join(p.Path, podlayout.PpidFile), []byte(fmt.Sprint(sh.Process.Pid)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				kids, _ := children(sh.Process.Pid)
+				zombies := 0
+				for _, k := range kids {
+					if exited(k) {
+						zombies++
+					}
+				}
+				if zombies == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the shell has no exited child: %v", kids)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if pid, err := p.Pid(); !errors.Is(err, ErrNoPid) {
+				t.Fatalf("Pid with an exited child = %d, %v; want ErrNoPid", pid, err)
+			}
+		})
+	}
+}
+
+// TestSamePidNSOfReapedProcess: a child that is gone by the time its
+// namespace is read (nspawn reaps its first child right after it started
+// the pod) is an error, so that Pid waits, not a "different namespace"
+// that would take it for the pod's PID 1.
+func TestSamePidNSOfReapedProcess(t *testing.T) {
+	c := exec.Command("true")
+	if err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if same, err := samePidNS(os.Getpid(), c.Process.Pid); err == nil {
+		t.Fatalf("samePidNS with a reaped process = %v, nil; want an error", same)
+	}
+	if same, err := samePidNS(os.Getpid(), os.Getpid()); err != nil || !same {
+		t.Fatalf("samePidNS(self, self) = %v, %v; want true", same, err)
+	}
+}
