@@ -561,3 +561,49 @@ func TestLoadRefusesNonCgroupRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeviceFilterLoadUnderSignals loads the device program while the
+// process's threads are flooded with SIGURG, the signal the Go runtime
+// preempts with: the verifier gives up with EAGAIN when a signal is
+// pending, and the load must be retried rather than fail the pod's start.
+func TestDeviceFilterLoadUnderSignals(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading a BPF program needs root")
+	}
+	prog, err := deviceProgram(WithDefaultDevices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := make([]byte, 8*len(prog))
+	for i, in := range prog {
+		in.encode(code[8*i:])
+	}
+	license := []byte("Apache-2.0\x00")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pid := os.Getpid()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tasks, _ := os.ReadDir("/proc/self/task")
+			for _, task := range tasks {
+				if tid, err := strconv.Atoi(task.Name()); err == nil {
+					unix.Tgkill(pid, tid, unix.SIGURG)
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 300 {
+		fd, err := loadProgram(code, len(prog), license, nil)
+		if err != nil {
+			t.Fatalf("load %d under signals: %v", i, err)
+		}
+		unix.Close(int(fd))
+	}
+}

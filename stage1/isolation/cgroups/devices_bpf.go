@@ -150,15 +150,41 @@ func loadProgram(code []byte, n int, license, logBuf []byte) (uintptr, error) {
 		load.logBuf = uint64(uintptr(unsafe.Pointer(&logBuf[0])))
 	}
 	copy(load.progName[:], "rkt_devices")
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+	// The verifier gives up with EAGAIN when a signal is pending, and the
+	// Go runtime signals its threads (preemption): this thread loads with
+	// every signal blocked, which the kernel then keeps pending, and loads
+	// again if one came through all the same.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var all, old unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err == nil {
+		defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	}
+	var errno unix.Errno
+	for range loadAttempts {
+		var fd uintptr
+		fd, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+		if errno == 0 {
+			runtime.KeepAlive(code)
+			runtime.KeepAlive(license)
+			runtime.KeepAlive(logBuf)
+			return fd, nil
+		}
+		if errno != unix.EAGAIN && errno != unix.EINTR {
+			break
+		}
+	}
 	runtime.KeepAlive(code)
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(logBuf)
-	if errno != 0 {
-		return 0, errno
-	}
-	return fd, nil
+	return 0, errno
 }
+
+// loadAttempts bounds the loads of a program the verifier interrupted.
+const loadAttempts = 10
 
 // attachDeviceFilter loads the program for rules and attaches it to the
 // cgroup v2 directory dir.
