@@ -210,6 +210,10 @@ install: rkt stage1 completion man
 	sed 's|/usr/local/bin/rkt|$(BINDIR)/rkt|g' dist/init/systemd/rkt-gc.service >$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service
 	chmod 0644 $(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service
 	install -m 0644 dist/init/systemd/rkt-gc.timer $(DESTDIR)$(LIBDIR)/systemd/system/
+	# So does rkt-api.service.
+	sed 's|/usr/local/bin/rkt|$(BINDIR)/rkt|g' dist/init/systemd/rkt-api.service >$(DESTDIR)$(LIBDIR)/systemd/system/rkt-api.service
+	chmod 0644 $(DESTDIR)$(LIBDIR)/systemd/system/rkt-api.service
+	install -m 0644 dist/init/systemd/rkt-api-tcp.socket $(DESTDIR)$(LIBDIR)/systemd/system/
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(addprefix dist/init/systemd/examples/,$(DIST_EXAMPLES)) $(DESTDIR)$(DOCDIR)/examples/
 
@@ -223,6 +227,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/sysusers.d/rkt.conf \
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service \
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.timer \
+		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-api.service \
+		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-api-tcp.socket \
 		$(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh \
 		$(DESTDIR)$(LIBEXECDIR)/rkt-api-service \
 		$(DESTDIR)$(BASHCOMPDIR)/rkt \

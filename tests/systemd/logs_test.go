@@ -93,17 +93,24 @@ func startAPIService(t *testing.T) v1alpha.PublicAPIClient {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
+	return dialAPI(t, addr, func() string { return fmt.Sprint("stderr: ", stderr.String()) })
+}
+
+// dialAPI returns a client of the API service at addr once it answers
+// GetInfo; describe says what went wrong when it never does.
+func dialAPI(t *testing.T, addr string, describe func() string) v1alpha.PublicAPIClient {
+	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	client := v1alpha.NewPublicAPIClient(conn)
-	waitFor(t, "rkt api-service to answer", func() bool {
+	waitFor(t, "the API service at "+addr+" to answer", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err := client.GetInfo(ctx, &v1alpha.GetInfoRequest{})
 		return err == nil
-	}, func() string { return fmt.Sprint("stderr: ", stderr.String()) })
+	}, describe)
 	return client
 }

@@ -1,0 +1,84 @@
+package systemd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rkt/rkt/api/v1alpha"
+	"github.com/rkt/rkt/internal/logstest"
+)
+
+// TestAPIServiceUnits starts the API service as make install ships it: a
+// connection to rkt-api-tcp.socket (rkt 1.30's 127.0.0.1:15441) starts
+// rkt-api.service, which runs without root and without capabilities, and
+// still lists a running pod and its image, and reads the pod's output from
+// the journal (GetLogs) through its groups.
+func TestAPIServiceUnits(t *testing.T) {
+	needHost(t)
+	img := signedImage(t, "listed", []string{"talk"}, nil)
+	unit, uuidFile := podUnit(t, img)
+	run(t, "systemctl", "start", unit)
+	uuid := readUUID(t, uuidFile, unit)
+	waitFor(t, "the app's lines in the journal", func() bool {
+		return strings.Contains(journal(unit), "app: line 3")
+	}, func() string { return journal(unit) })
+
+	t.Cleanup(func() {
+		output("systemctl", "stop", "rkt-api-tcp.socket", "rkt-api.service")
+		output("systemctl", "reset-failed", "rkt-api-tcp.socket", "rkt-api.service")
+	})
+	run(t, "systemctl", "start", "rkt-api-tcp.socket")
+	if p := show("rkt-api.service", "ActiveState"); p["ActiveState"] != "inactive" {
+		t.Errorf("rkt-api.service before the first connection: %v, want inactive", p)
+	}
+	client := dialAPI(t, "127.0.0.1:15441", func() string {
+		return fmt.Sprint(show("rkt-api.service", "ActiveState", "Result"), "\n", journal("rkt-api.service"))
+	})
+
+	// Started by the socket, as a user of its own, with no capability.
+	p := show("rkt-api.service", "ActiveState", "MainPID")
+	if p["ActiveState"] != "active" {
+		t.Fatalf("rkt-api.service after a connection: %v, want active\n%s", p, journal("rkt-api.service"))
+	}
+	st, err := os.ReadFile("/proc/" + p["MainPID"] + "/status")
+	if err != nil {
+		t.Fatalf("reading the status of rkt-api.service's process: %v", err)
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 1 && f[0] == "Uid:" && f[1] == "0":
+			t.Errorf("rkt-api.service runs as root:\n%s", st)
+		case len(f) > 1 && (f[0] == "CapEff:" || f[0] == "CapPrm:") && strings.Trim(f[1], "0") != "":
+			t.Errorf("rkt-api.service has capabilities (%s):\n%s", l, st)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	pods, err := client.ListPods(ctx, &v1alpha.ListPodsRequest{})
+	if err != nil {
+		t.Fatalf("ListPods: %v\n%s", err, journal("rkt-api.service"))
+	}
+	var found *v1alpha.Pod
+	for _, pod := range pods.Pods {
+		if pod.Id == uuid {
+			found = pod
+		}
+	}
+	if found == nil || found.State != v1alpha.PodState_POD_STATE_RUNNING || len(found.Apps) != 1 || found.Apps[0].Name != "listed" {
+		t.Errorf("ListPods: the pod %s is %v, want it running with its app listed (all: %v)", uuid, found, pods.Pods)
+	}
+	images, err := client.ListImages(ctx, &v1alpha.ListImagesRequest{Filters: []*v1alpha.ImageFilter{{FullNames: []string{prefix + "/listed"}}}})
+	if err != nil || len(images.Images) != 1 {
+		t.Errorf("ListImages of %s/listed: %v, %v; want the image", prefix, images, err)
+	}
+	got, err := logstest.All(ctx, client, &v1alpha.GetLogsRequest{PodId: uuid})
+	if want := []string{"app: line 1", "app: line 2", "app: line 3"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("GetLogs through rkt-api.service: %q, %v; want %q\n%s", got, err, want, journal("rkt-api.service"))
+	}
+}
