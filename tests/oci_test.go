@@ -254,8 +254,14 @@ func TestOCILayerImages(t *testing.T) {
 }
 
 // TestOCIStopSignal: rkt stop sends an OCI image's app its StopSignal,
-// not SIGTERM.
+// not SIGTERM, with either stage1.
 func TestOCIStopSignal(t *testing.T) {
+	for _, flavor := range []string{"nspawn", "fly"} {
+		t.Run(flavor, func(t *testing.T) { testOCIStopSignal(t, flavor) })
+	}
+}
+
+func testOCIStopSignal(t *testing.T, flavor string) {
 	pe := newPodEnv(t)
 	reg := registrytest.Start(t)
 	pe.extraEnv = append(pe.extraEnv, "SSL_CERT_DIR="+reg.CertDir)
@@ -272,7 +278,11 @@ func TestOCIStopSignal(t *testing.T) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	uuid, wait := pe.startPod("--insecure-options=image", "--volume=volume-log,kind=host,source="+logDir, "docker://"+reg.Host+"/team/stop:1")
+	args := []string{"--insecure-options=image", "--volume=volume-log,kind=host,source=" + logDir, "docker://" + reg.Host + "/team/stop:1"}
+	if flavor == "fly" {
+		args = append([]string{"--stage1-path=" + pe.flyPath}, args...)
+	}
+	uuid, wait := pe.startPod(args...)
 	waitOutFile(t, filepath.Join(logDir, "up"), 30*time.Second, nil)
 	pe.ok("stop", uuid)
 	if code, _ := wait(); code != 0 {

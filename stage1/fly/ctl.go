@@ -74,19 +74,25 @@ func waitExeced(pid int, timeout time.Duration) error {
 	}
 }
 
-// runStop signals the app (pid), then its process group (pgid): SIGTERM,
-// or SIGKILL with --force.
 // pidFileWait bounds how long stop waits for a starting pod's pid file.
 const pidFileWait = 5 * time.Second
 
+// runStop signals the app (pid), then its process group (pgid): the app's
+// stop signal (SIGTERM unless its image or the pod manifest names another,
+// as an OCI image's StopSignal does), or SIGKILL with --force. Run in the
+// pod directory.
 func runStop(args []string) error {
 	sa, err := stage1cmd.ParseStop(args)
 	if err != nil {
 		return err
 	}
-	sig := unix.SIGTERM
-	if sa.Force {
-		sig = unix.SIGKILL
+	sig := unix.SIGKILL
+	if !sa.Force {
+		if sig, err = appStopSignal("."); err != nil {
+			// The pod must still stop: with rkt's default signal.
+			fmt.Fprintf(os.Stderr, "stop: pod %s: %v; sending SIGTERM\n", sa.UUID, err)
+			sig = unix.SIGTERM
+		}
 	}
 	pid, err := stage1cmd.WaitPidFile(podlayout.PidFile, pidFileWait)
 	if err != nil {

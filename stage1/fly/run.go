@@ -131,14 +131,20 @@ func loadApp(pod string) (*flyApp, error) {
 		return nil, err
 	}
 	var img *types.App
+	var imgAnns types.Annotations
 	if data, err := os.ReadFile(podlayout.AppImageManifest(pod, name)); err == nil {
 		var im schema.ImageManifest
 		if err := json.Unmarshal(data, &im); err != nil {
 			return nil, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
 		}
-		img = im.App
+		img, imgAnns = im.App, im.Annotations
 	} else if rt.App == nil {
 		return nil, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
+	}
+	// A stop signal that names no signal fails the start, as in the
+	// nspawn stage1, rather than the stop.
+	if _, err := podlayout.StopSignal(imgAnns, rt.Annotations); err != nil {
+		return nil, fmt.Errorf("app %q: %w", name, err)
 	}
 	merged, imgEnv, podEnv := appexec.MergeApp(img, rt.App)
 	app := &merged
@@ -182,6 +188,37 @@ func readPodManifest(pod string) (*schema.PodManifest, error) {
 		return nil, fmt.Errorf("reading pod manifest: %w", err)
 	}
 	return &pm, nil
+}
+
+// appStopSignal is the signal that asks the pod's one app to stop
+// (podlayout.StopSignal): the pod manifest's annotation, else the image
+// manifest's, else SIGTERM.
+func appStopSignal(pod string) (unix.Signal, error) {
+	pm, err := readPodManifest(pod)
+	if err != nil {
+		return 0, err
+	}
+	if len(pm.Apps) != 1 {
+		return 0, fmt.Errorf("%w: the pod has %d apps", ErrNotOneApp, len(pm.Apps))
+	}
+	rt := pm.Apps[0]
+	name := rt.Name.String()
+	if err := podlayout.ValidAppName(name); err != nil {
+		return 0, err
+	}
+	var imgAnns types.Annotations
+	data, err := os.ReadFile(podlayout.AppImageManifest(pod, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
+	}
+	if err == nil {
+		var im schema.ImageManifest
+		if err := json.Unmarshal(data, &im); err != nil {
+			return 0, fmt.Errorf("reading the image manifest of app %q: %w", name, err)
+		}
+		imgAnns = im.Annotations
+	}
+	return podlayout.StopSignal(imgAnns, rt.Annotations)
 }
 
 // appEnv is the app's environment: rkt's default PATH, AC_APP_NAME, the

@@ -8,8 +8,6 @@ import (
 var (
 	// ErrNoExec is returned for an app without an exec command.
 	ErrNoExec = errors.New("app has no exec command")
-	// ErrBadSignal is returned for a stop signal that names no signal.
-	ErrBadSignal = errors.New("not a signal")
 	// ErrUnknownVolume is returned when an app mounts a volume the pod
 	// manifest does not declare.
 	ErrUnknownVolume = errors.New("unknown volume")

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
 	"github.com/rkt/rkt/stage1/appexec"
@@ -104,13 +101,9 @@ func loadApp(root string, pm *schema.PodManifest, ra *schema.RuntimeApp) (appSpe
 			notify = true
 		}
 	}
-	stopSig := syscall.SIGTERM
-	for _, anns := range []types.Annotations{im.Annotations, ra.Annotations} {
-		if v, ok := anns.Get(podlayout.AnnotationStopSignal); ok {
-			if stopSig, err = parseSignal(v); err != nil {
-				return appSpec{}, fmt.Errorf("loading app %s: annotation %s: %w", name, podlayout.AnnotationStopSignal, err)
-			}
-		}
+	stopSig, err := podlayout.StopSignal(im.Annotations, ra.Annotations)
+	if err != nil {
+		return appSpec{}, fmt.Errorf("loading app %s: %w", name, err)
 	}
 	isos, unsupported := isolators.Parse(im.App, ra.App)
 	return appSpec{
@@ -139,50 +132,3 @@ func handlers(app types.App, kind string) [][]string {
 	}
 	return out
 }
-
-// parseSignal reads a signal as OCI images and Docker spell it: a name
-// with or without "SIG" ("SIGQUIT", "quit"), "SIGRTMIN+N" or "SIGRTMAX-N"
-// (with the C library's SIGRTMIN, 34), or a number.
-func parseSignal(s string) (syscall.Signal, error) {
-	v := strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(v); err == nil {
-		if n < 1 || n > sigRTMax {
-			return 0, fmt.Errorf("%w: %q", ErrBadSignal, s)
-		}
-		return syscall.Signal(n), nil
-	}
-	if !strings.HasPrefix(v, "SIG") {
-		v = "SIG" + v
-	}
-	for _, rt := range []struct {
-		prefix string
-		base   int
-		sign   int
-	}{{"SIGRTMIN+", sigRTMin, 1}, {"SIGRTMAX-", sigRTMax, -1}} {
-		if rest, ok := strings.CutPrefix(v, rt.prefix); ok {
-			n, err := strconv.Atoi(rest)
-			sig := rt.base + rt.sign*n
-			if err != nil || n < 0 || sig < sigRTMin || sig > sigRTMax {
-				return 0, fmt.Errorf("%w: %q", ErrBadSignal, s)
-			}
-			return syscall.Signal(sig), nil
-		}
-	}
-	switch v {
-	case "SIGRTMIN":
-		return syscall.Signal(sigRTMin), nil
-	case "SIGRTMAX":
-		return syscall.Signal(sigRTMax), nil
-	}
-	if sig := unix.SignalNum(v); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("%w: %q", ErrBadSignal, s)
-}
-
-// The real-time signals as the C library numbers them (the kernel's
-// first two are its own).
-const (
-	sigRTMin = 34
-	sigRTMax = 64
-)

@@ -868,22 +868,6 @@ func TestPodStopSignal(t *testing.T) {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]syscall.Signal{
-		"SIGQUIT": syscall.SIGQUIT, "quit": syscall.SIGQUIT, " SIGUSR1 ": syscall.SIGUSR1,
-		"9": syscall.SIGKILL, "SIGRTMIN+3": 37, "RTMIN": 34, "SIGRTMAX-1": 63, "sigwinch": syscall.SIGWINCH,
-	} {
-		if got, err := parseSignal(in); err != nil || got != want {
-			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "SIGNOPE", "0", "65", "SIGRTMIN+31", "SIGRTMAX-31", "SIGRTMIN+x"} {
-		if _, err := parseSignal(bad); !errors.Is(err, ErrBadSignal) {
-			t.Errorf("parseSignal(%q): %v, want ErrBadSignal", bad, err)
-		}
-	}
-}
-
 // TestPodUserPrimaryGroup: an app whose pod manifest says the group is
 // the user's primary one (an OCI image's USER without a group) runs with
 // the gid /etc/passwd gives the user, and 0 for a uid it does not list.
