@@ -142,16 +142,17 @@ func TestPodNotifyReady(t *testing.T) {
 // systemd-socket-activate, which listens and starts rkt run on the first
 // connection, as a .socket unit starts its service) reaches the app with
 // a socketActivated port as fds 3 and 4 (two sockets, as a .socket unit
-// with two ListenStream= gives), with LISTEN_FDS=2 and LISTEN_PID its own
-// pid (sd_listen_fds(3)), through stage0, the stage1, nspawn and the
-// supervisor.
+// with two ListenStream= gives), with LISTEN_FDS=2, LISTEN_PID its own
+// pid (sd_listen_fds(3)) and LISTEN_FDNAMES naming both after the app's
+// socket unit as rkt 1.30's pod did (web.socket), through stage0, the
+// stage1, nspawn and the supervisor.
 func TestPodSocketActivation(t *testing.T) {
 	sa, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
 		t.Skip("systemd-socket-activate (package systemd) is not installed")
 	}
 	pe := newPodEnv(t)
-	script := `echo "fds=$LISTEN_FDS pid-ok=$([ "$LISTEN_PID" = "$$" ] && echo yes) fd3=$(readlink /proc/self/fd/3 | cut -d: -f1) fd4=$(readlink /proc/self/fd/4 | cut -d: -f1)"`
+	script := `echo "fds=$LISTEN_FDS names=$LISTEN_FDNAMES pid-ok=$([ "$LISTEN_PID" = "$$" ] && echo yes) fd3=$(readlink /proc/self/fd/3 | cut -d: -f1) fd4=$(readlink /proc/self/fd/4 | cut -d: -f1)"`
 	img := pe.busyboxImage("web", []string{"/bin/sh", "-c", script}, func(im *schema.ImageManifest) {
 		im.App.Ports = append(im.App.Ports, types.Port{Name: "http", Protocol: "tcp", Port: 80, Count: 1, SocketActivated: true})
 	})
@@ -200,7 +201,7 @@ func TestPodSocketActivation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rkt run under systemd-socket-activate: %v", err)
 	}
-	const want = "fds=2 pid-ok=yes fd3=socket fd4=socket"
+	const want = "fds=2 names=web.socket:web.socket pid-ok=yes fd3=socket fd4=socket"
 	if !hasLine(out.String(), want) {
 		t.Errorf("the app did not get the socket as fd 3 with its LISTEN_FDS and LISTEN_PID: want a line %q", want)
 	}
