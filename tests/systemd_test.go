@@ -145,13 +145,23 @@ func TestPodNotifyReady(t *testing.T) {
 // with two ListenStream= gives), with LISTEN_FDS=2, LISTEN_PID its own
 // pid (sd_listen_fds(3)) and LISTEN_FDNAMES naming both after the app's
 // socket unit as rkt 1.30's pod did (web.socket), through stage0, the
-// stage1, nspawn and the supervisor.
+// stage1, nspawn and the supervisor; and through the fly stage1, which
+// becomes the app by exec.
 func TestPodSocketActivation(t *testing.T) {
+	for _, flavor := range []string{"nspawn", "fly"} {
+		t.Run(flavor, func(t *testing.T) { testPodSocketActivation(t, flavor) })
+	}
+}
+
+func testPodSocketActivation(t *testing.T, flavor string) {
 	sa, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
 		t.Skip("systemd-socket-activate (package systemd) is not installed")
 	}
 	pe := newPodEnv(t)
+	if flavor == "fly" {
+		pe.stage1 = []string{"--stage1-path=" + pe.flyPath}
+	}
 	script := `echo "fds=$LISTEN_FDS names=$LISTEN_FDNAMES pid-ok=$([ "$LISTEN_PID" = "$$" ] && echo yes) fd3=$(readlink /proc/self/fd/3 | cut -d: -f1) fd4=$(readlink /proc/self/fd/4 | cut -d: -f1)"`
 	img := pe.busyboxImage("web", []string{"/bin/sh", "-c", script}, func(im *schema.ImageManifest) {
 		im.App.Ports = append(im.App.Ports, types.Port{Name: "http", Protocol: "tcp", Port: 80, Count: 1, SocketActivated: true})

@@ -71,7 +71,7 @@ func runRun(args []string) error {
 	if id.Name != "" {
 		env = append(env, "USER="+id.Name, "LOGNAME="+id.Name)
 	}
-	env = dedupEnv(append(env, a.env...))
+	env = dedupEnv(append(append(env, a.env...), listenEnv(a.name, a.app)...))
 	if err := unix.Setpgid(0, 0); err != nil {
 		return fmt.Errorf("starting app %q: making a process group: %w", a.name, err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/appc/spec/schema"
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/stage1/appexec"
 )
 
 // Socket activation, as rkt 1.30 did it: a systemd .socket unit on the
@@ -84,15 +86,11 @@ func inheritedSockets() []*os.File {
 			os.Unsetenv(v)
 		}
 	}()
-	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
-	if err != nil || pid != os.Getpid() {
+	n := appexec.ListenFDs()
+	if n == 0 {
 		return nil
 	}
-	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
-	if err != nil || n <= 0 {
-		return nil
-	}
-	const first = 3 // SD_LISTEN_FDS_START
+	first := appexec.ListenFDsStart
 	files := make([]*os.File, 0, n)
 	for fd := first; fd < first+n; fd++ {
 		syscall.CloseOnExec(fd)

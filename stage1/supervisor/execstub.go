@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/common/podlayout"
+	"github.com/rkt/rkt/stage1/appexec"
 	"github.com/rkt/rkt/stage1/isolation/caps"
 	"github.com/rkt/rkt/stage1/isolation/cgroups"
 )
@@ -69,7 +70,7 @@ func execApp() int {
 			return fail(exitFailed, err)
 		}
 		c.Env = append(c.Env, "LISTEN_FDS="+strconv.Itoa(c.ListenFDs), "LISTEN_PID="+strconv.Itoa(os.Getpid()),
-			"LISTEN_FDNAMES="+listenFDNames(c.App, c.ListenFDs))
+			"LISTEN_FDNAMES="+appexec.ListenFDNames(c.App, c.ListenFDs))
 	}
 	if err := joinCgroups("/", c.App, c.CgroupKeys); err != nil {
 		return fail(exitFailed, err)
@@ -94,14 +95,6 @@ func execApp() int {
 	}
 	err = caps.PrepareAndExec(c.ExecSpec)
 	return fail(execCode(err), err)
-}
-
-// listenFDNames is LISTEN_FDNAMES for an app's n sockets, as rkt 1.30's
-// pod gave it: its systemd passed them from the socket unit <app>.socket,
-// and systemd names each socket after its unit by default
-// (FileDescriptorName=, sd_listen_fds_with_names(3)).
-func listenFDNames(app string, n int) string {
-	return strings.TrimSuffix(strings.Repeat(app+".socket:", n), ":")
 }
 
 // moveListenFDs moves the n sockets the stub got at fd 5.. to fd 3..,
