@@ -210,10 +210,13 @@ install: rkt stage1 completion man
 	sed 's|/usr/local/bin/rkt|$(BINDIR)/rkt|g' dist/init/systemd/rkt-gc.service >$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service
 	chmod 0644 $(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.service
 	install -m 0644 dist/init/systemd/rkt-gc.timer $(DESTDIR)$(LIBDIR)/systemd/system/
-	# So does rkt-api.service.
+	# So do rkt-api.service and rkt-metadata.service.
 	sed 's|/usr/local/bin/rkt|$(BINDIR)/rkt|g' dist/init/systemd/rkt-api.service >$(DESTDIR)$(LIBDIR)/systemd/system/rkt-api.service
 	chmod 0644 $(DESTDIR)$(LIBDIR)/systemd/system/rkt-api.service
 	install -m 0644 dist/init/systemd/rkt-api-tcp.socket $(DESTDIR)$(LIBDIR)/systemd/system/
+	sed 's|/usr/local/bin/rkt|$(BINDIR)/rkt|g' dist/init/systemd/rkt-metadata.service >$(DESTDIR)$(LIBDIR)/systemd/system/rkt-metadata.service
+	chmod 0644 $(DESTDIR)$(LIBDIR)/systemd/system/rkt-metadata.service
+	install -m 0644 dist/init/systemd/rkt-metadata.socket $(DESTDIR)$(LIBDIR)/systemd/system/
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(addprefix dist/init/systemd/examples/,$(DIST_EXAMPLES)) $(DESTDIR)$(DOCDIR)/examples/
 
@@ -229,6 +232,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-gc.timer \
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-api.service \
 		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-api-tcp.socket \
+		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-metadata.service \
+		$(DESTDIR)$(LIBDIR)/systemd/system/rkt-metadata.socket \
 		$(DESTDIR)$(LIBEXECDIR)/setup-data-dir.sh \
 		$(DESTDIR)$(LIBEXECDIR)/rkt-api-service \
 		$(DESTDIR)$(BASHCOMPDIR)/rkt \

@@ -162,6 +162,8 @@ func wantLayout(t *testing.T, tree, prefix string) []string {
 		p + "/lib/systemd/system/rkt-gc.timer",
 		p + "/lib/systemd/system/rkt-api.service",
 		p + "/lib/systemd/system/rkt-api-tcp.socket",
+		p + "/lib/systemd/system/rkt-metadata.service",
+		p + "/lib/systemd/system/rkt-metadata.socket",
 		p + "/libexec/rkt/setup-data-dir.sh",
 		p + "/libexec/rkt/rkt-api-service",
 		p + "/share/bash-completion/completions/rkt",
@@ -214,8 +216,8 @@ func installDestdir(t *testing.T, tree, dest string) {
 	if got := installedFiles(t, dest); !slices.Equal(got, want) {
 		t.Errorf("make install DESTDIR=... PREFIX=/usr installed:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	// The installed rkt-gc.service and rkt-api.service run the installed rkt.
-	for unit, exec := range map[string]string{"rkt-gc.service": "\nExecStart=/usr/bin/rkt gc ", "rkt-api.service": "\nExecStart=/usr/bin/rkt api-service\n"} {
+	// The installed services run the installed rkt.
+	for unit, exec := range map[string]string{"rkt-gc.service": "\nExecStart=/usr/bin/rkt gc ", "rkt-api.service": "\nExecStart=/usr/bin/rkt api-service\n", "rkt-metadata.service": "\nExecStart=/usr/bin/rkt metadata-service\n"} {
 		if b, err := os.ReadFile(filepath.Join(dest, "usr/lib/systemd/system", unit)); err != nil || !strings.Contains(string(b), exec) {
 			t.Errorf("the installed %s does not run /usr/bin/rkt (%v):\n%s", unit, err, b)
 		}

@@ -79,7 +79,18 @@ func TestPodACEValidator(t *testing.T) {
 	args := append([]string{"--mds-register", "--volume=database,kind=empty"}, images...)
 
 	t.Run("host", func(t *testing.T) {
-		stop := startMetadataService(t, pe, nil)
+		stop := startMetadataService(t, pe, nil, false)
+		defer stop()
+		out, stderr, code := pe.run(append([]string{"--net=host"}, args...)...)
+		check(t, out, stderr, code)
+	})
+	// As rkt-metadata.socket starts it: systemd listens on the
+	// registration socket and starts the service on the first connection.
+	t.Run("socket-activated", func(t *testing.T) {
+		if _, err := exec.LookPath("systemd-socket-activate"); err != nil {
+			t.Skip("systemd-socket-activate (package systemd) is not installed")
+		}
+		stop := startMetadataService(t, pe, nil, true)
 		defer stop()
 		out, stderr, code := pe.run(append([]string{"--net=host"}, args...)...)
 		check(t, out, stderr, code)
@@ -98,7 +109,7 @@ func TestPodACEValidator(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			stop := startMetadataService(t, pe, h)
+			stop := startMetadataService(t, pe, h, false)
 			defer stop()
 			out, stderr, code := h.run(pe, append([]string{"--net=" + netName}, args...)...)
 			check(t, out, stderr, code)
@@ -119,9 +130,11 @@ func aceModuleDir(t *testing.T) string {
 
 // startMetadataService runs `rkt metadata-service` for the test (in h's
 // network namespace when h is not nil) and waits for its registration
-// socket; stop ends it. A service already listening is an error: the
+// socket; stop ends it. With activated, systemd-socket-activate listens on
+// the socket and starts the service on the first connection, as
+// rkt-metadata.socket does. A service already listening is an error: the
 // pods of this test must reach this one.
-func startMetadataService(t *testing.T, pe *podEnv, h *netHost) (stop func()) {
+func startMetadataService(t *testing.T, pe *podEnv, h *netHost, activated bool) (stop func()) {
 	t.Helper()
 	if c, err := net.Dial("unix", metadataSocket); err == nil {
 		c.Close()
@@ -129,6 +142,23 @@ func startMetadataService(t *testing.T, pe *podEnv, h *netHost) (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := pe.command(ctx, "metadata-service")
+	if activated {
+		if err := os.MkdirAll(filepath.Dir(metadataSocket), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(metadataSocket) // a stale socket of an earlier service
+		t.Cleanup(func() { os.Remove(metadataSocket) })
+		sa, err := exec.LookPath("systemd-socket-activate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{sa, "-l", metadataSocket}
+		for _, kv := range cmd.Env {
+			args = append(args, "-E", kv)
+		}
+		cmd.Args = append(append(args, cmd.Path), cmd.Args[1:]...)
+		cmd.Path = sa
+	}
 	if h != nil {
 		h.in(cmd)
 	}

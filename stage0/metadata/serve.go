@@ -19,6 +19,10 @@ type Options struct {
 	Port int
 	// SocketPath is the registration socket (DefaultSocketPath when empty).
 	SocketPath string
+	// Registration, when set, is the registration listener, made by the
+	// caller (systemd socket activation): SocketPath is then neither
+	// created nor removed.
+	Registration net.Listener
 	// Log receives registrations and serving errors; may be nil.
 	Log *slog.Logger
 	// Ready, when set, is called with the TCP address once both
@@ -28,18 +32,22 @@ type Options struct {
 
 // Serve runs the metadata service until ctx is done: registration on the
 // unix socket (created mode 0600 in a 0755 directory; a stale socket of a
-// dead service is replaced, a live one is an error), pods on TCP. It removes
-// the socket when it returns.
+// dead service is replaced, a live one is an error), or on the listener
+// given, pods on TCP. It removes a socket it created when it returns.
 func Serve(ctx context.Context, opts Options) error {
-	sock := opts.SocketPath
-	if sock == "" {
-		sock = DefaultSocketPath
+	ul := opts.Registration
+	if ul == nil {
+		sock := opts.SocketPath
+		if sock == "" {
+			sock = DefaultSocketPath
+		}
+		l, err := listenUnix(sock)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(sock)
+		ul = l
 	}
-	ul, err := listenUnix(sock)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(sock)
 	defer ul.Close()
 	tl, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(opts.Port)))
 	if err != nil {

@@ -27,36 +27,11 @@ func TestAPIServiceUnits(t *testing.T) {
 		return strings.Contains(journal(unit), "app: line 3")
 	}, func() string { return journal(unit) })
 
-	t.Cleanup(func() {
-		output("systemctl", "stop", "rkt-api-tcp.socket", "rkt-api.service")
-		output("systemctl", "reset-failed", "rkt-api-tcp.socket", "rkt-api.service")
-	})
-	run(t, "systemctl", "start", "rkt-api-tcp.socket")
-	if p := show("rkt-api.service", "ActiveState"); p["ActiveState"] != "inactive" {
-		t.Errorf("rkt-api.service before the first connection: %v, want inactive", p)
-	}
+	startSocket(t, "rkt-api-tcp.socket", "rkt-api.service")
 	client := dialAPI(t, "127.0.0.1:15441", func() string {
 		return fmt.Sprint(show("rkt-api.service", "ActiveState", "Result"), "\n", journal("rkt-api.service"))
 	})
-
-	// Started by the socket, as a user of its own, with no capability.
-	p := show("rkt-api.service", "ActiveState", "MainPID")
-	if p["ActiveState"] != "active" {
-		t.Fatalf("rkt-api.service after a connection: %v, want active\n%s", p, journal("rkt-api.service"))
-	}
-	st, err := os.ReadFile("/proc/" + p["MainPID"] + "/status")
-	if err != nil {
-		t.Fatalf("reading the status of rkt-api.service's process: %v", err)
-	}
-	for _, l := range strings.Split(string(st), "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) > 1 && f[0] == "Uid:" && f[1] == "0":
-			t.Errorf("rkt-api.service runs as root:\n%s", st)
-		case len(f) > 1 && (f[0] == "CapEff:" || f[0] == "CapPrm:") && strings.Trim(f[1], "0") != "":
-			t.Errorf("rkt-api.service has capabilities (%s):\n%s", l, st)
-		}
-	}
+	checkActivatedUnprivileged(t, "rkt-api.service")
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -80,5 +55,43 @@ func TestAPIServiceUnits(t *testing.T) {
 	got, err := logstest.All(ctx, client, &v1alpha.GetLogsRequest{PodId: uuid})
 	if want := []string{"app: line 1", "app: line 2", "app: line 3"}; err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("GetLogs through rkt-api.service: %q, %v; want %q\n%s", got, err, want, journal("rkt-api.service"))
+	}
+}
+
+// startSocket starts a socket unit as make install ships it (stopped
+// with its service after the test) and checks that its service waits for
+// the first connection.
+func startSocket(t *testing.T, socket, service string) {
+	t.Helper()
+	t.Cleanup(func() {
+		output("systemctl", "stop", socket, service)
+		output("systemctl", "reset-failed", socket, service)
+	})
+	run(t, "systemctl", "start", socket)
+	if p := show(service, "ActiveState"); p["ActiveState"] != "inactive" {
+		t.Errorf("%s before the first connection to %s: %v, want inactive", service, socket, p)
+	}
+}
+
+// checkActivatedUnprivileged checks that service, started by its socket,
+// runs, as a user of its own (not root) and with no capability.
+func checkActivatedUnprivileged(t *testing.T, service string) {
+	t.Helper()
+	p := show(service, "ActiveState", "MainPID")
+	if p["ActiveState"] != "active" {
+		t.Fatalf("%s after a connection: %v, want active\n%s", service, p, journal(service))
+	}
+	st, err := os.ReadFile("/proc/" + p["MainPID"] + "/status")
+	if err != nil {
+		t.Fatalf("reading the status of %s's process: %v", service, err)
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 1 && f[0] == "Uid:" && f[1] == "0":
+			t.Errorf("%s runs as root:\n%s", service, st)
+		case len(f) > 1 && (f[0] == "CapEff:" || f[0] == "CapPrm:") && strings.Trim(f[1], "0") != "":
+			t.Errorf("%s has capabilities (%s):\n%s", service, l, st)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package systemd
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -24,6 +26,8 @@ const appPath = "/app"
 //	/app touch F    create F (run with rkt enter)
 //	/app talk       print "app: line 1" to "app: line 3", wait for /go,
 //	                print "app: late line", wait for SIGTERM
+//	/app mds        print "app: mds uuid UUID", the pod's UUID as the
+//	                metadata service at $AC_METADATA_URL gives it
 //
 // On SIGTERM the waiting modes print "app: terminated" and exit 0.
 func appMain(args []string) int {
@@ -47,6 +51,20 @@ func appMain(args []string) int {
 			fmt.Fprintln(os.Stderr, "app:", err)
 			return 1
 		}
+		return 0
+	case "mds":
+		resp, err := http.Get(os.Getenv("AC_METADATA_URL") + "/acMetadata/v1/pod/uuid")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "app: asking the metadata service:", err)
+			return 1
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "app: the metadata service answered %s: %s %v\n", resp.Status, body, err)
+			return 1
+		}
+		fmt.Printf("app: mds uuid %s\n", body)
 		return 0
 	case "talk":
 		for i := 1; i <= 3; i++ {
