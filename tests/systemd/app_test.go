@@ -53,7 +53,13 @@ func appMain(args []string) int {
 		}
 		return 0
 	case "mds":
-		resp, err := http.Get(os.Getenv("AC_METADATA_URL") + "/acMetadata/v1/pod/uuid")
+		req, err := http.NewRequest("GET", os.Getenv("AC_METADATA_URL")+"/acMetadata/v1/pod/uuid", nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "app:", err)
+			return 1
+		}
+		req.Header.Set("Metadata-Flavor", "AppContainer") // the appc spec's header
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "app: asking the metadata service:", err)
 			return 1
