@@ -1,8 +1,9 @@
 // Package appexec holds what both stage1 flavors do to put an app in its
 // rootfs: applying the pod manifest's app over the image's, resolving the
 // app's user and group from the app's own /etc/passwd and /etc/group,
-// resolving paths as the app will see them after chroot, and binding or
-// mounting file systems onto targets inside the rootfs.
+// resolving paths as the app will see them after chroot, binding or
+// mounting file systems onto targets inside the rootfs, and reading the
+// sockets systemd hands the pod for its socket-activated apps.
 //
 // Invariants:
 //   - Nothing from an image is trusted as a host path. Every path inside an
