@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -601,27 +603,37 @@ func TestPidSkipsStartingHelper(t *testing.T) {
 	dataDir := t.TempDir()
 	p, child := runningPod(t, dataDir)
 	defer stopHolder(t, child)
-	sh := exec.Command("sh", "-c", "sleep 1000; true")
+	shellAsPpid(t, p, "sleep 1000; true", func(kids []int) bool { return len(kids) == 1 })
+	if pid, err := p.Pid(); !errors.Is(err, ErrNoPid) {
+		t.Fatalf("Pid with only a same-namespace child = %d, %v; want ErrNoPid", pid, err)
+	}
+}
+
+// shellAsPpid starts `sh -c script` in a process group of its own, names it
+// the ppid of pod p, and waits (5 s at most) until ready holds for its
+// children. The whole group is killed when the test ends.
+func shellAsPpid(t *testing.T, p *Pod, script string, ready func(kids []int) bool) {
+	t.Helper()
+	sh := exec.Command("sh", "-c", script)
+	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { sh.Process.Kill(); sh.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-sh.Process.Pid, syscall.SIGKILL)
+		sh.Wait()
+	})
 	if err := os.WriteFile(filepath.Join(p.Path, podlayout.PpidFile), []byte(fmt.Sprint(sh.Process.Pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		kids, err := children(sh.Process.Pid)
-		if err == nil && len(kids) == 1 {
-			break
+		if err == nil && ready(kids) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the shell has no child: %v %v", kids, err)
+			t.Fatalf("the children of %q never became ready: %v %v", script, kids, err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if pid, err := p.Pid(); !errors.Is(err, ErrNoPid) {
-		t.Fatalf("Pid with only a same-namespace child = %d, %v; want ErrNoPid", pid, err)
 	}
 }
 
@@ -651,31 +663,9 @@ func TestPidSkipsExitedChild(t *testing.T) {
 			dataDir := t.TempDir()
 			p, child := runningPod(t, dataDir)
 			defer stopHolder(t, child)
-			sh := exec.Command("sh", "-c", script)
-			if err := sh.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { sh.Process.Kill(); sh.Wait() }()
-			if err := os.WriteFile(filepath.Join(p.Path, podlayout.PpidFile), []byte(fmt.Sprint(sh.Process.Pid)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				kids, _ := children(sh.Process.Pid)
-				zombies := 0
-				for _, k := range kids {
-					if exited(k) {
-						zombies++
-					}
-				}
-				if zombies == 1 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the shell has no exited child: %v", kids)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			shellAsPpid(t, p, script, func(kids []int) bool {
+				return len(slices.DeleteFunc(slices.Clone(kids), exited)) < len(kids)
+			})
 			if pid, err := p.Pid(); !errors.Is(err, ErrNoPid) {
 				t.Fatalf("Pid with an exited child = %d, %v; want ErrNoPid", pid, err)
 			}

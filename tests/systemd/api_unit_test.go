@@ -19,13 +19,7 @@ import (
 // the journal (GetLogs) through its groups.
 func TestAPIServiceUnits(t *testing.T) {
 	needHost(t)
-	img := signedImage(t, "listed", []string{"talk"}, nil)
-	unit, uuidFile := podUnit(t, img)
-	run(t, "systemctl", "start", unit)
-	uuid := readUUID(t, uuidFile, unit)
-	waitFor(t, "the app's lines in the journal", func() bool {
-		return strings.Contains(journal(unit), "app: line 3")
-	}, func() string { return journal(unit) })
+	_, uuid := startTalker(t, "listed")
 
 	startSocket(t, "rkt-api-tcp.socket", "rkt-api.service")
 	client := dialAPI(t, "127.0.0.1:15441", func() string {

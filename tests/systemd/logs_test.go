@@ -25,13 +25,7 @@ import (
 // follow, a line the app prints after the stream opened.
 func TestAPIServiceGetLogs(t *testing.T) {
 	needHost(t)
-	img := signedImage(t, "talker", []string{"talk"}, nil)
-	unit, uuidFile := podUnit(t, img)
-	run(t, "systemctl", "start", unit)
-	uuid := readUUID(t, uuidFile, unit)
-	waitFor(t, "the app's lines in the journal", func() bool {
-		return strings.Contains(journal(unit), "app: line 3")
-	}, func() string { return journal(unit) })
+	unit, uuid := startTalker(t, "talker")
 
 	client := startAPIService(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -71,6 +65,22 @@ func TestAPIServiceGetLogs(t *testing.T) {
 		t.Errorf("GetLogs with follow and lines=1 sent %q, want %q", follow.Lines, want)
 	}
 	follow.Cancel()
+}
+
+// startTalker runs, from rkt-pod@.service, a pod of the image
+// example.com/systemd-tests/<app> whose app prints "app: line 1" to "app:
+// line 3" and waits (appMain's talk), and returns the unit and the pod's
+// UUID once the lines are in the journal.
+func startTalker(t *testing.T, app string) (unit, uuid string) {
+	t.Helper()
+	img := signedImage(t, app, []string{"talk"}, nil)
+	unit, uuidFile := podUnit(t, img)
+	run(t, "systemctl", "start", unit)
+	uuid = readUUID(t, uuidFile, unit)
+	waitFor(t, "the app's lines in the journal", func() bool {
+		return strings.Contains(journal(unit), "app: line 3")
+	}, func() string { return journal(unit) })
+	return unit, uuid
 }
 
 // startAPIService runs `rkt api-service` on a free local port until the
